@@ -1,0 +1,3 @@
+from prefstudy.cli import main
+
+main()

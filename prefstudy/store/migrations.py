@@ -1,0 +1,145 @@
+"""The DuckDB schema, as an append-only list of numbered migrations.
+
+Never edit a migration that has shipped: append a new one. Each runs once per database, in
+order, inside the transaction that records it in ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE datasets (
+            name        VARCHAR PRIMARY KEY,
+            kind        VARCHAR NOT NULL,
+            path        VARCHAR,
+            config      JSON NOT NULL,          -- limit, seed, size, channels, variant ...
+            classes     JSON NOT NULL,          -- class names, in index order
+            n_items     INTEGER NOT NULL,
+            height      INTEGER NOT NULL,
+            width       INTEGER NOT NULL,
+            channels    INTEGER NOT NULL,
+            cache_file  VARCHAR NOT NULL,       -- relative to the workspace
+            content_sha256 VARCHAR NOT NULL,    -- over every item's sha256, in index order
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE items (
+            dataset VARCHAR NOT NULL,
+            idx     INTEGER NOT NULL,           -- row in the dataset's image cache
+            key     VARCHAR NOT NULL,           -- what a person writes in a label CSV
+            split   VARCHAR,                    -- official split ('train'/'test') or NULL
+            class   VARCHAR,
+            sha256  VARCHAR NOT NULL,
+            PRIMARY KEY (dataset, idx),
+            UNIQUE (dataset, key)
+        );
+        CREATE TABLE subjects (
+            name       VARCHAR PRIMARY KEY,
+            kind       VARCHAR NOT NULL,        -- 'human' or 'simulated'
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE simulations (
+            subject    VARCHAR NOT NULL,
+            dataset    VARCHAR NOT NULL,
+            rule       VARCHAR NOT NULL,
+            noise      DOUBLE NOT NULL,
+            repeat     DOUBLE NOT NULL,
+            seed       INTEGER NOT NULL,
+            session    VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (subject, dataset)
+        );
+        CREATE SEQUENCE label_id_seq START 1;
+        CREATE TABLE labels (
+            id          BIGINT PRIMARY KEY DEFAULT nextval('label_id_seq'),
+            subject     VARCHAR NOT NULL,
+            dataset     VARCHAR NOT NULL,
+            item_idx    INTEGER NOT NULL,
+            preferred   BOOLEAN,                -- NULL when the trial timed out
+            rt_ms       DOUBLE,
+            deadline_ms DOUBLE,
+            timed_out   BOOLEAN NOT NULL DEFAULT false,
+            session     VARCHAR NOT NULL,
+            block       INTEGER,
+            trial       INTEGER,
+            shown_at    TIMESTAMP,
+            region      DOUBLE[],               -- the subject's reason: [x0, y0, x1, y1] in fractions
+            repeat_of   BIGINT,                 -- the label this trial repeats (test-retest)
+            source      VARCHAR NOT NULL,       -- 'import', 'simulated', 'labeler'
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX labels_subject_dataset ON labels (subject, dataset);
+        CREATE TABLE runs (
+            id            VARCHAR PRIMARY KEY,
+            subject       VARCHAR NOT NULL,
+            dataset       VARCHAR NOT NULL,
+            backbone      VARCHAR NOT NULL,
+            protocol      VARCHAR NOT NULL,
+            parent_run    VARCHAR,
+            seed          INTEGER NOT NULL,
+            epochs        INTEGER NOT NULL,
+            config        JSON NOT NULL,
+            labels_digest VARCHAR NOT NULL,     -- which labels the run learned from
+            status        VARCHAR NOT NULL,     -- 'running', 'finished', 'failed'
+            error         VARCHAR,
+            best_epoch    INTEGER,
+            device        VARCHAR,
+            versions      JSON NOT NULL,
+            created_at    TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            finished_at   TIMESTAMP,
+            duration_s    DOUBLE
+        );
+        CREATE TABLE epochs (
+            run_id         VARCHAR NOT NULL,
+            epoch          INTEGER NOT NULL,
+            train_loss     DOUBLE NOT NULL,
+            train_accuracy DOUBLE NOT NULL,
+            val_loss       DOUBLE,
+            val_accuracy   DOUBLE,
+            seconds        DOUBLE NOT NULL,
+            PRIMARY KEY (run_id, epoch)
+        );
+        CREATE TABLE metrics (
+            run_id   VARCHAR NOT NULL,
+            split    VARCHAR NOT NULL,          -- 'train', 'validation', 'test'
+            tp INTEGER NOT NULL, fp INTEGER NOT NULL, fn INTEGER NOT NULL, tn INTEGER NOT NULL,
+            n        INTEGER NOT NULL,
+            accuracy DOUBLE NOT NULL,
+            PRIMARY KEY (run_id, split)
+        );
+        CREATE TABLE predictions (
+            run_id      VARCHAR NOT NULL,
+            dataset     VARCHAR NOT NULL,
+            item_idx    INTEGER NOT NULL,
+            split       VARCHAR NOT NULL,
+            label       BOOLEAN NOT NULL,       -- the subject's answer
+            p_preferred DOUBLE NOT NULL,
+            PRIMARY KEY (run_id, item_idx)
+        );
+        """,
+    ),
+]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration this database lacks; return the schema version it ends at."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    applied = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    for version, sql in MIGRATIONS:
+        if version in applied:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version) VALUES (?)", [version])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return max(v for v, _ in MIGRATIONS)

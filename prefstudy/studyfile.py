@@ -1,0 +1,181 @@
+"""Study files: a study declared in TOML — its datasets, simulated subjects and planned runs.
+
+Example::
+
+    [study]
+    name = "paper"
+
+    [datasets.faces]
+    kind = "lfw"
+    path = "~/data/lfw"
+    limit = 9000
+    seed = 0
+
+    [[subjects]]              # optional: simulated subjects the study creates itself
+    name = "alice"
+    dataset = "faces"
+    rule = "feature:contrast@top"
+    noise = 0.05
+
+    [[runs]]                  # made for every subject who has labels on the dataset
+    dataset = "faces"
+    protocol = "model2"
+    epochs = 10
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefstudy.config import TrainSettings
+from prefstudy.errors import PrefstudyError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset the study uses: which reader, where its files are, which subset and image size."""
+
+    name: str
+    kind: str
+    path: str | None = None
+    limit: int | None = None
+    seed: int = 0
+    size: int | None = None
+    channels: int | None = None
+
+
+@dataclass(frozen=True)
+class SubjectSpec:
+    """A simulated subject the study creates: a preference rule with known ground truth."""
+
+    name: str
+    dataset: str
+    rule: str
+    noise: float = 0.0
+    repeat: float = 0.0
+    seed: int = 0
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A run to make for every subject who has labels on ``dataset``."""
+
+    dataset: str
+    settings: TrainSettings = field(default_factory=TrainSettings)
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    description: str = ""
+    datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    subjects: tuple[SubjectSpec, ...] = ()
+    runs: tuple[RunSpec, ...] = ()
+
+
+_DATASET_KEYS = {"kind", "path", "limit", "seed", "size", "channels"}
+_SUBJECT_KEYS = {"name", "dataset", "rule", "noise", "repeat", "seed", "limit"}
+_TOP_KEYS = {"study", "datasets", "subjects", "runs"}
+
+
+def _check_keys(where: str, table: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise PrefstudyError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(allowed))})")
+
+
+def _require(where: str, table: dict[str, Any], key: str) -> Any:
+    if key not in table:
+        raise PrefstudyError(f"{where}: missing required key {key!r}")
+    return table[key]
+
+
+def parse_study(text: str, origin: str = "study.toml") -> StudySpec:
+    """Parse and validate a study file's text; raise one clear line for the first problem."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PrefstudyError(f"{origin}: not valid TOML ({error})") from None
+    _check_keys(origin, doc, _TOP_KEYS)
+    head = doc.get("study", {})
+    _check_keys(f"{origin} [study]", head, {"name", "description"})
+
+    datasets: dict[str, DatasetSpec] = {}
+    for name, table in doc.get("datasets", {}).items():
+        where = f"{origin} [datasets.{name}]"
+        if not isinstance(table, dict):
+            raise PrefstudyError(f"{where}: must be a table")
+        _check_keys(where, table, _DATASET_KEYS)
+        try:
+            datasets[name] = DatasetSpec(
+                name=name, kind=_require(where, table, "kind"), **{k: v for k, v in table.items() if k != "kind"}
+            )
+        except TypeError as error:
+            raise PrefstudyError(f"{where}: {error}") from None
+
+    subjects = []
+    for i, table in enumerate(doc.get("subjects", []), start=1):
+        where = f"{origin} [[subjects]] #{i}"
+        _check_keys(where, table, _SUBJECT_KEYS)
+        for key in ("name", "dataset", "rule"):
+            _require(where, table, key)
+        if table["dataset"] not in datasets:
+            raise PrefstudyError(f"{where}: dataset {table['dataset']!r} is not declared under [datasets]")
+        subjects.append(SubjectSpec(**table))
+
+    runs = []
+    allowed_run_keys = {"dataset", *TrainSettings.field_names()}
+    for i, table in enumerate(doc.get("runs", []), start=1):
+        where = f"{origin} [[runs]] #{i}"
+        _check_keys(where, table, allowed_run_keys)
+        dataset = _require(where, table, "dataset")
+        if dataset not in datasets:
+            raise PrefstudyError(f"{where}: dataset {dataset!r} is not declared under [datasets]")
+        try:
+            settings = TrainSettings(**{k: v for k, v in table.items() if k != "dataset"})
+        except PrefstudyError as error:
+            raise PrefstudyError(f"{where}: {error}") from None
+        runs.append(RunSpec(dataset=dataset, settings=settings))
+
+    return StudySpec(
+        name=head.get("name", Path(origin).parent.name or "study"),
+        description=head.get("description", ""),
+        datasets=datasets,
+        subjects=tuple(subjects),
+        runs=tuple(runs),
+    )
+
+
+def load_study(path: Path) -> StudySpec:
+    """Read and validate a study file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PrefstudyError(f"study file {path} not found")
+    return parse_study(path.read_text(encoding="utf-8"), origin=str(path))
+
+
+def dataset_declaration(spec: DatasetSpec) -> str:
+    """The TOML block declaring ``spec``, to append to a study file."""
+    lines = [f"[datasets.{spec.name}]", f'kind = "{spec.kind}"']
+    if spec.path is not None:
+        lines.append(f"path = {_toml_string(spec.path)}")
+    for key in ("limit", "size", "channels"):
+        value = getattr(spec, key)
+        if value is not None:
+            lines.append(f"{key} = {value}")
+    if spec.limit is not None:
+        lines.append(f"seed = {spec.seed}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
