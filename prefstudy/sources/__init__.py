@@ -1,0 +1,46 @@
+"""Dataset readers by kind: ``fashion-mnist``, ``fashion-mnist-sample``, ``lfw``, ``indoor67``, ``folder``.
+
+Each reader turns its files into a :class:`~prefstudy.sources.base.Decoded` dataset;
+:mod:`prefstudy.datasets` caches and records it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prefstudy.errors import PrefstudyError
+from prefstudy.sources import fashion_mnist, folder, indoor67, lfw
+from prefstudy.sources.base import Decoded, Reporter, SourceOptions
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    name: str
+    load: Callable[[SourceOptions, Reporter], Decoded]
+    summary: str
+
+
+SOURCES: dict[str, SourceKind] = {
+    kind.name: kind
+    for kind in (
+        SourceKind("fashion-mnist", fashion_mnist.load, "official Fashion-MNIST IDX files (60k train + 10k test)"),
+        SourceKind("fashion-mnist-sample", fashion_mnist.load_sample, "the 10k test split embedded in prefstudy"),
+        SourceKind("lfw", lfw.load, "Labeled Faces in the Wild: a folder or .tgz of <Person>/<Person>_NNNN.jpg"),
+        SourceKind(
+            "indoor67", indoor67.load, "MIT Indoor-67 layout: Images/<category>/, TrainImages.txt, TestImages.txt"
+        ),
+        SourceKind("folder", folder.load, "any image tree; first-level sub-folders become classes"),
+    )
+}
+
+
+def get_source(kind: str) -> SourceKind:
+    """The reader for ``kind``; an unknown kind fails with the list of known ones."""
+    try:
+        return SOURCES[kind]
+    except KeyError:
+        raise PrefstudyError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(SOURCES)}") from None
+
+
+__all__ = ["SOURCES", "Decoded", "SourceKind", "SourceOptions", "get_source"]
