@@ -1,0 +1,328 @@
+"""Making a run: one subject's model on one dataset, from labels to metrics and predictions in DuckDB.
+
+A run directory ``runs/<id>/`` is self-contained: ``config.json``, ``checkpoint.pt`` (every
+epoch, for ``--resume``), ``model.pt`` (the selected weights), ``result.json`` (metrics and
+history) and ``predictions.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+import uuid
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from prefstudy import __version__
+from prefstudy.backbones import create_backbone
+from prefstudy.config import TrainSettings
+from prefstudy.datasets import ImageSet, load_images
+from prefstudy.device import resolve_device
+from prefstudy.errors import PrefstudyError
+from prefstudy.metrics import confusion
+from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.splits import TEST, TRAIN, VALIDATION, assign_splits
+from prefstudy.subjects.labels import UsableLabels, usable_labels
+from prefstudy.subjects.registry import require_subject
+from prefstudy.train import InputAdapter, as_train_data, fit, predict_proba
+from prefstudy.workspace import Workspace
+
+MIN_LABELS = 20
+MIN_PER_ANSWER = 4
+FINISHED, RUNNING, FAILED, INTERRUPTED = "finished", "running", "failed", "interrupted"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `prefstudy run` was asked for."""
+
+    subject: str
+    dataset: str
+    settings: TrainSettings
+    device: str = "auto"
+
+
+def _versions() -> dict[str, str]:
+    found = {"prefstudy": __version__, "python": platform.python_version()}
+    for package in ("torch", "torchvision", "numpy", "duckdb", "timm", "captum"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "absent"
+    return found
+
+
+def _check_labels(labels: UsableLabels, subject: str, dataset: str) -> None:
+    n = len(labels.item_idx)
+    if n < MIN_LABELS:
+        raise PrefstudyError(
+            f"subject {subject!r} has {n} usable label(s) on {dataset!r}; a run needs at least {MIN_LABELS} "
+            "(label more images, or import them with `prefstudy label import`)"
+        )
+    n_preferred = int(labels.preferred.sum())
+    if n_preferred in (0, n):
+        answer = "preferred" if n_preferred else "not preferred"
+        raise PrefstudyError(
+            f"all {n} labels of subject {subject!r} on {dataset!r} are '{answer}'; a model needs both answers"
+        )
+    if min(n_preferred, n - n_preferred) < MIN_PER_ANSWER:
+        raise PrefstudyError(
+            f"subject {subject!r} has only {min(n_preferred, n - n_preferred)} label(s) of one answer on "
+            f"{dataset!r}; a run needs at least {MIN_PER_ANSWER} of each"
+        )
+
+
+def _check_splits(split: np.ndarray, preferred: np.ndarray, protocol: str) -> None:
+    needed = (TRAIN, VALIDATION, TEST) if protocol == "model2" else (TRAIN, TEST)
+    for name in needed:
+        if not np.any(split == name):
+            raise PrefstudyError(f"the {name} split is empty; label more images or change the split fractions")
+    train_answers = preferred[split == TRAIN]
+    if train_answers.all() or not train_answers.any():
+        raise PrefstudyError("the training split holds one answer only; label more images of the other answer")
+
+
+@dataclass
+class Prepared:
+    labels: UsableLabels
+    images: ImageSet
+    split: np.ndarray
+
+
+def prepare(ws: Workspace, subject: str, dataset: str, settings: TrainSettings) -> Prepared:
+    """Check the subject's labels and draw the split, before anything is written."""
+    require_subject(ws, subject)
+    images = load_images(ws, dataset)
+    labels = usable_labels(ws, subject, dataset)
+    _check_labels(labels, subject, dataset)
+    split = assign_splits(
+        images.splits[labels.item_idx],
+        labels.preferred,
+        protocol=settings.protocol,
+        seed=settings.seed,
+        test_fraction=settings.test_fraction,
+        validation_fraction=settings.validation_fraction,
+    )
+    _check_splits(split, labels.preferred, settings.protocol)
+    return Prepared(labels, images, split)
+
+
+def new_run_id(subject: str, dataset: str, protocol: str) -> str:
+    return f"{subject}-{dataset}-{protocol}-{uuid.uuid4().hex[:6]}"
+
+
+def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None) -> dict[str, Any]:
+    """Make a new run; returns its result (the `--json` object)."""
+    report = report or SilentReporter()
+    settings = request.settings
+    device = resolve_device(request.device)
+    prepared = prepare(ws, request.subject, request.dataset, settings)
+    run_id = new_run_id(request.subject, request.dataset, settings.protocol)
+    info = prepared.images.info
+    config = {
+        "run_id": run_id,
+        "subject": request.subject,
+        "dataset": request.dataset,
+        "settings": settings.to_dict(),
+        "device": request.device,
+        "image_size": [info.channels, info.height, info.width],
+        "split_sizes": {name: int(np.sum(prepared.split == name)) for name in (TRAIN, VALIDATION, TEST)},
+        "labels_digest": prepared.labels.digest,
+        "n_labels": len(prepared.labels.item_idx),
+    }
+    versions = _versions()
+    run_dir = ws.run_dir(run_id)
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({**config, "versions": versions}, indent=2) + "\n")
+    with ws.transaction() as con:
+        con.execute(
+            "INSERT INTO runs (id, subject, dataset, backbone, protocol, seed, epochs, config, labels_digest, "
+            "status, device, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                request.subject,
+                request.dataset,
+                settings.backbone,
+                settings.protocol,
+                settings.seed,
+                settings.epochs,
+                json.dumps(config),
+                prepared.labels.digest,
+                RUNNING,
+                str(device),
+                json.dumps(versions),
+            ],
+        )
+    return _execute(ws, run_id, prepared, settings, device, report, resume=False)
+
+
+def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> dict[str, Any]:
+    """Continue an unfinished run from its last checkpoint, with its recorded settings."""
+    report = report or SilentReporter()
+    row = get_run_row(ws, run_id)
+    if row["status"] == FINISHED:
+        raise PrefstudyError(f"run {run_id} is already finished; start a new run instead")
+    config = json.loads(row["config"])
+    settings = TrainSettings(**config["settings"])
+    prepared = prepare(ws, row["subject"], row["dataset"], settings)
+    if prepared.labels.digest != row["labels_digest"]:
+        raise PrefstudyError(
+            f"the labels of {row['subject']!r} on {row['dataset']!r} changed since run {run_id} started; "
+            "start a new run"
+        )
+    device = resolve_device(config["device"])
+    with ws.transaction() as con:
+        con.execute("UPDATE runs SET status = ?, error = NULL WHERE id = ?", [RUNNING, run_id])
+    return _execute(ws, run_id, prepared, settings, device, report, resume=True)
+
+
+def _execute(
+    ws: Workspace,
+    run_id: str,
+    prepared: Prepared,
+    settings: TrainSettings,
+    device: torch.device,
+    report: Reporter,
+    *,
+    resume: bool,
+) -> dict[str, Any]:
+    run_dir = ws.run_dir(run_id)
+    began = time.perf_counter()
+    try:
+        info = prepared.images.info
+        torch.manual_seed(settings.seed)
+        backbone = create_backbone(settings.backbone, in_chans=info.channels, input_size=(info.height, info.width))
+        data = as_train_data(
+            prepared.images.images[prepared.labels.item_idx], prepared.labels.preferred, prepared.split
+        )
+        result = fit(backbone, data, settings, device, run_dir / "checkpoint.pt", report, resume=resume)
+        backbone.module.load_state_dict(result.state)
+        adapter = InputAdapter(backbone).to(device)
+        report.start(1, "predicting")
+        p = predict_proba(backbone.module, adapter, data.images, torch.arange(len(data.labels))).numpy()
+        report.advance()
+    except KeyboardInterrupt:
+        _mark(ws, run_id, INTERRUPTED, "interrupted; continue with `prefstudy run --resume " + run_id + "`")
+        raise
+    except Exception as error:
+        _mark(ws, run_id, FAILED, f"{type(error).__name__}: {error}")
+        raise
+    torch.save(
+        {"backbone": settings.backbone, "input_size": list(backbone.input_size), "state_dict": result.state},
+        run_dir / "model.pt",
+    )
+    duration = time.perf_counter() - began
+    _record(ws, run_id, prepared, p, result, duration)
+    outcome = run_result(ws, run_id)
+    (run_dir / "result.json").write_text(json.dumps(outcome, indent=2) + "\n")
+    return outcome
+
+
+def _mark(ws: Workspace, run_id: str, status: str, error: str | None) -> None:
+    with ws.transaction() as con:
+        con.execute("UPDATE runs SET status = ?, error = ? WHERE id = ?", [status, error, run_id])
+
+
+def _record(ws: Workspace, run_id: str, prepared: Prepared, p: np.ndarray, result: Any, duration: float) -> None:
+    labels, split = prepared.labels, prepared.split
+    n = len(p)
+    predictions = {
+        "run_id": np.full(n, run_id, dtype=object),
+        "dataset": np.full(n, prepared.images.info.name, dtype=object),
+        "item_idx": labels.item_idx.astype(np.int32),
+        "split": split.astype(object),
+        "label": labels.preferred,
+        "p_preferred": p.astype(np.float64),
+    }
+    with ws.transaction() as con:
+        # A resumed run may have recorded partial results before; replace them.
+        for table in ("metrics", "predictions", "epochs"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        for name in (TRAIN, VALIDATION, TEST):
+            mask = split == name
+            if not mask.any():
+                continue
+            c = confusion(labels.preferred[mask], p[mask] > 0.5)
+            con.execute(
+                "INSERT INTO metrics (run_id, split, tp, fp, fn, tn, n, accuracy) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, name, c.tp, c.fp, c.fn, c.tn, c.n, c.accuracy],
+            )
+        con.register("new_predictions", predictions)
+        con.execute("INSERT INTO predictions SELECT * FROM new_predictions")
+        con.unregister("new_predictions")
+        for h in result.history:
+            con.execute(
+                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, h.epoch, h.train_loss, h.train_accuracy, h.val_loss, h.val_accuracy, h.seconds],
+            )
+        con.execute(
+            "UPDATE runs SET status = ?, best_epoch = ?, finished_at = current_timestamp, duration_s = ?, "
+            "error = NULL WHERE id = ?",
+            [FINISHED, result.best_epoch, duration, run_id],
+        )
+        con.execute(
+            f"COPY (SELECT p.item_idx, i.key, p.split, p.label, p.p_preferred FROM predictions p "
+            f"JOIN items i ON i.dataset = p.dataset AND i.idx = p.item_idx WHERE p.run_id = ? ORDER BY p.item_idx) "
+            f"TO '{_sql_path(ws.run_dir(run_id) / 'predictions.csv')}' (FORMAT csv, HEADER)",
+            [run_id],
+        )
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def get_run_row(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """A run's row as a dict; an unknown id fails with a hint."""
+    with ws.connect() as con:
+        cursor = con.execute("SELECT * FROM runs WHERE id = ?", [run_id])
+        rows = cursor.fetchall()
+        columns = [d[0] for d in cursor.description]
+    row = rows[0] if rows else None
+    if row is None:
+        raise PrefstudyError(f"no run {run_id!r} in this study; see `prefstudy report`")
+    return dict(zip(columns, row, strict=True))
+
+
+def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """The `prefstudy run --json` object of a run."""
+    row = get_run_row(ws, run_id)
+    with ws.connect() as con:
+        metrics = con.execute(
+            "SELECT split, tp, fp, fn, tn, n, accuracy FROM metrics WHERE run_id = ?", [run_id]
+        ).fetchall()
+        history = con.execute(
+            "SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds FROM epochs "
+            "WHERE run_id = ? ORDER BY epoch",
+            [run_id],
+        ).fetchall()
+    config = json.loads(row["config"])
+    order = {TRAIN: 0, VALIDATION: 1, TEST: 2}
+    return {
+        "run_id": run_id,
+        "subject": row["subject"],
+        "dataset": row["dataset"],
+        "backbone": row["backbone"],
+        "protocol": row["protocol"],
+        "seed": row["seed"],
+        "epochs": row["epochs"],
+        "best_epoch": row["best_epoch"],
+        "status": row["status"],
+        "device": row["device"],
+        "n_labels": config["n_labels"],
+        "duration_s": row["duration_s"],
+        "metrics": {
+            split: {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": n, "accuracy": accuracy}
+            for split, tp, fp, fn, tn, n, accuracy in sorted(metrics, key=lambda m: order[m[0]])
+        },
+        "history": [
+            {"epoch": e, "train_loss": tl, "train_accuracy": ta, "val_loss": vl, "val_accuracy": va, "seconds": s}
+            for e, tl, ta, vl, va, s in history
+        ],
+    }

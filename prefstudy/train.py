@@ -1,0 +1,204 @@
+"""Fitting and evaluating one per-subject model: the paper's Model 1 and Model 2 protocols.
+
+Whole datasets sit in memory as uint8 tensors; a batch is an index into them, converted to
+normalised floats on the fly, so no per-sample Python runs in the loop. The loop is:
+shuffle -> forward/backward/step per batch -> validate (model2) -> checkpoint, every epoch.
+Model 1 keeps the last epoch; Model 2 keeps the epoch with the best validation accuracy.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prefstudy.backbones import Backbone
+from prefstudy.config import TrainSettings
+from prefstudy.progress import Reporter
+
+
+@dataclass
+class TrainData:
+    """Images as (N, C, H, W) uint8 and answers as long (1 = preferred), with split positions."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    train: torch.Tensor
+    validation: torch.Tensor | None
+    test: torch.Tensor
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    history: list[EpochStats]
+    state: dict[str, torch.Tensor] = field(repr=False)
+
+
+class InputAdapter(nn.Module):
+    """uint8 images -> the float tensor a backbone expects: scaled, resized if needed, normalised."""
+
+    def __init__(self, backbone: Backbone):
+        super().__init__()
+        channels, height, width = backbone.input_size
+        self.size = (height, width)
+        self.register_buffer("mean", torch.tensor(backbone.mean).view(1, channels, 1, 1))
+        self.register_buffer("std", torch.tensor(backbone.std).view(1, channels, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float().div_(255.0)
+        if tuple(x.shape[-2:]) != self.size:
+            x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=True)
+        return (x - self.mean) / self.std
+
+
+def _batches(positions: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+    chunks = list(torch.split(positions, batch_size))
+    # BatchNorm cannot train on a batch of one; fold a lone last sample into the previous batch.
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks[-2:] = [torch.cat(chunks[-2:])]
+    return chunks
+
+
+@torch.inference_mode()
+def predict_proba(
+    model: nn.Module, adapter: InputAdapter, images: torch.Tensor, positions: torch.Tensor, batch_size: int = 512
+) -> torch.Tensor:
+    """P(preferred) for the images at ``positions``."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = [
+        torch.softmax(model(adapter(images[batch].to(device))).float(), dim=1)[:, 1].cpu()
+        for batch in torch.split(positions, batch_size)
+    ]
+    return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.inference_mode()
+def _evaluate(model: nn.Module, adapter: InputAdapter, data: TrainData, positions: torch.Tensor) -> tuple[float, float]:
+    p = predict_proba(model, adapter, data.images, positions).clamp(1e-7, 1 - 1e-7)
+    y = data.labels[positions].float()
+    loss = -(y * p.log() + (1 - y) * (1 - p).log()).mean().item()
+    accuracy = ((p > 0.5).float() == y).float().mean().item()
+    return loss, accuracy
+
+
+def _save_atomically(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def fit(
+    backbone: Backbone,
+    data: TrainData,
+    settings: TrainSettings,
+    device: torch.device,
+    checkpoint: Path,
+    report: Reporter,
+    *,
+    resume: bool = False,
+) -> FitResult:
+    """Train ``backbone.module`` under ``settings.protocol``, checkpointing every epoch to ``checkpoint``."""
+    model = backbone.module.to(device)
+    adapter = InputAdapter(backbone).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    shuffle = torch.Generator().manual_seed(settings.seed)
+    history: list[EpochStats] = []
+    best: dict | None = None
+    start_epoch = 1
+    if resume and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        shuffle.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        history = [EpochStats(**h) for h in state["history"]]
+        best = state["best"]
+        start_epoch = state["epoch"] + 1
+        report.note(f"resuming after epoch {state['epoch']} of {settings.epochs}")
+
+    for epoch in range(start_epoch, settings.epochs + 1):
+        began = time.perf_counter()
+        model.train()
+        order = data.train[torch.randperm(len(data.train), generator=shuffle)]
+        batches = _batches(order, settings.batch_size)
+        report.start(len(batches), f"epoch {epoch}/{settings.epochs}")
+        loss_sum, correct, seen = 0.0, 0, 0
+        for batch in batches:
+            x = adapter(data.images[batch].to(device, non_blocking=True))
+            y = data.labels[batch].to(device, non_blocking=True)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(batch)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(batch)
+            report.advance()
+        val_loss = val_accuracy = None
+        if data.validation is not None:
+            val_loss, val_accuracy = _evaluate(model, adapter, data, data.validation)
+        stats = EpochStats(epoch, loss_sum / seen, correct / seen, val_loss, val_accuracy, time.perf_counter() - began)
+        history.append(stats)
+        if (
+            data.validation is None
+            or best is None
+            or (val_accuracy, -val_loss) > (best["val_accuracy"], -best["val_loss"])
+        ):
+            best = {
+                "epoch": epoch,
+                "val_accuracy": val_accuracy,
+                "val_loss": val_loss,
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            }
+        _save_atomically(
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "shuffle_rng": shuffle.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": [vars(h) for h in history],
+                "best": best,
+                "settings": settings.to_dict(),
+            },
+            checkpoint,
+        )
+        val_text = f", validation loss {val_loss:.4f} accuracy {val_accuracy:.4f}" if val_loss is not None else ""
+        report.note(
+            f"epoch {epoch}: train loss {stats.train_loss:.4f} accuracy {stats.train_accuracy:.4f}{val_text} "
+            f"({stats.seconds:.1f} s)"
+        )
+    assert best is not None
+    return FitResult(best_epoch=best["epoch"], history=history, state=best["state"])
+
+
+def as_train_data(images: np.ndarray, preferred: np.ndarray, split: np.ndarray) -> TrainData:
+    """Wrap (N, H, W, C) uint8 images, answers and per-item splits as tensors for :func:`fit`."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    positions = {name: torch.from_numpy(np.flatnonzero(split == name)) for name in ("train", "validation", "test")}
+    return TrainData(
+        images=tensor,
+        labels=torch.from_numpy(preferred.astype(np.int64)),
+        train=positions["train"],
+        validation=positions["validation"] if len(positions["validation"]) else None,
+        test=positions["test"],
+    )
