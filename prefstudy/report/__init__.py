@@ -1,0 +1,8 @@
+"""Reports across subjects: collect finished runs from the database, render them."""
+
+from prefstudy.report.model import Report, RunSummary, collect
+from prefstudy.report.render import render_json, render_markdown, render_table
+
+FORMATS = ("table", "markdown", "json")
+
+__all__ = ["FORMATS", "Report", "RunSummary", "collect", "render_json", "render_markdown", "render_table"]

@@ -1,0 +1,136 @@
+"""What a report holds, collected from the study database: finished runs with their confusion tables.
+
+Renderers (:mod:`prefstudy.report.render`) only format this; statistics and HTML extend it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+
+from prefstudy.metrics import Confusion
+from prefstudy.runs import FINISHED
+from prefstudy.splits import TEST, TRAIN, VALIDATION
+from prefstudy.workspace import Workspace
+
+SPLITS = (TRAIN, VALIDATION, TEST)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    subject: str
+    dataset: str
+    backbone: str
+    protocol: str
+    seed: int
+    epochs: int
+    best_epoch: int | None
+    parent_run: str | None
+    n_labels: int
+    duration_s: float | None
+    metrics: dict[str, Confusion]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["metrics"] = {split: c.to_dict() for split, c in self.metrics.items()}
+        return data
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """Test accuracy across subjects for one (dataset, backbone, protocol)."""
+
+    dataset: str
+    backbone: str
+    protocol: str
+    n_subjects: int
+    mean_test_accuracy: float
+    sd_test_accuracy: float | None
+    min_test_accuracy: float
+    max_test_accuracy: float
+
+
+@dataclass
+class Report:
+    study: str
+    runs: list[RunSummary] = field(default_factory=list)
+    groups: list[GroupSummary] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "study": self.study,
+            "runs": [r.to_dict() for r in self.runs],
+            "groups": [asdict(g) for g in self.groups],
+        }
+
+
+def _latest_per_subject(runs: list[RunSummary]) -> dict[tuple[str, str, str], dict[str, RunSummary]]:
+    groups: dict[tuple[str, str, str], dict[str, RunSummary]] = {}
+    for run in runs:  # runs come oldest first, so the latest run of a subject wins
+        groups.setdefault((run.dataset, run.backbone, run.protocol), {})[run.subject] = run
+    return groups
+
+
+def summarize_groups(runs: list[RunSummary]) -> list[GroupSummary]:
+    """Per (dataset, backbone, protocol): test accuracy over subjects (each subject's latest run)."""
+    out = []
+    for (dataset, backbone, protocol), by_subject in sorted(_latest_per_subject(runs).items()):
+        accs = [r.metrics[TEST].accuracy for r in by_subject.values() if TEST in r.metrics]
+        if not accs:
+            continue
+        out.append(
+            GroupSummary(
+                dataset,
+                backbone,
+                protocol,
+                len(accs),
+                statistics.fmean(accs),
+                statistics.stdev(accs) if len(accs) > 1 else None,
+                min(accs),
+                max(accs),
+            )
+        )
+    return out
+
+
+def collect(ws: Workspace, subject: str | None = None, dataset: str | None = None) -> Report:
+    """The finished runs of the study (optionally of one subject or dataset), oldest first."""
+    where, params = ["r.status = ?"], [FINISHED]
+    if subject:
+        where.append("r.subject = ?")
+        params.append(subject)
+    if dataset:
+        where.append("r.dataset = ?")
+        params.append(dataset)
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT id, subject, dataset, backbone, protocol, seed, epochs, best_epoch, parent_run, config, "
+            f"duration_s FROM runs r WHERE {' AND '.join(where)} ORDER BY created_at, id",
+            params,
+        ).fetchall()
+        metric_rows = con.execute("SELECT run_id, split, tp, fp, fn, tn FROM metrics").fetchall()
+    metrics: dict[str, dict[str, Confusion]] = {}
+    for run_id, split, tp, fp, fn, tn in metric_rows:
+        metrics.setdefault(run_id, {})[split] = Confusion(tp, fp, fn, tn)
+    runs = []
+    for run_id, subj, ds, backbone, protocol, seed, epochs, best, parent, config, duration in rows:
+        found = metrics.get(run_id, {})
+        runs.append(
+            RunSummary(
+                run_id,
+                subj,
+                ds,
+                backbone,
+                protocol,
+                seed,
+                epochs,
+                best,
+                parent,
+                json.loads(config)["n_labels"],
+                duration,
+                {s: found[s] for s in SPLITS if s in found},
+            )
+        )
+    return Report(study=ws.spec().name, runs=runs, groups=summarize_groups(runs))

@@ -1,0 +1,1 @@
+"""Study files shipped with prefstudy (installed as ``prefstudy.studies``): the demo and the paper's protocol."""
