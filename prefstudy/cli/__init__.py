@@ -1,0 +1,56 @@
+"""The ``prefstudy`` command: one Typer sub-app per command group, combined here.
+
+Errors a user can fix (:class:`~prefstudy.errors.PrefstudyError`) print one line and exit 1;
+``PREFSTUDY_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from prefstudy.cli import backbones_cmd, data_cmd, demo_cmd, label_cmd, report_cmd, run_cmd, study_cmd, subject_cmd
+from prefstudy.errors import PrefstudyError
+from prefstudy.progress import stderr_console
+
+DEBUG_ENV = "PREFSTUDY_DEBUG"
+
+
+class PrefstudyGroup(TyperGroup):
+    """The root group: turns known errors into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PrefstudyError as error:
+            if os.environ.get(DEBUG_ENV) == "1":
+                raise
+            stderr_console.print(f"[red]error:[/red] {error}", highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=PrefstudyGroup,
+    name="prefstudy",
+    help="Personal visual preference studies with many subjects: label, learn, transfer, explain, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(study_cmd.app, name="study")
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(subject_cmd.app, name="subject")
+app.add_typer(label_cmd.app, name="label")
+app.add_typer(backbones_cmd.app, name="backbones")
+app.command("run")(run_cmd.run)
+app.command("report")(report_cmd.report)
+app.command("demo")(demo_cmd.demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

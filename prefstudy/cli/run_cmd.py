@@ -1,0 +1,91 @@
+"""`prefstudy run`: train and evaluate per-subject models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from prefstudy.cli.options import JsonOption, StudyOption, workspace
+from prefstudy.cli.output import note, print_json
+from prefstudy.config import TrainSettings
+from prefstudy.errors import PrefstudyError
+from prefstudy.progress import RichReporter
+from prefstudy.runs import RunRequest, resume_run, start_run
+
+_DEFAULTS = TrainSettings()
+
+
+def _summary(result: dict) -> str:
+    parts = [f"{split} {100 * m['accuracy']:.2f} %" for split, m in result["metrics"].items()]
+    return f"run {result['run_id']}: {', '.join(parts)} (epoch {result['best_epoch']}/{result['epochs']})"
+
+
+def run(
+    subject: Annotated[str | None, typer.Option("--subject", "-s", help="The subject whose model to train.")] = None,
+    all_subjects: Annotated[bool, typer.Option("--all-subjects", help="One run per subject with labels.")] = False,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset to learn on.")] = None,
+    backbone: Annotated[str, typer.Option(help="Backbone name, e.g. paper-vgg.")] = _DEFAULTS.backbone,
+    protocol: Annotated[
+        str, typer.Option(help="model1 = train/test; model2 = train/validation/test (validation picks the epoch).")
+    ] = _DEFAULTS.protocol,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = _DEFAULTS.epochs,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the initial weights and the batch order.")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = _DEFAULTS.batch_size,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _DEFAULTS.lr,
+    test_fraction: Annotated[
+        float, typer.Option(help="Test share of items without an official split.")
+    ] = _DEFAULTS.test_fraction,
+    validation_fraction: Annotated[
+        float, typer.Option(help="Validation share of the training items (model2).")
+    ] = _DEFAULTS.validation_fraction,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    resume: Annotated[
+        str | None, typer.Option(help="Continue the unfinished run RUN_ID from its last checkpoint.")
+    ] = None,
+    study: StudyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Train and evaluate one model per subject; metrics and predictions go to the study database."""
+    ws = workspace(study)
+    if resume is not None:
+        with RichReporter() as reporter:
+            result = resume_run(ws, resume, reporter)
+        print_json(result) if json_out else note(_summary(result))
+        return
+    if dataset is None:
+        raise PrefstudyError("give --dataset (see `prefstudy data list`)")
+    if (subject is None) == (not all_subjects):
+        raise PrefstudyError("give either --subject NAME or --all-subjects")
+    settings = TrainSettings(
+        backbone=backbone,
+        protocol=protocol,
+        epochs=epochs,
+        seed=seed,
+        batch_size=batch_size,
+        lr=lr,
+        test_fraction=test_fraction,
+        validation_fraction=validation_fraction,
+    )
+    if subject is not None:
+        subjects = [subject]
+    else:
+        with ws.connect() as con:
+            subjects = [
+                s
+                for (s,) in con.execute(
+                    "SELECT DISTINCT subject FROM labels WHERE dataset = ? ORDER BY subject", [dataset]
+                ).fetchall()
+            ]
+        if not subjects:
+            raise PrefstudyError(f"no subject has labels on {dataset!r}")
+    results = []
+    with RichReporter() as reporter:
+        for name in subjects:
+            if len(subjects) > 1:
+                reporter.note(f"subject {name}")
+            results.append(start_run(ws, RunRequest(name, dataset, settings, device), reporter))
+            if not json_out:
+                note(_summary(results[-1]))
+    if json_out:
+        print_json(results[0] if subject is not None else {"runs": results})
