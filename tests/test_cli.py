@@ -1,0 +1,94 @@
+"""The command line as a user meets it: help, one-line errors, debug tracebacks, the demo, data fetch."""
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from prefstudy.cli import app
+from prefstudy.sources.fetch import ARCHIVE_SHA256, fetch_fashion_mnist
+
+
+def test_every_command_group_has_help():
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"])
+    assert top.exit_code == 0
+    for command in ("study", "data", "subject", "label", "run", "report", "demo", "backbones"):
+        assert command in top.stdout
+        assert runner.invoke(app, [command, "--help"]).exit_code == 0
+
+
+def test_errors_are_one_line_unless_debugging(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(app, ["report"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no study here") and len(result.stderr.strip().splitlines()) == 1
+    monkeypatch.setenv("PREFSTUDY_DEBUG", "1")
+    result = runner.invoke(app, ["report"])
+    assert result.exit_code == 1 and type(result.exception).__name__ == "PrefstudyError"
+
+
+def test_json_output_is_only_json_on_stdout(cli, sample_ws):
+    import json
+
+    result = cli(
+        "subject", "simulate", "alice", "--dataset", "fm", "--rule", "classes:Bag,Coat", "--limit", "300", "--json"
+    )
+    payload = json.loads(result.stdout)
+    assert payload["n_labels"] == 300 and payload["agreement_with_rule"] == 1.0
+
+
+def test_demo_runs_end_to_end_and_is_idempotent(tmp_path: Path):
+    runner = CliRunner()
+    first = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--epochs", "1"])
+    assert first.exit_code == 0, first.stderr
+    for subject in ("alice", "bob", "carol"):
+        assert f"{subject}-fm-model2-" in first.stdout
+    assert "Test accuracy across subjects" in first.stdout
+    second = runner.invoke(app, ["demo", "--dir", str(tmp_path / "demo"), "--epochs", "1"])
+    assert second.exit_code == 0 and "run:" not in second.stderr  # nothing trained again
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "demo" / "runs").iterdir()) == ["alice", "bob", "carol"]
+
+
+@pytest.fixture
+def mirror(fashion_mnist_dir: Path, tmp_path: Path):
+    """A local HTTP mirror serving the (Debian-recompressed) official files, plus one tampered file."""
+    root = tmp_path / "mirror"
+    (root / "good").mkdir(parents=True)
+    (root / "bad").mkdir()
+    for name in ARCHIVE_SHA256:
+        shutil.copy(fashion_mnist_dir / name, root / "good" / name)
+        shutil.copy(fashion_mnist_dir / name, root / "bad" / name)
+    (root / "bad" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"tampered")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_fetch_downloads_and_checks_every_file(mirror: str, tmp_path: Path):
+    result = fetch_fashion_mnist(tmp_path / "dest", base_url=mirror + "/good", force=True)
+    assert sorted(result.downloaded) == sorted(ARCHIVE_SHA256)
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == sorted(ARCHIVE_SHA256)
+
+
+def test_fetch_rejects_a_file_that_fails_its_checksum_and_keeps_nothing_of_it(mirror: str, tmp_path: Path):
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["data", "fetch", "fashion-mnist", "--dest", str(tmp_path / "dest"), "--url", mirror + "/bad", "--force"]
+    )
+    assert result.exit_code == 1 and "failed its sha256 check" in result.stderr
+    assert not (tmp_path / "dest" / "t10k-labels-idx1-ubyte.gz").exists()
+    assert not list((tmp_path / "dest").glob(".*part*"))
+
+
+def test_fetch_uses_a_local_copy_first(fashion_mnist_dir: Path):
+    result = fetch_fashion_mnist(base_url="http://127.0.0.1:9/unreachable")
+    assert result.found_locally and result.folder == fashion_mnist_dir and result.downloaded == []
