@@ -2,7 +2,7 @@
 
 A run directory ``runs/<id>/`` is self-contained: ``config.json``, ``checkpoint.pt`` (every
 epoch, for ``--resume``), ``model.pt`` (the selected weights), ``result.json`` (metrics and
-history) and ``predictions.csv``.
+history) and ``predictions.parquet``.
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ def _record(ws: Workspace, run_id: str, prepared: Prepared, p: np.ndarray, resul
         con.execute(
             f"COPY (SELECT p.item_idx, i.key, p.split, p.label, p.p_preferred FROM predictions p "
             f"JOIN items i ON i.dataset = p.dataset AND i.idx = p.item_idx WHERE p.run_id = ? ORDER BY p.item_idx) "
-            f"TO '{_sql_path(ws.run_dir(run_id) / 'predictions.csv')}' (FORMAT csv, HEADER)",
+            f"TO '{_sql_path(ws.run_dir(run_id) / 'predictions.parquet')}' (FORMAT parquet)",
             [run_id],
         )
 

@@ -11,6 +11,7 @@ from prefstudy.workspace import open_workspace
 def cli_workspace(cli):
     return open_workspace(cli.study)
 
+
 SMALL_RUN = ("--protocol", "model2", "--epochs", "4", "--batch-size", "32", "--seed", "0")
 
 

@@ -2,6 +2,7 @@
 
 import json
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -50,10 +51,14 @@ def test_model2_run_records_the_papers_tables_and_predictions(cli, alice_ws):
     tp = sum(1 for _, _, label, p in test_rows if label and p > 0.5)
     assert tp == out["metrics"]["test"]["tp"]
     run_dir = alice_ws.run_dir(out["run_id"])
-    assert {"config.json", "checkpoint.pt", "model.pt", "result.json", "predictions.csv"} <= {
+    assert {"config.json", "checkpoint.pt", "model.pt", "result.json", "predictions.parquet"} <= {
         p.name for p in run_dir.iterdir()
     }
     assert json.loads((run_dir / "result.json").read_text())["metrics"] == out["metrics"]
+    exported = duckdb.sql(f"SELECT item_idx, key, split, label, p_preferred FROM '{run_dir / 'predictions.parquet'}'")
+    rows = sorted(exported.fetchall())
+    assert [(i, s, lab, p) for i, _, s, lab, p in rows] == predictions
+    assert all(key == f"test-{i:05d}" for i, key, *_ in rows)  # the sample's item i is the official test image i
     with alice_ws.connect() as con:
         status, versions = con.execute("SELECT status, versions FROM runs WHERE id = ?", [out["run_id"]]).fetchall()[0]
     assert status == "finished" and "torch" in json.loads(versions)

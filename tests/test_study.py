@@ -113,3 +113,12 @@ def test_study_run_makes_each_run_once_and_again_when_labels_change(cli, tmp_pat
     cli("label", "import", labels, "--subject", "dave", "--dataset", "fm", "--study", ws.root)
     made = cli.json("study", "run", "--study", ws.root)["made"]
     assert [(r["subject"], r["n_labels"]) for r in made] == [("dave", 41)]
+
+
+def test_init_from_a_shipped_study_by_name(cli, tmp_path: Path):
+    result = cli("study", "init", tmp_path / "p", "--from", "paper")
+    assert "dataset 'faces' not added" in result.stderr and "dataset 'rooms' not added" in result.stderr
+    assert load_study(tmp_path / "p" / "study.toml").name == "paper"
+    missing = cli("study", "init", tmp_path / "q", "--from", "nonesuch.toml", ok=False)
+    assert missing.exit_code == 1 and "shipped studies: demo, paper" in missing.stderr
+    assert not (tmp_path / "q").exists()

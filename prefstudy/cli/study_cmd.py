@@ -9,6 +9,7 @@ import typer
 
 from prefstudy.cli.options import JsonOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json, warn
+from prefstudy.demo import resolve_study_file
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import RichReporter
 from prefstudy.study import BLOCKED, DONE, TODO, plan, run_study, sync
@@ -30,7 +31,8 @@ def _report_sync(outcome) -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="The study directory to create.")],
     from_file: Annotated[
-        Path | None, typer.Option("--from", help="A study file (e.g. studies/paper.toml) to set the study up from.")
+        Path | None,
+        typer.Option("--from", help="A study file to set the study up from; 'paper' and 'demo' name the shipped ones."),
     ] = None,
 ) -> None:
     """Create a study workspace: study.toml, prefstudy.duckdb, runs/ and cache/.
@@ -38,7 +40,7 @@ def init(
     With --from, the study file's datasets are added (those whose files are found) and its
     simulated subjects created.
     """
-    ws = init_workspace(directory, from_file)
+    ws = init_workspace(directory, resolve_study_file(from_file) if from_file is not None else None)
     note(f"created study {ws.root}")
     if from_file is not None:
         with RichReporter() as reporter:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from prefstudy.errors import PrefstudyError
 from prefstudy.progress import Reporter, SilentReporter
 
-__all__ = ["Decoded", "Reporter", "SilentReporter", "SourceOptions", "seeded_order", "sha256_hex"]
+__all__ = ["Decoded", "Reporter", "SilentReporter", "SourceOptions", "required_path", "seeded_order", "sha256_hex"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,16 @@ class Decoded:
             )
         if not (len(self.splits) == len(self.classes) == len(self.sha256) == n):
             raise ValueError("keys, splits, classes and sha256 must have one entry per image")
+
+
+def required_path(options: SourceOptions, kind: str, what: str) -> Path:
+    """The existing ``--path`` a reader needs; one clear error naming ``what`` to give otherwise."""
+    if options.path is None:
+        raise PrefstudyError(f"the {kind} dataset needs --path: {what}")
+    path = Path(options.path).expanduser()
+    if not path.exists():
+        raise PrefstudyError(f"{path} does not exist; give {what}")
+    return path
 
 
 def sha256_hex(data: bytes) -> str:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefstudy.errors import PrefstudyError
-from prefstudy.sources.base import Decoded, Reporter, SourceOptions
+from prefstudy.sources.base import Decoded, Reporter, SourceOptions, required_path
 from prefstudy.sources.images import ImageEntry, decode_entries, is_candidate
 
 
 def load(options: SourceOptions, report: Reporter) -> Decoded:
     """Decode every image under ``--path`` (or a seeded ``--limit`` subset)."""
-    if options.path is None:
-        raise PrefstudyError("the folder dataset needs --path: a directory of images")
-    root = Path(options.path).expanduser()
+    root = required_path(options, "folder", "a folder of images")
     if not root.is_dir():
         raise PrefstudyError(f"{root} is not a directory; give a folder of images")
     entries = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefstudy.errors import PrefstudyError
-from prefstudy.sources.base import Decoded, Reporter, SourceOptions
+from prefstudy.sources.base import Decoded, Reporter, SourceOptions, required_path
 from prefstudy.sources.images import ImageEntry, decode_entries, is_candidate
 
 SPLIT_LISTS = {"train": "TrainImages.txt", "test": "TestImages.txt"}
@@ -28,11 +28,7 @@ def _read_split_lists(root: Path) -> dict[str, str]:
 
 def load(options: SourceOptions, report: Reporter) -> Decoded:
     """Decode an Indoor-67-style tree (or a seeded ``--limit`` subset, as the paper's 15,000 of 15,620)."""
-    if options.path is None:
-        raise PrefstudyError("the indoor67 dataset needs --path: the folder holding Images/ and TrainImages.txt")
-    root = Path(options.path).expanduser()
-    if not root.exists():
-        raise PrefstudyError(f"{root} does not exist; give the folder holding Images/, TrainImages.txt, TestImages.txt")
+    root = required_path(options, "indoor67", "the folder holding Images/, TrainImages.txt and TestImages.txt")
     missing = [name for name in ("Images", *SPLIT_LISTS.values()) if not (root / name).exists()]
     if missing:
         raise PrefstudyError(

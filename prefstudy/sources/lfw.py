@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 from prefstudy.errors import PrefstudyError
-from prefstudy.sources.base import Decoded, Reporter, SourceOptions
+from prefstudy.sources.base import Decoded, Reporter, SourceOptions, required_path
 from prefstudy.sources.images import ImageEntry, decode_entries, is_candidate, read_files, tar_reader
 
 _FACE = re.compile(r"^(?P<person>[^/]+)_\d{4}\.[A-Za-z]+$")
@@ -75,11 +75,7 @@ def _from_archive(path: Path) -> tuple[list[ImageEntry], str]:
 
 def load(options: SourceOptions, report: Reporter) -> Decoded:
     """Decode LFW faces (or a seeded ``--limit`` subset, as the paper's 9,000 of 13,233)."""
-    if options.path is None:
-        raise PrefstudyError("the lfw dataset needs --path: the LFW folder or its .tgz")
-    path = Path(options.path).expanduser()
-    if not path.exists():
-        raise PrefstudyError(f"{path} does not exist; give the LFW folder or its .tgz")
+    path = required_path(options, "lfw", "the LFW folder or its .tgz")
     if path.is_dir():
         entries, top = _from_directory(path)
         read = read_files
