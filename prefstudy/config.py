@@ -10,6 +10,16 @@ from prefstudy.errors import PrefstudyError
 
 PROTOCOLS = ("model1", "model2")
 """model1 = train/test; model2 = train/validation/test, validation picks the epoch (the paper's two models)."""
+TRANSFER_MODES = ("finetune", "frozen", "zero-shot")
+ADAPT_MODES = ("keep-size", "resize", "conv")
+
+
+def check_transfer(mode: str, adapt: str) -> None:
+    """Refuse an unknown transfer mode or input adaptation (see :mod:`prefstudy.transfer`)."""
+    if mode not in TRANSFER_MODES:
+        raise PrefstudyError(f"unknown transfer mode {mode!r}; use one of: {', '.join(TRANSFER_MODES)}")
+    if adapt not in ADAPT_MODES:
+        raise PrefstudyError(f"unknown input adaptation {adapt!r}; use one of: {', '.join(ADAPT_MODES)}")
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,11 @@ class TrainSettings:
     # Share of the training items held out for validation under model2; 1/6 turns Fashion-MNIST's
     # official 60k train split into the paper's 50k/10k.
     validation_fraction: float = 1 / 6
+    # Train on a seeded, stratified N of the training items only (validation and test unchanged),
+    # to measure what a number of labels buys, e.g. with and without transfer.
+    train_size: int | None = None
+    # A local weights file for the backbone (never downloaded).
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -37,6 +52,8 @@ class TrainSettings:
             raise PrefstudyError(f"batch size must be at least 1, got {self.batch_size}")
         if not self.lr > 0:
             raise PrefstudyError(f"learning rate must be positive, got {self.lr}")
+        if self.train_size is not None and (isinstance(self.train_size, bool) or self.train_size < 2):
+            raise PrefstudyError(f"train size must be at least 2, got {self.train_size}")
         for name in ("test_fraction", "validation_fraction"):
             value = getattr(self, name)
             if not 0 < value < 1:

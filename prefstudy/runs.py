@@ -20,17 +20,20 @@ import numpy as np
 import torch
 
 from prefstudy import __version__
-from prefstudy.backbones import create_backbone
+from prefstudy.backbones import Backbone, create_backbone
 from prefstudy.config import TrainSettings
 from prefstudy.datasets import ImageSet, load_images
 from prefstudy.device import resolve_device
 from prefstudy.errors import PrefstudyError
+from prefstudy.inputs import InputAdapter, InputPlan
 from prefstudy.metrics import confusion
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.splits import TEST, TRAIN, VALIDATION, assign_splits
+from prefstudy.splits import TEST, TRAIN, VALIDATION, assign_splits, limit_train
 from prefstudy.subjects.labels import UsableLabels, usable_labels
 from prefstudy.subjects.registry import require_subject
-from prefstudy.train import InputAdapter, as_train_data, fit, predict_proba
+from prefstudy.train import FitResult, as_train_data, fit, predict_proba
+from prefstudy.transfer import SourceModel, TransferRequest, load_source, transfer_backbone, transfer_of
+from prefstudy.transfer import describe as describe_transfer
 from prefstudy.workspace import Workspace
 
 MIN_LABELS = 20
@@ -46,6 +49,7 @@ class RunRequest:
     dataset: str
     settings: TrainSettings
     device: str = "auto"
+    transfer: TransferRequest | None = None
 
 
 def _versions() -> dict[str, str]:
@@ -109,8 +113,26 @@ def prepare(ws: Workspace, subject: str, dataset: str, settings: TrainSettings) 
         test_fraction=settings.test_fraction,
         validation_fraction=settings.validation_fraction,
     )
+    if settings.train_size is not None:
+        split = limit_train(split, labels.preferred, settings.train_size, settings.seed)
     _check_splits(split, labels.preferred, settings.protocol)
     return Prepared(labels, images, split)
+
+
+def build_model(
+    ws: Workspace, prepared: Prepared, settings: TrainSettings, transfer: TransferRequest | None
+) -> tuple[Backbone, InputPlan, SourceModel | None]:
+    """The run's backbone and input plan: a new model, or one started from a transfer source."""
+    info = prepared.images.info
+    images = (info.channels, info.height, info.width)
+    torch.manual_seed(settings.seed)  # the same seed gives the same initial weights (and new head)
+    if transfer is None:
+        weights = Path(settings.weights).expanduser() if settings.weights else None
+        backbone = create_backbone(settings.backbone, in_chans=info.channels, input_size=images[1:], weights=weights)
+        return backbone, InputPlan(images=images, model=tuple(backbone.input_size)), None
+    source = load_source(ws, transfer.source_run)
+    backbone, plan = transfer_backbone(source, images, transfer)
+    return backbone, plan, source
 
 
 def new_run_id(subject: str, dataset: str, protocol: str) -> str:
@@ -120,38 +142,45 @@ def new_run_id(subject: str, dataset: str, protocol: str) -> str:
 def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None) -> dict[str, Any]:
     """Make a new run; returns its result (the `--json` object)."""
     report = report or SilentReporter()
-    settings = request.settings
     device = resolve_device(request.device)
+    settings = request.settings
+    if request.transfer is not None:  # a transfer run keeps its source's backbone
+        settings = settings.replace(backbone=get_run_row(ws, request.transfer.source_run)["backbone"])
     prepared = prepare(ws, request.subject, request.dataset, settings)
+    _, plan, source = build_model(ws, prepared, settings, request.transfer)
     run_id = new_run_id(request.subject, request.dataset, settings.protocol)
-    info = prepared.images.info
     config = {
         "run_id": run_id,
         "subject": request.subject,
         "dataset": request.dataset,
         "settings": settings.to_dict(),
         "device": request.device,
-        "image_size": [info.channels, info.height, info.width],
+        "input": plan.to_dict(),
+        "transfer": describe_transfer(source, request.transfer) if source else None,
         "split_sizes": {name: int(np.sum(prepared.split == name)) for name in (TRAIN, VALIDATION, TEST)},
         "labels_digest": prepared.labels.digest,
         "n_labels": len(prepared.labels.item_idx),
     }
+    zero_shot = request.transfer is not None and request.transfer.mode == "zero-shot"
+    if source is not None:
+        report.note(f"transfer ({request.transfer.mode}) from run {source.run_id}: input {plan.describe()}")
     versions = _versions()
     run_dir = ws.run_dir(run_id)
     run_dir.mkdir(parents=True)
     (run_dir / "config.json").write_text(json.dumps({**config, "versions": versions}, indent=2) + "\n")
     with ws.transaction() as con:
         con.execute(
-            "INSERT INTO runs (id, subject, dataset, backbone, protocol, seed, epochs, config, labels_digest, "
-            "status, device, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (id, subject, dataset, backbone, protocol, parent_run, seed, epochs, config, "
+            "labels_digest, status, device, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 request.subject,
                 request.dataset,
                 settings.backbone,
                 settings.protocol,
+                source.run_id if source else None,
                 settings.seed,
-                settings.epochs,
+                0 if zero_shot else settings.epochs,
                 json.dumps(config),
                 prepared.labels.digest,
                 RUNNING,
@@ -159,7 +188,7 @@ def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None
                 json.dumps(versions),
             ],
         )
-    return _execute(ws, run_id, prepared, settings, device, report, resume=False)
+    return _execute(ws, run_id, prepared, settings, request.transfer, device, report, resume=False)
 
 
 def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> dict[str, Any]:
@@ -179,7 +208,8 @@ def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> di
     device = resolve_device(config["device"])
     with ws.transaction() as con:
         con.execute("UPDATE runs SET status = ?, error = NULL WHERE id = ?", [RUNNING, run_id])
-    return _execute(ws, run_id, prepared, settings, device, report, resume=True)
+    transfer = transfer_of(row["config"])
+    return _execute(ws, run_id, prepared, settings, transfer, device, report, resume=True)
 
 
 def _execute(
@@ -187,6 +217,7 @@ def _execute(
     run_id: str,
     prepared: Prepared,
     settings: TrainSettings,
+    transfer: TransferRequest | None,
     device: torch.device,
     report: Reporter,
     *,
@@ -195,17 +226,29 @@ def _execute(
     run_dir = ws.run_dir(run_id)
     began = time.perf_counter()
     try:
-        info = prepared.images.info
-        torch.manual_seed(settings.seed)
-        backbone = create_backbone(settings.backbone, in_chans=info.channels, input_size=(info.height, info.width))
-        data = as_train_data(
-            prepared.images.images[prepared.labels.item_idx], prepared.labels.preferred, prepared.split
-        )
-        result = fit(backbone, data, settings, device, run_dir / "checkpoint.pt", report, resume=resume)
-        backbone.module.load_state_dict(result.state)
-        adapter = InputAdapter(backbone).to(device)
+        backbone, plan, _ = build_model(ws, prepared, settings, transfer)
+        adapter = InputAdapter(plan, backbone)
+        labels = prepared.labels
+        data = as_train_data(prepared.images.images[labels.item_idx], labels.preferred, prepared.split)
+        if transfer is not None and transfer.mode == "zero-shot":
+            result = FitResult(best_epoch=None, history=[], state=backbone.module.state_dict())
+        else:
+            freeze = transfer is not None and transfer.mode == "frozen"
+            result = fit(
+                backbone,
+                adapter,
+                data,
+                settings,
+                device,
+                run_dir / "checkpoint.pt",
+                report,
+                resume=resume,
+                freeze_features=freeze,
+            )
+            backbone.module.load_state_dict(result.state)
+        backbone.module.to(device)
         report.start(1, "predicting")
-        p = predict_proba(backbone.module, adapter, data.images, torch.arange(len(data.labels))).numpy()
+        p = predict_proba(backbone.module, adapter.to(device), data.images, torch.arange(len(data.labels))).numpy()
         report.advance()
     except KeyboardInterrupt:
         _mark(ws, run_id, INTERRUPTED, "interrupted; continue with `prefstudy run --resume " + run_id + "`")
@@ -214,7 +257,12 @@ def _execute(
         _mark(ws, run_id, FAILED, f"{type(error).__name__}: {error}")
         raise
     torch.save(
-        {"backbone": settings.backbone, "input_size": list(backbone.input_size), "state_dict": result.state},
+        {
+            "backbone": settings.backbone,
+            "input_size": list(backbone.input_size),
+            "input": plan.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in result.state.items()},
+        },
         run_dir / "model.pt",
     )
     duration = time.perf_counter() - began

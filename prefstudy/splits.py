@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from prefstudy.errors import PrefstudyError
+
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
+UNUSED = "unused"  # labelled training items left out by a train-size limit
 
 
 def _take_share(positions: np.ndarray, preferred: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
@@ -47,3 +50,24 @@ def assign_splits(
         train = np.flatnonzero(split == TRAIN)
         split[train[_take_share(train, preferred, validation_fraction, rng)]] = VALIDATION
     return split
+
+
+def limit_train(split: np.ndarray, preferred: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Keep a seeded, stratified ``size`` of the training items; the rest become ``unused``.
+
+    Validation and test items are untouched, so runs with different train sizes are scored on
+    the same items; and for one seed a smaller subset lies inside every larger one.
+    """
+    train = np.flatnonzero(split == TRAIN)
+    if size > len(train):
+        raise PrefstudyError(f"train size {size} is more than the {len(train)} training items; label more or lower it")
+    rng = np.random.default_rng(seed)
+    groups = [rng.permutation(train[preferred[train] == answer]) for answer in (True, False)]
+    n_preferred = round(size * len(groups[0]) / len(train))
+    if groups[0].size and groups[1].size:  # both answers, whatever the rounding
+        n_preferred = min(max(n_preferred, 1), size - 1)
+    keep = np.concatenate([groups[0][:n_preferred], groups[1][: size - n_preferred]])
+    out = split.copy()
+    out[train] = UNUSED
+    out[keep] = TRAIN
+    return out

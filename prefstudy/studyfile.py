@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefstudy.config import TrainSettings
+from prefstudy.config import TrainSettings, check_transfer
 from prefstudy.errors import PrefstudyError
 
 if sys.version_info >= (3, 11):
@@ -66,11 +66,27 @@ class SubjectSpec:
 
 
 @dataclass(frozen=True)
+class TransferSpec:
+    """Start each subject's run from their finished run on ``source_dataset`` (same backbone)."""
+
+    source_dataset: str
+    mode: str = "finetune"  # finetune, frozen or zero-shot
+    adapt: str = "keep-size"  # keep-size, resize or conv
+    source_protocol: str | None = None  # default: the run's own protocol
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """A run to make for every subject who has labels on ``dataset``."""
 
     dataset: str
     settings: TrainSettings = field(default_factory=TrainSettings)
+    transfer: TransferSpec | None = None
+
+    @property
+    def source_protocol(self) -> str:
+        assert self.transfer is not None
+        return self.transfer.source_protocol or self.settings.protocol
 
 
 @dataclass(frozen=True)
@@ -133,18 +149,8 @@ def parse_study(text: str, origin: str = "study.toml") -> StudySpec:
         subjects.append(SubjectSpec(**table))
 
     runs = []
-    allowed_run_keys = {"dataset", *TrainSettings.field_names()}
     for i, table in enumerate(doc.get("runs", []), start=1):
-        where = f"{origin} [[runs]] #{i}"
-        _check_keys(where, table, allowed_run_keys)
-        dataset = _require(where, table, "dataset")
-        if dataset not in datasets:
-            raise PrefstudyError(f"{where}: dataset {dataset!r} is not declared under [datasets]")
-        try:
-            settings = TrainSettings(**{k: v for k, v in table.items() if k != "dataset"})
-        except PrefstudyError as error:
-            raise PrefstudyError(f"{where}: {error}") from None
-        runs.append(RunSpec(dataset=dataset, settings=settings))
+        runs += _parse_runs(f"{origin} [[runs]] #{i}", table, datasets)
 
     return StudySpec(
         name=head.get("name", Path(origin).parent.name or "study"),
@@ -153,6 +159,43 @@ def parse_study(text: str, origin: str = "study.toml") -> StudySpec:
         subjects=tuple(subjects),
         runs=tuple(runs),
     )
+
+
+_TRANSFER_KEYS = {"transfer_from", "transfer", "adapt", "source_protocol"}
+
+
+def _parse_runs(where: str, table: dict[str, Any], datasets: dict[str, DatasetSpec]) -> list[RunSpec]:
+    """One ``[[runs]]`` entry; a list of ``train_size`` values makes one run per size (a learning curve)."""
+    _check_keys(where, table, {"dataset", *TrainSettings.field_names(), *_TRANSFER_KEYS})
+    dataset = _require(where, table, "dataset")
+    for key in ("dataset", "transfer_from"):
+        if key in table and table[key] not in datasets:
+            raise PrefstudyError(f"{where}: dataset {table[key]!r} is not declared under [datasets]")
+    transfer = None
+    if "transfer_from" in table:
+        transfer = TransferSpec(
+            source_dataset=table["transfer_from"],
+            mode=table.get("transfer", "finetune"),
+            adapt=table.get("adapt", "keep-size"),
+            source_protocol=table.get("source_protocol"),
+        )
+        try:
+            check_transfer(transfer.mode, transfer.adapt)
+        except PrefstudyError as error:
+            raise PrefstudyError(f"{where}: {error}") from None
+    elif set(table) & _TRANSFER_KEYS:
+        raise PrefstudyError(f"{where}: transfer, adapt and source_protocol need transfer_from = \"DATASET\"")
+    sizes = table.get("train_size")
+    sizes = sizes if isinstance(sizes, list) else [sizes]
+    base = {k: v for k, v in table.items() if k in TrainSettings.field_names() and k != "train_size"}
+    runs = []
+    for size in sizes:
+        try:
+            settings = TrainSettings(**base, train_size=size)
+        except (PrefstudyError, TypeError) as error:
+            raise PrefstudyError(f"{where}: {error}") from None
+        runs.append(RunSpec(dataset=dataset, settings=settings, transfer=transfer))
+    return runs
 
 
 def load_study(path: Path) -> StudySpec:

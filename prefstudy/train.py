@@ -20,6 +20,7 @@ from torch import nn
 
 from prefstudy.backbones import Backbone
 from prefstudy.config import TrainSettings
+from prefstudy.inputs import InputAdapter
 from prefstudy.progress import Reporter
 
 
@@ -46,26 +47,9 @@ class EpochStats:
 
 @dataclass
 class FitResult:
-    best_epoch: int
+    best_epoch: int | None  # None when nothing was trained (zero-shot)
     history: list[EpochStats]
     state: dict[str, torch.Tensor] = field(repr=False)
-
-
-class InputAdapter(nn.Module):
-    """uint8 images -> the float tensor a backbone expects: scaled, resized if needed, normalised."""
-
-    def __init__(self, backbone: Backbone):
-        super().__init__()
-        channels, height, width = backbone.input_size
-        self.size = (height, width)
-        self.register_buffer("mean", torch.tensor(backbone.mean).view(1, channels, 1, 1))
-        self.register_buffer("std", torch.tensor(backbone.std).view(1, channels, 1, 1))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float().div_(255.0)
-        if tuple(x.shape[-2:]) != self.size:
-            x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=True)
-        return (x - self.mean) / self.std
 
 
 def _batches(positions: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
@@ -107,6 +91,7 @@ def _save_atomically(obj: dict, path: Path) -> None:
 
 def fit(
     backbone: Backbone,
+    adapter: InputAdapter,
     data: TrainData,
     settings: TrainSettings,
     device: torch.device,
@@ -114,11 +99,18 @@ def fit(
     report: Reporter,
     *,
     resume: bool = False,
+    freeze_features: bool = False,
 ) -> FitResult:
-    """Train ``backbone.module`` under ``settings.protocol``, checkpointing every epoch to ``checkpoint``."""
+    """Train ``backbone.module`` under ``settings.protocol``, checkpointing every epoch to ``checkpoint``.
+
+    With ``freeze_features`` only the head learns; the features (batch-norm statistics included)
+    stay as they came, e.g. from a transfer source.
+    """
     model = backbone.module.to(device)
-    adapter = InputAdapter(backbone).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    adapter = adapter.to(device)
+    if freeze_features:
+        backbone.features.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
     shuffle = torch.Generator().manual_seed(settings.seed)
     history: list[EpochStats] = []
     best: dict | None = None
@@ -137,6 +129,8 @@ def fit(
     for epoch in range(start_epoch, settings.epochs + 1):
         began = time.perf_counter()
         model.train()
+        if freeze_features:
+            backbone.features.eval()
         order = data.train[torch.randperm(len(data.train), generator=shuffle)]
         batches = _batches(order, settings.batch_size)
         report.start(len(batches), f"epoch {epoch}/{settings.epochs}")

@@ -12,6 +12,7 @@ from prefstudy.config import TrainSettings
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import RichReporter
 from prefstudy.runs import RunRequest, resume_run, start_run
+from prefstudy.transfer import TransferRequest
 
 _DEFAULTS = TrainSettings()
 
@@ -39,6 +40,20 @@ def run(
     validation_fraction: Annotated[
         float, typer.Option(help="Validation share of the training items (model2).")
     ] = _DEFAULTS.validation_fraction,
+    train_size: Annotated[
+        int | None, typer.Option(help="Train on a seeded N of the training labels (validation and test unchanged).")
+    ] = None,
+    transfer_from: Annotated[
+        str | None, typer.Option(help="Start from finished run RUN_ID: its features, a new head, all fine-tuned.")
+    ] = None,
+    freeze_features: Annotated[bool, typer.Option(help="With --transfer-from: train only the new head.")] = False,
+    zero_shot: Annotated[
+        bool, typer.Option(help="With --transfer-from: evaluate the source model as it is, no training.")
+    ] = False,
+    adapt: Annotated[
+        str, typer.Option(help="With --transfer-from: keep-size, resize (to the source's size) or conv.")
+    ] = "keep-size",
+    weights: Annotated[str | None, typer.Option(help="A local weights file for the backbone.")] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
     resume: Annotated[
         str | None, typer.Option(help="Continue the unfinished run RUN_ID from its last checkpoint.")
@@ -57,6 +72,18 @@ def run(
         raise PrefstudyError("give --dataset (see `prefstudy data list`)")
     if (subject is None) == (not all_subjects):
         raise PrefstudyError("give either --subject NAME or --all-subjects")
+    transfer = None
+    if transfer_from is not None:
+        if all_subjects:
+            raise PrefstudyError(
+                "--transfer-from names one run; use --subject (study files plan transfers per subject)"
+            )
+        if freeze_features and zero_shot:
+            raise PrefstudyError("choose --freeze-features or --zero-shot, not both")
+        mode = "zero-shot" if zero_shot else "frozen" if freeze_features else "finetune"
+        transfer = TransferRequest(transfer_from, mode, adapt)
+    elif freeze_features or zero_shot or adapt != "keep-size":
+        raise PrefstudyError("--freeze-features, --zero-shot and --adapt go with --transfer-from RUN_ID")
     settings = TrainSettings(
         backbone=backbone,
         protocol=protocol,
@@ -66,6 +93,8 @@ def run(
         lr=lr,
         test_fraction=test_fraction,
         validation_fraction=validation_fraction,
+        train_size=train_size,
+        weights=weights,
     )
     if subject is not None:
         subjects = [subject]
@@ -84,7 +113,7 @@ def run(
         for name in subjects:
             if len(subjects) > 1:
                 reporter.note(f"subject {name}")
-            results.append(start_run(ws, RunRequest(name, dataset, settings, device), reporter))
+            results.append(start_run(ws, RunRequest(name, dataset, settings, device, transfer), reporter))
             if not json_out:
                 note(_summary(results[-1]))
     if json_out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from prefstudy.cli.output import note, print_json, warn
 from prefstudy.demo import resolve_study_file
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import RichReporter
-from prefstudy.study import BLOCKED, DONE, TODO, plan, run_study, sync
+from prefstudy.study import BLOCKED, DONE, TODO, WAITING, plan, run_study, sync
 from prefstudy.workspace import init_workspace
 
 app = typer.Typer(help="Create a study and make its planned runs.", no_args_is_help=True)
@@ -64,8 +65,10 @@ def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out
                         "subject": p.subject,
                         "dataset": p.dataset,
                         **p.settings.to_dict(),
+                        "transfer": asdict(p.run.transfer) if p.run.transfer else None,
                         "status": p.status,
                         "run_id": p.run_id,
+                        "source_run": p.source_run,
                         "reason": p.reason,
                     }
                     for p in items
@@ -76,9 +79,14 @@ def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out
     if not items:
         note("nothing planned: declare [[runs]] in study.toml and give subjects labels on their datasets")
     for p in items:
-        what = f"{p.subject} on {p.dataset} ({p.settings.backbone}, {p.settings.protocol}, {p.settings.epochs} epochs)"
-        tail = {DONE: f"done: {p.run_id}", TODO: "to do", BLOCKED: f"blocked: {p.reason}"}[p.status]
-        typer.echo(f"{what}: {tail}")
+        s = p.settings
+        details = [s.backbone, s.protocol, f"{s.epochs} epochs"]
+        if s.train_size is not None:
+            details.append(f"{s.train_size} train labels")
+        if p.run.transfer is not None:
+            details.append(f"{p.run.transfer.mode} from {p.run.transfer.source_dataset}")
+        tail = {DONE: f"done: {p.run_id}", TODO: "to do", WAITING: p.reason, BLOCKED: f"blocked: {p.reason}"}
+        typer.echo(f"{p.subject} on {p.dataset} ({', '.join(details)}): {tail[p.status]}")
 
 
 @app.command("run")

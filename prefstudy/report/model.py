@@ -10,6 +10,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 
 from prefstudy.metrics import Confusion
+from prefstudy.report.transfer import GainSummary, TransferPair, collect_pairs, summarize_gains
 from prefstudy.runs import FINISHED
 from prefstudy.splits import TEST, TRAIN, VALIDATION
 from prefstudy.workspace import Workspace
@@ -29,6 +30,9 @@ class RunSummary:
     best_epoch: int | None
     parent_run: str | None
     n_labels: int
+    n_train: int  # training labels actually used (a train-size limit lowers it)
+    train_size: int | None
+    transfer: str | None  # e.g. "finetune from fm"; None for a model trained from scratch
     duration_s: float | None
     metrics: dict[str, Confusion]
 
@@ -40,11 +44,13 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class GroupSummary:
-    """Test accuracy across subjects for one (dataset, backbone, protocol)."""
+    """Test accuracy across subjects for one (dataset, backbone, protocol, transfer, train size)."""
 
     dataset: str
     backbone: str
     protocol: str
+    transfer: str | None
+    train_size: int | None
     n_subjects: int
     mean_test_accuracy: float
     sd_test_accuracy: float | None
@@ -57,34 +63,47 @@ class Report:
     study: str
     runs: list[RunSummary] = field(default_factory=list)
     groups: list[GroupSummary] = field(default_factory=list)
+    transfer_pairs: list[TransferPair] = field(default_factory=list)
+
+    @property
+    def transfer_gains(self) -> list[GainSummary]:
+        return summarize_gains(self.transfer_pairs)
 
     def to_dict(self) -> dict:
         return {
             "study": self.study,
             "runs": [r.to_dict() for r in self.runs],
             "groups": [asdict(g) for g in self.groups],
+            "transfer_pairs": [asdict(p) for p in self.transfer_pairs],
+            "transfer_gains": [asdict(g) for g in self.transfer_gains],
         }
 
 
-def _latest_per_subject(runs: list[RunSummary]) -> dict[tuple[str, str, str], dict[str, RunSummary]]:
-    groups: dict[tuple[str, str, str], dict[str, RunSummary]] = {}
+GroupKey = tuple[str, str, str, str | None, int | None]
+
+
+def _group_key(run: RunSummary) -> GroupKey:
+    return (run.dataset, run.backbone, run.protocol, run.transfer, run.train_size)
+
+
+def _latest_per_subject(runs: list[RunSummary]) -> dict[GroupKey, dict[str, RunSummary]]:
+    groups: dict[GroupKey, dict[str, RunSummary]] = {}
     for run in runs:  # runs come oldest first, so the latest run of a subject wins
-        groups.setdefault((run.dataset, run.backbone, run.protocol), {})[run.subject] = run
+        groups.setdefault(_group_key(run), {})[run.subject] = run
     return groups
 
 
 def summarize_groups(runs: list[RunSummary]) -> list[GroupSummary]:
-    """Per (dataset, backbone, protocol): test accuracy over subjects (each subject's latest run)."""
+    """Per (dataset, backbone, protocol, transfer, train size): test accuracy over subjects' latest runs."""
     out = []
-    for (dataset, backbone, protocol), by_subject in sorted(_latest_per_subject(runs).items()):
-        accs = [r.metrics[TEST].accuracy for r in by_subject.values() if TEST in r.metrics]
+    by_key = _latest_per_subject(runs)
+    for key in sorted(by_key, key=lambda k: tuple("" if v is None else str(v).zfill(9) for v in k)):
+        accs = [r.metrics[TEST].accuracy for r in by_key[key].values() if TEST in r.metrics]
         if not accs:
             continue
         out.append(
             GroupSummary(
-                dataset,
-                backbone,
-                protocol,
+                *key,
                 len(accs),
                 statistics.fmean(accs),
                 statistics.stdev(accs) if len(accs) > 1 else None,
@@ -115,22 +134,32 @@ def collect(ws: Workspace, subject: str | None = None, dataset: str | None = Non
     for run_id, split, tp, fp, fn, tn in metric_rows:
         metrics.setdefault(run_id, {})[split] = Confusion(tp, fp, fn, tn)
     runs = []
-    for run_id, subj, ds, backbone, protocol, seed, epochs, best, parent, config, duration in rows:
+    for run_id, subj, ds, backbone, protocol, seed, epochs, best, parent, config_json, duration in rows:
         found = metrics.get(run_id, {})
+        config = json.loads(config_json)
+        transfer = config.get("transfer")
         runs.append(
             RunSummary(
-                run_id,
-                subj,
-                ds,
-                backbone,
-                protocol,
-                seed,
-                epochs,
-                best,
-                parent,
-                json.loads(config)["n_labels"],
-                duration,
-                {s: found[s] for s in SPLITS if s in found},
+                run_id=run_id,
+                subject=subj,
+                dataset=ds,
+                backbone=backbone,
+                protocol=protocol,
+                seed=seed,
+                epochs=epochs,
+                best_epoch=best,
+                parent_run=parent,
+                n_labels=config["n_labels"],
+                n_train=config["split_sizes"][TRAIN],
+                train_size=config["settings"].get("train_size"),
+                transfer=f"{transfer['mode']} from {transfer['source_dataset']}" if transfer else None,
+                duration_s=duration,
+                metrics={s: found[s] for s in SPLITS if s in found},
             )
         )
-    return Report(study=ws.spec().name, runs=runs, groups=summarize_groups(runs))
+    return Report(
+        study=ws.spec().name,
+        runs=runs,
+        groups=summarize_groups(runs),
+        transfer_pairs=collect_pairs(ws, [r for r in runs if r.parent_run]),
+    )

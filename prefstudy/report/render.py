@@ -1,4 +1,8 @@
-"""Rendering a :class:`~prefstudy.report.model.Report` as a terminal table, Markdown or JSON."""
+"""Rendering a :class:`~prefstudy.report.model.Report` as terminal tables, Markdown or JSON.
+
+Each section is built once as (title, headers, rows); the terminal and Markdown renderers only
+lay those out, so a new section appears in both.
+"""
 
 from __future__ import annotations
 
@@ -9,87 +13,181 @@ from rich.table import Table
 
 from prefstudy.report.model import SPLITS, Report, RunSummary
 
+Section = tuple[str, list[str], list[list[str]]]
+_NUMERIC = {
+    "n",
+    "TP",
+    "FP",
+    "FN",
+    "TN",
+    "accuracy",
+    "subjects",
+    "mean",
+    "sd",
+    "min",
+    "max",
+    "train labels",
+    "test items",
+    "no transfer",
+    "transfer",
+    "gain",
+    "mean gain",
+}
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f} %"
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f} %"
+
+
+def _points(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1f}"
 
 
 def _epochs(run: RunSummary) -> str:
     return f"{run.best_epoch}/{run.epochs}" if run.best_epoch is not None else str(run.epochs)
 
 
+def _variant(transfer: str | None, train_size: int | None) -> str:
+    parts = [transfer or "from scratch"]
+    if train_size is not None:
+        parts.append(f"{train_size} train labels")
+    return ", ".join(parts)
+
+
+def run_section(report: Report) -> Section:
+    headers = [
+        "run",
+        "subject",
+        "dataset",
+        "backbone",
+        "protocol",
+        "variant",
+        "epoch",
+        "split",
+        "n",
+        "TP",
+        "FP",
+        "FN",
+        "TN",
+        "accuracy",
+    ]
+    rows = []
+    for run in report.runs:
+        for split in SPLITS:
+            if split in run.metrics:
+                c = run.metrics[split]
+                head = [
+                    run.run_id,
+                    run.subject,
+                    run.dataset,
+                    run.backbone,
+                    run.protocol,
+                    _variant(run.transfer, run.train_size),
+                    _epochs(run),
+                ]
+                rows.append([*head, split, str(c.n), str(c.tp), str(c.fp), str(c.fn), str(c.tn), _pct(c.accuracy)])
+    return f"Study {report.study}: runs", headers, rows
+
+
+def group_section(report: Report) -> Section:
+    headers = ["dataset", "backbone", "protocol", "variant", "subjects", "mean", "sd", "min", "max"]
+    rows = [
+        [
+            g.dataset,
+            g.backbone,
+            g.protocol,
+            _variant(g.transfer, g.train_size),
+            str(g.n_subjects),
+            _pct(g.mean_test_accuracy),
+            _pct(g.sd_test_accuracy),
+            _pct(g.min_test_accuracy),
+            _pct(g.max_test_accuracy),
+        ]
+        for g in report.groups
+    ]
+    return "Test accuracy across subjects (latest run of each)", headers, rows
+
+
+def pair_section(report: Report) -> Section:
+    headers = ["subject", "dataset", "from", "mode", "train labels", "test items", "no transfer", "transfer", "gain"]
+    rows = [
+        [
+            p.subject,
+            p.dataset,
+            p.source_dataset,
+            p.mode,
+            str(p.n_train),
+            str(p.n_test),
+            _pct(p.baseline_accuracy),
+            _pct(p.transfer_accuracy),
+            _points(p.gain_points),
+        ]
+        for p in report.transfer_pairs
+    ]
+    return "Transfer vs no transfer, on the same test items (gain in points)", headers, rows
+
+
+def gain_section(report: Report) -> Section:
+    headers = ["from", "dataset", "mode", "train labels", "subjects", "mean gain", "min", "max", "largest"]
+    rows = [
+        [
+            g.source_dataset,
+            g.dataset,
+            g.mode,
+            str(g.n_train),
+            str(g.n_subjects),
+            _points(g.mean_gain_points),
+            _points(g.min_gain_points),
+            _points(g.max_gain_points),
+            "◀" if g.largest else "",
+        ]
+        for g in report.transfer_gains
+    ]
+    return "Transfer gain by number of target labels", headers, rows
+
+
+def sections(report: Report) -> list[Section]:
+    """Every non-empty section of the report, in order."""
+    built = [run_section(report), group_section(report), pair_section(report), gain_section(report)]
+    return [s for s in built if s[2]]
+
+
 def render_table(report: Report, console: Console) -> None:
-    """The paper's confusion counts and accuracy per run and split, then the across-subject summary."""
+    """The report as terminal tables."""
     if not report.runs:
         console.print("No finished runs yet: make one with `prefstudy run` or `prefstudy study run`.")
         return
-    table = Table(title=f"Study {report.study}: runs", show_lines=False)
-    for column in ("run", "subject", "dataset", "backbone", "protocol", "epoch", "split", "n", "TP", "FP", "FN", "TN"):
-        table.add_column(column, justify="right" if column in ("n", "TP", "FP", "FN", "TN") else "left")
-    table.add_column("accuracy", justify="right")
-    for run in report.runs:
-        first = True
-        for split in SPLITS:
-            if split not in run.metrics:
-                continue
-            c = run.metrics[split]
-            head = (
-                (run.run_id, run.subject, run.dataset, run.backbone, run.protocol, _epochs(run)) if first else ("",) * 6
-            )
-            table.add_row(*head, split, str(c.n), str(c.tp), str(c.fp), str(c.fn), str(c.tn), _pct(c.accuracy))
-            first = False
-        table.add_section()
-    console.print(table)
-    if report.groups:
-        summary = Table(title="Test accuracy across subjects (latest run of each)")
-        for column in ("dataset", "backbone", "protocol", "subjects", "mean", "sd", "min", "max"):
-            summary.add_column(column)
-        for g in report.groups:
-            sd = _pct(g.sd_test_accuracy) if g.sd_test_accuracy is not None else "—"
-            summary.add_row(
-                g.dataset,
-                g.backbone,
-                g.protocol,
-                str(g.n_subjects),
-                _pct(g.mean_test_accuracy),
-                sd,
-                _pct(g.min_test_accuracy),
-                _pct(g.max_test_accuracy),
-            )
-        console.print(summary)
+    for title, headers, rows in sections(report):
+        table = Table(title=title)
+        for header in headers:
+            table.add_column(header, justify="right" if header in _NUMERIC else "left")
+        grouped = title.endswith(": runs")  # one block per run, its details shown once
+        previous = None
+        for row in rows:
+            if grouped and previous is not None:
+                if row[0] == previous:
+                    row = ["", "", "", "", "", "", "", *row[7:]]
+                else:
+                    table.add_section()
+            previous = row[0] or previous
+            table.add_row(*row)
+        console.print(table)
+
+
+def _markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + [
+        "| " + " | ".join(row) + " |" for row in rows
+    ]
 
 
 def render_markdown(report: Report) -> str:
-    """A Markdown report: a summary table, then each run's confusion table as in the paper."""
+    """The report as Markdown: every section, then each run's confusion table as in the paper."""
     lines = [f"# Study report: {report.study}", ""]
     if not report.runs:
         return "\n".join([*lines, "No finished runs yet.", ""])
-    lines += [
-        "| run | subject | dataset | backbone | protocol | epoch | train | validation | test |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for run in report.runs:
-        accs = [_pct(run.metrics[s].accuracy) if s in run.metrics else "—" for s in SPLITS]
-        lines.append(
-            f"| {run.run_id} | {run.subject} | {run.dataset} | {run.backbone} | {run.protocol} | "
-            f"{_epochs(run)} | {' | '.join(accs)} |"
-        )
-    if report.groups:
-        lines += [
-            "",
-            "## Test accuracy across subjects",
-            "",
-            "| dataset | backbone | protocol | subjects | mean | sd | min | max |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for g in report.groups:
-            sd = _pct(g.sd_test_accuracy) if g.sd_test_accuracy is not None else "—"
-            lines.append(
-                f"| {g.dataset} | {g.backbone} | {g.protocol} | {g.n_subjects} | "
-                f"{_pct(g.mean_test_accuracy)} | {sd} | {_pct(g.min_test_accuracy)} | "
-                f"{_pct(g.max_test_accuracy)} |"
-            )
-    lines += ["", "## Confusion tables", ""]
+    for title, headers, rows in sections(report):
+        lines += [f"## {title}", "", *_markdown_table(headers, rows), ""]
+    lines += ["## Confusion tables", ""]
     for run in report.runs:
         lines += [f"### {run.run_id} — {run.subject}, {run.dataset}, {run.protocol}", ""]
         for split in SPLITS:

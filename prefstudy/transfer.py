@@ -1,0 +1,146 @@
+"""Transfer between visual domains (the paper's Figure 2), for any backbone.
+
+A transfer run starts from a finished *source* run (e.g. a subject's Fashion-MNIST model):
+
+- ``finetune`` reuses the source's feature layers, puts a new head on them and trains every
+  parameter on the target dataset;
+- ``frozen`` trains only the new head;
+- ``zero-shot`` applies the source model, head included, to the target with no training (Table 3).
+
+Input adaptation is explicit (``adapt``) and recorded with the run:
+
+- ``keep-size`` (default): target images keep their size and take the source's channels
+  (RGB -> luminance, or grayscale copied to RGB); backbones whose features end in adaptive
+  pooling (``paper-vgg``, timm CNNs) take any size;
+- ``resize``: target images are converted to the source's channels *and* size;
+- ``conv``: target images stay as they are; the first convolution is adapted to their channels
+  (weights summed for 3 -> 1, spread evenly for 1 -> 3).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from prefstudy.backbones import Backbone, create_backbone
+from prefstudy.config import check_transfer
+from prefstudy.errors import PrefstudyError
+from prefstudy.inputs import InputPlan, Shape
+from prefstudy.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """Start from run ``source_run``; ``mode`` and ``adapt`` as in the module docstring."""
+
+    source_run: str
+    mode: str = "finetune"
+    adapt: str = "keep-size"
+
+    def __post_init__(self) -> None:
+        check_transfer(self.mode, self.adapt)
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """A finished run's trained model, as a transfer starts from it."""
+
+    run_id: str
+    subject: str
+    dataset: str
+    backbone: str
+    input_size: Shape
+    state_dict: dict[str, torch.Tensor]
+
+
+def load_source(ws: Workspace, run_id: str) -> SourceModel:
+    """The trained model of a finished run; a clear error for a run that cannot be a source."""
+    with ws.connect() as con:
+        rows = con.execute("SELECT subject, dataset, backbone, status FROM runs WHERE id = ?", [run_id]).fetchall()
+    if not rows:
+        raise PrefstudyError(f"no run {run_id!r} to transfer from; see `prefstudy report`")
+    subject, dataset, backbone, status = rows[0]
+    model_file = ws.run_dir(run_id) / "model.pt"
+    if status != "finished" or not model_file.is_file():
+        raise PrefstudyError(f"run {run_id} is {status}, not finished; transfer needs a finished source run")
+    saved = torch.load(model_file, map_location="cpu", weights_only=True)
+    return SourceModel(run_id, subject, dataset, backbone, tuple(saved["input_size"]), saved["state_dict"])
+
+
+def model_shape(source: Shape, images: Shape, adapt: str) -> Shape:
+    """The input the transferred model takes, for source input ``source`` and target ``images``."""
+    if adapt == "resize":
+        return source
+    if adapt == "keep-size":
+        return (source[0], images[1], images[2])
+    return images
+
+
+def _prefix_of(module: nn.Module, part: nn.Module) -> str:
+    for name, candidate in module.named_modules():
+        if candidate is part:
+            return name
+    raise PrefstudyError("the backbone's head is not part of its module; the plugin breaks the contract")
+
+
+def adapt_conv_weight(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
+    """A first-convolution weight for ``in_chans`` input channels that responds alike to gray content."""
+    have = weight.shape[1]
+    if have == in_chans:
+        return weight
+    if in_chans == 1:
+        return weight.sum(dim=1, keepdim=True)
+    if have == 1:
+        return weight.repeat(1, in_chans, 1, 1) / in_chans
+    raise PrefstudyError(f"cannot adapt a {have}-channel first convolution to {in_chans} channels")
+
+
+def _first_conv_key(module: nn.Module) -> str:
+    for name, m in module.named_modules():
+        if isinstance(m, nn.Conv2d):
+            return f"{name}.weight"
+    raise PrefstudyError("--adapt conv needs a backbone with a Conv2d input layer")
+
+
+def transfer_backbone(source: SourceModel, images: Shape, request: TransferRequest) -> tuple[Backbone, InputPlan]:
+    """The target model: the source's backbone with its features (and, zero-shot, its head) loaded."""
+    shape = model_shape(source.input_size, images, request.adapt)
+    backbone = create_backbone(source.backbone, in_chans=shape[0], input_size=(shape[1], shape[2]))
+    state = dict(source.state_dict)
+    if shape[0] != source.input_size[0]:
+        key = _first_conv_key(backbone.module)
+        state[key] = adapt_conv_weight(state[key], shape[0])
+    new_head = request.mode != "zero-shot"
+    head = _prefix_of(backbone.module, backbone.head) + "."
+    if new_head:  # the head stays as created: freshly initialised
+        state = {k: v for k, v in state.items() if not k.startswith(head)}
+    missing, unexpected = backbone.module.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not (new_head and k.startswith(head))]
+    if missing or unexpected:
+        raise PrefstudyError(
+            f"run {source.run_id}'s weights do not fit {source.backbone} at {shape}: "
+            f"missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+    return backbone, InputPlan(images=images, model=shape)
+
+
+def describe(source: SourceModel, request: TransferRequest) -> dict:
+    """What a transfer run records about its start."""
+    return {
+        "source_run": source.run_id,
+        "source_dataset": source.dataset,
+        "mode": request.mode,
+        "adapt": request.adapt,
+        "source_input": list(source.input_size),
+    }
+
+
+def transfer_of(config_json: str) -> TransferRequest | None:
+    """The transfer a run was made with, from its recorded config."""
+    recorded = json.loads(config_json).get("transfer")
+    if recorded is None:
+        return None
+    return TransferRequest(recorded["source_run"], recorded["mode"], recorded["adapt"])
