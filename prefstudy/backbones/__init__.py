@@ -1,6 +1,22 @@
-"""Backbones: the plugin contract, the entry-point registry, and prefstudy's built-in ``paper-vgg``."""
+"""Backbones: the plugin contract, the entry-point registry, ``paper-vgg`` and the ``timm`` family."""
 
-from prefstudy.backbones.contract import Backbone
-from prefstudy.backbones.registry import create_backbone, is_backbone, list_backbones
+from prefstudy.backbones.contract import Backbone, ContractError, check_backbone, count_hooks
+from prefstudy.backbones.registry import (
+    BackboneInfo,
+    create_backbone,
+    describe_backbones,
+    is_backbone,
+    list_backbones,
+)
 
-__all__ = ["Backbone", "create_backbone", "is_backbone", "list_backbones"]
+__all__ = [
+    "Backbone",
+    "BackboneInfo",
+    "ContractError",
+    "check_backbone",
+    "count_hooks",
+    "create_backbone",
+    "describe_backbones",
+    "is_backbone",
+    "list_backbones",
+]

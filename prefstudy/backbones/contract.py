@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import torch
 from torch import nn
+
+from prefstudy.errors import PrefstudyError
 
 
 @dataclass
@@ -44,3 +47,61 @@ class BackboneFactory(Protocol):
         input_size: tuple[int, int],
         weights: Path | None = None,
     ) -> Backbone: ...
+
+
+class ContractError(PrefstudyError):
+    """A backbone that does not keep the plugin contract."""
+
+
+def count_hooks(module: nn.Module) -> int:
+    """Forward, pre-forward and backward hooks registered anywhere in ``module``."""
+    return sum(
+        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) + len(m._backward_pre_hooks)
+        for m in module.modules()
+    )
+
+
+def _is_part(module: nn.Module, part: nn.Module) -> bool:
+    return any(m is part for m in module.modules())
+
+
+@torch.no_grad()
+def check_backbone(backbone: Backbone, num_classes: int = 2) -> None:
+    """Raise :class:`ContractError` unless the backbone keeps the contract (checked on two random images).
+
+    Checks: the parts belong to the module; ``module(x)`` is ``(N, num_classes)`` and equals
+    ``head(features(x))``; the cam layer's output is 4-D; no hook is left behind.
+    """
+    module = backbone.module
+    for name in ("features", "head", "cam_layer"):
+        if not _is_part(module, getattr(backbone, name)):
+            raise ContractError(f"its {name} is not part of its module")
+    channels = backbone.input_size[0] if len(backbone.input_size) == 3 else -1
+    if channels < 1 or len(backbone.mean) != channels or len(backbone.std) != channels:
+        raise ContractError(f"input_size {backbone.input_size} does not match mean/std per channel")
+    hooks_before = count_hooks(module)
+    seen: dict[str, object] = {}
+
+    def keep_output(module: nn.Module, inputs: object, output: object) -> None:
+        seen["cam"] = output
+
+    handle = backbone.cam_layer.register_forward_hook(keep_output)
+    was_training = module.training
+    module.eval()
+    try:
+        x = torch.randn(2, *backbone.input_size)
+        logits = module(x)
+        split = backbone.head(backbone.features(x))
+    finally:
+        handle.remove()
+        module.train(was_training)
+    if count_hooks(module) != hooks_before:
+        raise ContractError("it leaves hooks behind")
+    if tuple(logits.shape) != (2, num_classes):
+        raise ContractError(f"its output is {tuple(logits.shape)}, not (N, {num_classes})")
+    cam = seen.get("cam")
+    if not isinstance(cam, torch.Tensor) or cam.ndim != 4:
+        shape = tuple(cam.shape) if isinstance(cam, torch.Tensor) else type(cam).__name__
+        raise ContractError(f"its cam layer yields {shape}, not a (N, C, H, W) map")
+    if not torch.allclose(split, logits, atol=1e-5):
+        raise ContractError("head(features(x)) differs from module(x)")

@@ -1,18 +1,21 @@
 """Backbones by name, loaded lazily from the ``prefstudy.backbones`` entry-point group.
 
 A name is ``family`` or ``family:variant`` (``paper-vgg``, ``timm:resnet18``); the entry point's
-name is the family. prefstudy's own backbones register through the same group as plugins.
+name is the family. prefstudy's own backbones register through the same group as plugins. A
+plugin is imported only when it is used or listed, and a broken one is reported, never fatal.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from prefstudy.backbones.contract import Backbone, BackboneFactory
+from prefstudy.backbones.contract import Backbone, BackboneFactory, ContractError, check_backbone
 from prefstudy.errors import PrefstudyError
 
 GROUP = "prefstudy.backbones"
+LISTING_IMAGES = (3, 64, 64)  # what `backbones list` builds each backbone for
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -44,6 +47,12 @@ def load_factory(family: str) -> BackboneFactory:
         raise PrefstudyError(f"backbone plugin {family!r} failed to load: {type(error).__name__}: {error}") from None
 
 
+def example_name(family: str, factory: BackboneFactory) -> str:
+    """A buildable name of the family: the family itself, or with the factory's ``example_variant``."""
+    variant = getattr(factory, "example_variant", None)
+    return f"{family}:{variant}" if variant else family
+
+
 def create_backbone(
     name: str,
     *,
@@ -52,10 +61,69 @@ def create_backbone(
     num_classes: int = 2,
     weights: Path | None = None,
 ) -> Backbone:
-    """Build the named backbone for images of ``in_chans`` channels and ``input_size`` (H, W)."""
+    """Build the named backbone for images of ``in_chans`` channels and ``input_size`` (H, W).
+
+    The result is checked against the plugin contract, so a broken backbone fails here, with
+    its reason, and not deep inside training or Grad-CAM.
+    """
     family, variant = split_name(name)
     factory = load_factory(family)
-    backbone = factory(variant, num_classes=num_classes, in_chans=in_chans, input_size=input_size, weights=weights)
+    try:
+        backbone = factory(variant, num_classes=num_classes, in_chans=in_chans, input_size=input_size, weights=weights)
+    except PrefstudyError:
+        raise
+    except Exception as error:
+        raise PrefstudyError(f"backbone {name!r} failed to build: {type(error).__name__}: {error}") from None
     if not isinstance(backbone, Backbone):
         raise PrefstudyError(f"backbone {name!r} broke the plugin contract: its factory returned {type(backbone)}")
+    try:
+        check_backbone(backbone, num_classes)
+    except ContractError as error:
+        raise PrefstudyError(f"backbone {name!r} broke the plugin contract: {error}") from None
     return backbone
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """One registered family, as `prefstudy backbones list` shows it."""
+
+    name: str  # the family, as registered
+    example: str  # a full name that builds, e.g. timm:resnet18
+    distribution: str | None
+    version: str | None
+    status: str  # "ok" or "broken"
+    error: str | None = None
+    input_size: tuple[int, int, int] | None = None  # as built for 64x64 RGB images
+    cam_layer: str | None = None
+    parameters: int | None = None
+
+
+def _module_name(module, part) -> str | None:
+    return next((name for name, m in module.named_modules() if m is part), None)
+
+
+def describe_backbones() -> list[BackboneInfo]:
+    """Every registered family, built once for 64x64 RGB images and checked against the contract."""
+    infos = []
+    for family, ep in sorted(_entry_points().items()):
+        dist = getattr(ep, "dist", None)
+        where = {"distribution": dist.name if dist else None, "version": dist.version if dist else None}
+        try:
+            factory = load_factory(family)
+            example = example_name(family, factory)
+            backbone = create_backbone(example, in_chans=LISTING_IMAGES[0], input_size=LISTING_IMAGES[1:])
+        except PrefstudyError as error:
+            infos.append(BackboneInfo(family, family, **where, status="broken", error=str(error)))
+            continue
+        infos.append(
+            BackboneInfo(
+                family,
+                example,
+                **where,
+                status="ok",
+                input_size=tuple(backbone.input_size),
+                cam_layer=_module_name(backbone.module, backbone.cam_layer),
+                parameters=sum(p.numel() for p in backbone.module.parameters()),
+            )
+        )
+    return infos

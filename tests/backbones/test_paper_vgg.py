@@ -16,7 +16,11 @@ def test_input_follows_the_dataset_and_the_cam_layer_is_4d(chans, size, cam_side
     backbone = create_backbone("paper-vgg", in_chans=chans, input_size=(size, size))
     assert isinstance(backbone, Backbone) and backbone.input_size == (chans, size, size)
     seen = {}
-    handle = backbone.cam_layer.register_forward_hook(lambda m, i, o: seen.setdefault("cam", o))
+
+    def keep_output(module, inputs, output):
+        seen["cam"] = output
+
+    handle = backbone.cam_layer.register_forward_hook(keep_output)
     logits = backbone.module(torch.randn(2, chans, size, size))
     handle.remove()
     assert logits.shape == (2, 2)
