@@ -1,5 +1,6 @@
 """Study files and `prefstudy study init|plan|run`: the study's main job, re-runnable as labels come in."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,7 @@ def test_init_from_a_study_file_sets_up_what_it_can(cli, tmp_path: Path, small_s
     assert "dataset 'faces' not added: /nowhere/lfw does not exist" in result.stderr
     ws_root = tmp_path / "s"
     result = cli("subject", "list", "--json", "--study", ws_root)
-    subjects = {s["name"]: s for s in __import__("json").loads(result.stdout)["subjects"]}
+    subjects = {s["name"]: s for s in json.loads(result.stdout)["subjects"]}
     assert subjects["alice"]["labels"] == {"fm": 400} and subjects["bob"]["rules"] == {"fm": "feature:brightness"}
 
 
@@ -122,3 +123,87 @@ def test_init_from_a_shipped_study_by_name(cli, tmp_path: Path):
     missing = cli("study", "init", tmp_path / "q", "--from", "nonesuch.toml", ok=False)
     assert missing.exit_code == 1 and "shipped studies: demo, paper" in missing.stderr
     assert not (tmp_path / "q").exists()
+
+
+TRANSFER_STUDY = """
+[study]
+name = "transfer"
+
+[datasets.fm]
+kind = "fashion-mnist-sample"
+
+[datasets.faces]
+kind = "lfw"
+path = "{lfw}"
+limit = 300
+size = 32
+channels = 1
+
+[[subjects]]
+name = "ann"
+dataset = "fm"
+rule = "feature:edges"
+limit = 600
+
+[[subjects]]
+name = "ann"
+dataset = "faces"
+rule = "feature:edges"
+
+[[runs]]
+dataset = "fm"
+epochs = 1
+
+[[runs]]
+dataset = "faces"
+epochs = 1
+train_size = [40, 80]
+
+[[runs]]
+dataset = "faces"
+epochs = 1
+train_size = [40, 80]
+transfer_from = "fm"
+"""
+
+
+def test_study_run_makes_transfer_runs_after_their_source(cli, tmp_path: Path, lfw_dir: Path):
+    source = tmp_path / "transfer.toml"
+    source.write_text(TRANSFER_STUDY.format(lfw=lfw_dir))
+    ws = init_workspace(tmp_path / "s", source)
+    from prefstudy.study import plan, sync
+
+    sync(ws)
+    statuses = sorted((p.dataset, p.settings.train_size, p.run.transfer is not None, p.status) for p in plan(ws))
+    assert statuses == [
+        ("faces", 40, False, "todo"),
+        ("faces", 40, True, "waiting"),
+        ("faces", 80, False, "todo"),
+        ("faces", 80, True, "waiting"),
+        ("fm", None, False, "todo"),
+    ]
+    made = cli.json("study", "run", "--study", ws.root)["made"]
+    assert len(made) == 5
+    (source_run,) = [r["run_id"] for r in made if r["dataset"] == "fm"]
+    with ws.connect() as con:
+        parents = dict(con.execute("SELECT id, parent_run FROM runs").fetchall())
+    transfers = [r for r in made if parents[r["run_id"]] is not None]
+    assert len(transfers) == 2 and {parents[r["run_id"]] for r in transfers} == {source_run}
+    assert cli.json("study", "run", "--study", ws.root)["made"] == []
+    report = json.loads(cli("report", "--format", "json", "--study", ws.root).stdout)
+    assert sorted(p["n_train"] for p in report["transfer_pairs"]) == [40, 80]
+    assert all(p["baseline_run"] is not None for p in report["transfer_pairs"])
+
+
+def test_paper_study_declares_tables_3_and_4():
+    spec = load_study(study_file("paper.toml"))
+    transfers = {(r.dataset, r.settings.protocol, r.transfer.mode) for r in spec.runs if r.transfer}
+    assert transfers == {
+        ("faces", "model1", "zero-shot"),
+        ("rooms", "model1", "zero-shot"),
+        ("faces", "model1", "finetune"),
+        ("faces", "model2", "finetune"),
+        ("rooms", "model1", "finetune"),
+        ("rooms", "model2", "finetune"),
+    }
+    assert all(r.transfer.source_dataset == "fm" for r in spec.runs if r.transfer)
