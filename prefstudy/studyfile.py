@@ -184,7 +184,7 @@ def _parse_runs(where: str, table: dict[str, Any], datasets: dict[str, DatasetSp
         except PrefstudyError as error:
             raise PrefstudyError(f"{where}: {error}") from None
     elif set(table) & _TRANSFER_KEYS:
-        raise PrefstudyError(f"{where}: transfer, adapt and source_protocol need transfer_from = \"DATASET\"")
+        raise PrefstudyError(f'{where}: transfer, adapt and source_protocol need transfer_from = "DATASET"')
     sizes = table.get("train_size")
     sizes = sizes if isinstance(sizes, list) else [sizes]
     base = {k: v for k, v in table.items() if k in TrainSettings.field_names() and k != "train_size"}

@@ -29,6 +29,7 @@ from prefstudy.backbones import Backbone, create_backbone
 from prefstudy.config import check_transfer
 from prefstudy.errors import PrefstudyError
 from prefstudy.inputs import InputPlan, Shape
+from prefstudy.models import SavedModel, read_saved_model
 from prefstudy.workspace import Workspace
 
 
@@ -44,30 +45,12 @@ class TransferRequest:
         check_transfer(self.mode, self.adapt)
 
 
-@dataclass(frozen=True)
-class SourceModel:
-    """A finished run's trained model, as a transfer starts from it."""
-
-    run_id: str
-    subject: str
-    dataset: str
-    backbone: str
-    input_size: Shape
-    state_dict: dict[str, torch.Tensor]
+SourceModel = SavedModel  # a transfer starts from a finished run's saved model
 
 
 def load_source(ws: Workspace, run_id: str) -> SourceModel:
     """The trained model of a finished run; a clear error for a run that cannot be a source."""
-    with ws.connect() as con:
-        rows = con.execute("SELECT subject, dataset, backbone, status FROM runs WHERE id = ?", [run_id]).fetchall()
-    if not rows:
-        raise PrefstudyError(f"no run {run_id!r} to transfer from; see `prefstudy report`")
-    subject, dataset, backbone, status = rows[0]
-    model_file = ws.run_dir(run_id) / "model.pt"
-    if status != "finished" or not model_file.is_file():
-        raise PrefstudyError(f"run {run_id} is {status}, not finished; transfer needs a finished source run")
-    saved = torch.load(model_file, map_location="cpu", weights_only=True)
-    return SourceModel(run_id, subject, dataset, backbone, tuple(saved["input_size"]), saved["state_dict"])
+    return read_saved_model(ws, run_id)
 
 
 def model_shape(source: Shape, images: Shape, adapt: str) -> Shape:

@@ -80,4 +80,3 @@ def make(
 
 
 make.example_variant = EXAMPLE_VARIANT  # what `prefstudy backbones list` and the contract test build
-

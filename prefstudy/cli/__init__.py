@@ -13,7 +13,17 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from prefstudy.cli import backbones_cmd, data_cmd, demo_cmd, label_cmd, report_cmd, run_cmd, study_cmd, subject_cmd
+from prefstudy.cli import (
+    backbones_cmd,
+    data_cmd,
+    demo_cmd,
+    explain_cmd,
+    label_cmd,
+    report_cmd,
+    run_cmd,
+    study_cmd,
+    subject_cmd,
+)
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import stderr_console
 
@@ -47,6 +57,7 @@ app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(label_cmd.app, name="label")
 app.add_typer(backbones_cmd.app, name="backbones")
 app.command("run")(run_cmd.run)
+app.command("explain")(explain_cmd.explain)
 app.command("report")(report_cmd.report)
 app.command("demo")(demo_cmd.demo)
 

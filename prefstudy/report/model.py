@@ -10,6 +10,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 
 from prefstudy.metrics import Confusion
+from prefstudy.report.agreement import AgreementRow, collect_agreement
 from prefstudy.report.transfer import GainSummary, TransferPair, collect_pairs, summarize_gains
 from prefstudy.runs import FINISHED
 from prefstudy.splits import TEST, TRAIN, VALIDATION
@@ -64,6 +65,7 @@ class Report:
     runs: list[RunSummary] = field(default_factory=list)
     groups: list[GroupSummary] = field(default_factory=list)
     transfer_pairs: list[TransferPair] = field(default_factory=list)
+    agreement: list[AgreementRow] = field(default_factory=list)
 
     @property
     def transfer_gains(self) -> list[GainSummary]:
@@ -76,6 +78,7 @@ class Report:
             "groups": [asdict(g) for g in self.groups],
             "transfer_pairs": [asdict(p) for p in self.transfer_pairs],
             "transfer_gains": [asdict(g) for g in self.transfer_gains],
+            "agreement": [asdict(a) for a in self.agreement],
         }
 
 
@@ -162,4 +165,5 @@ def collect(ws: Workspace, subject: str | None = None, dataset: str | None = Non
         runs=runs,
         groups=summarize_groups(runs),
         transfer_pairs=collect_pairs(ws, [r for r in runs if r.parent_run]),
+        agreement=collect_agreement(ws, {r.run_id for r in runs}),
     )

@@ -15,6 +15,9 @@ from prefstudy.report.model import SPLITS, Report, RunSummary
 
 Section = tuple[str, list[str], list[list[str]]]
 _NUMERIC = {
+    "pointing game",
+    "energy",
+    "IoU",
     "n",
     "TP",
     "FP",
@@ -146,9 +149,32 @@ def gain_section(report: Report) -> Section:
     return "Transfer gain by number of target labels", headers, rows
 
 
+def agreement_section(report: Report) -> Section:
+    headers = ["run", "layer", "correct", "n", "pointing game", "energy", "IoU"]
+    rows = [
+        [
+            a.run_id,
+            a.layer,
+            a.answer,
+            str(a.n),
+            f"{_pct(a.pointing_game)} ({_pct(a.chance_pointing)})",
+            f"{_pct(a.energy)} ({_pct(a.chance_energy)})",
+            f"{_pct(a.iou)} ({_pct(a.chance_iou)})",
+        ]
+        for a in report.agreement
+    ]
+    return "Grad-CAM agreement with the subject's regions (chance in brackets)", headers, rows
+
+
 def sections(report: Report) -> list[Section]:
     """Every non-empty section of the report, in order."""
-    built = [run_section(report), group_section(report), pair_section(report), gain_section(report)]
+    built = [
+        run_section(report),
+        group_section(report),
+        pair_section(report),
+        gain_section(report),
+        agreement_section(report),
+    ]
     return [s for s in built if s[2]]
 
 

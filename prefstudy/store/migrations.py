@@ -121,6 +121,34 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        -- Grad-CAM explanations of a run's items, and their agreement with the subject's region.
+        CREATE TABLE explanations (
+            run_id      VARCHAR NOT NULL,
+            layer       VARCHAR NOT NULL,       -- the module the maps were taken at
+            item_idx    INTEGER NOT NULL,
+            split       VARCHAR NOT NULL,
+            label       BOOLEAN NOT NULL,       -- the subject's answer
+            predicted   BOOLEAN NOT NULL,       -- the model's answer; the map explains it
+            region      DOUBLE[],               -- the subject's reason, when the label has one
+            pointing    BOOLEAN,                -- agreement with the region (NULL without one)
+            energy      DOUBLE,
+            iou         DOUBLE,
+            top         DOUBLE NOT NULL,        -- the share of top map pixels the IoU used
+            empty_map   BOOLEAN NOT NULL,
+            PRIMARY KEY (run_id, layer, item_idx)
+        );
+        CREATE TABLE explanation_files (
+            run_id   VARCHAR NOT NULL,
+            layer    VARCHAR NOT NULL,
+            item_idx INTEGER,                   -- NULL for a contact sheet
+            kind     VARCHAR NOT NULL,          -- original, heatmap, overlay, sheet
+            path     VARCHAR NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -94,6 +94,20 @@ def usable_labels(ws: Workspace, subject: str, dataset: str) -> UsableLabels:
     return UsableLabels(idx, preferred, digest)
 
 
+def label_regions(ws: Workspace, subject: str, dataset: str) -> dict[int, tuple[float, float, float, float]]:
+    """The region (the subject's reason) of each item whose usable answer carries one."""
+    with ws.connect() as con:
+        rows = con.execute(
+            """
+            SELECT item_idx, arg_max_null(region, id) FROM labels
+            WHERE subject = ? AND dataset = ? AND NOT timed_out AND repeat_of IS NULL AND preferred IS NOT NULL
+            GROUP BY item_idx
+            """,
+            [subject, dataset],
+        ).fetchall()
+    return {int(i): tuple(region) for i, region in rows if region is not None}
+
+
 def _parse_preferred(value: str) -> bool | None:
     word = value.strip().lower()
     if word in TRUE_WORDS:

@@ -58,7 +58,7 @@ def test_one_training_step_on_cpu(name):
 def test_features_transfer_and_the_head_is_new(name, adapt):
     torch.manual_seed(0)
     trained = create_backbone(name, in_chans=1, input_size=(28, 28))
-    source = SourceModel("src", "ann", "fm", name, (1, 28, 28), trained.module.state_dict())
+    source = SourceModel("src", "ann", "fm", name, (1, 28, 28), (1, 28, 28), trained.module.state_dict())
     target, plan = transfer_backbone(source, (3, 48, 48), TransferRequest("src", "finetune", adapt))
     assert plan == InputPlan(
         images=(3, 48, 48), model={"keep-size": (1, 48, 48), "resize": (1, 28, 28), "conv": (3, 48, 48)}[adapt]

@@ -1,0 +1,50 @@
+"""`prefstudy explain RUN_ID`: Grad-CAM heat maps and their agreement with the subject."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from prefstudy.cli.options import JsonOption, StudyOption, workspace
+from prefstudy.cli.output import note, print_json
+from prefstudy.explain import explain_run
+from prefstudy.explain.agreement import DEFAULT_TOP
+from prefstudy.progress import RichReporter
+
+
+def _rate(summary: dict, key: str) -> str:
+    value = summary[key]
+    return "—" if value is None else f"{100 * value:.1f} % (chance {100 * summary['chance'][key]:.1f} %)"
+
+
+def explain(
+    run_id: Annotated[str, typer.Argument(help="A finished run, e.g. alice-faces-model2-3fa9c1.")],
+    n: Annotated[int, typer.Option("--n", help="Pictures for N items per group (class x correct/wrong).")] = 8,
+    items: Annotated[
+        list[str] | None, typer.Option("--items", help="Also draw these item keys (repeat, or comma-separated).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write pictures here (default runs/<id>/explain/<layer>/).")] = None,
+    layer: Annotated[str | None, typer.Option(help="Take maps at this module instead of the cam layer.")] = None,
+    top: Annotated[float, typer.Option(help="Share of the map's top pixels scored by IoU.")] = DEFAULT_TOP,
+    study: StudyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Explain a run's test predictions with Grad-CAM and score the maps against the subject's regions."""
+    keys = [k.strip() for value in items or [] for k in value.split(",") if k.strip()]
+    with RichReporter() as reporter:
+        result = explain_run(workspace(study), run_id, n=n, items=keys, out=out, layer=layer, top=top, report=reporter)
+    if json_out:
+        print_json(result)
+        return
+    note(f"{result['items_explained']} items explained at {result['layer']}; {len(result['files'])} files written")
+    for answer in ("preferred", "not_preferred"):
+        s = result["agreement"][answer]
+        if s["n"]:
+            typer.echo(
+                f"{answer} (correct, n = {s['n']}): pointing game {_rate(s, 'pointing_game')}, "
+                f"energy {_rate(s, 'energy')}, IoU {_rate(s, 'iou')}"
+            )
+        else:
+            typer.echo(f"{answer}: no correctly classified test item carries a region")

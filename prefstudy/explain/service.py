@@ -1,0 +1,228 @@
+"""`prefstudy explain RUN_ID`: Grad-CAM for a run's test items, pictures, and agreement with the subject.
+
+Every test item gets the map of the class the model predicted. Items whose label carries the
+subject's region (a simulated ``feature:NAME@REGION`` subject, or a person's marked reason) are
+scored against it; the paper's Table 5 is the agreement on correctly classified preferred and
+correctly classified not-preferred items, beside each rate its chance level. Pictures are drawn
+for a seeded sample of N items per group (preferred / not preferred x correct / wrong) and for
+items named with ``--items``; everything is written under ``runs/<id>/explain/<layer>/`` (or
+``--out``) and indexed in DuckDB.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from prefstudy.datasets import load_images
+from prefstudy.errors import PrefstudyError
+from prefstudy.explain.agreement import DEFAULT_TOP, Agreement, agreement, chance_levels, region_mask
+from prefstudy.explain.gradcam import GradCam
+from prefstudy.explain.render import contact_sheet, draw_region, heat_image, original_image, overlay_image, save
+from prefstudy.inputs import InputAdapter
+from prefstudy.models import read_saved_model
+from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.subjects.labels import label_regions
+from prefstudy.subjects.regions import region_share
+from prefstudy.workspace import Workspace
+
+GROUPS = (
+    ("preferred", True, True),
+    ("preferred", True, False),
+    ("not_preferred", False, True),
+    ("not_preferred", False, False),
+)
+
+
+@dataclass(frozen=True)
+class Explained:
+    item_idx: int
+    split: str
+    label: bool
+    predicted: bool
+    heat: np.ndarray  # (H, W) at the model's input size
+    region: tuple[float, float, float, float] | None
+    agreement: Agreement | None
+
+
+def _layer(module: torch.nn.Module, name: str | None, default: torch.nn.Module) -> tuple[str, torch.nn.Module]:
+    if name is None:
+        return next(n for n, m in module.named_modules() if m is default), default
+    try:
+        return name, module.get_submodule(name)
+    except AttributeError:
+        convs = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d)][-4:]
+        raise PrefstudyError(f"the model has no layer {name!r}; e.g. {', '.join(convs)}") from None
+
+
+def _predictions(ws: Workspace, run_id: str) -> list[tuple[int, str, bool, float]]:
+    with ws.connect() as con:
+        return con.execute(
+            "SELECT item_idx, split, label, p_preferred FROM predictions WHERE run_id = ? ORDER BY item_idx", [run_id]
+        ).fetchall()
+
+
+def _summary(explained: list[Explained], answer: bool, top: float) -> dict[str, Any]:
+    scored = [e for e in explained if e.label == answer and e.predicted == answer and e.agreement is not None]
+    if not scored:
+        return {"n": 0, "pointing_game": None, "energy": None, "iou": None, "chance": None, "empty_maps": 0}
+    share = statistics.fmean(region_share(e.region) for e in scored)
+    return {
+        "n": len(scored),
+        "pointing_game": statistics.fmean(e.agreement.pointing for e in scored),
+        "energy": statistics.fmean(e.agreement.energy for e in scored),
+        "iou": statistics.fmean(e.agreement.iou for e in scored),
+        "chance": chance_levels(share, top),
+        "empty_maps": sum(e.agreement.empty for e in scored),
+    }
+
+
+def _safe(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[-60:]
+
+
+def explain_run(
+    ws: Workspace,
+    run_id: str,
+    *,
+    n: int = 8,
+    items: list[str] | None = None,
+    out: Path | None = None,
+    layer: str | None = None,
+    top: float = DEFAULT_TOP,
+    batch_size: int = 128,
+    report: Reporter | None = None,
+) -> dict[str, Any]:
+    """Explain a finished run's test items (and ``items``); returns the `--json` object."""
+    report = report or SilentReporter()
+    if not 0 < top < 1:
+        raise PrefstudyError(f"--top must be between 0 and 1, got {top}")
+    saved = read_saved_model(ws, run_id)
+    backbone, plan = saved.build()
+    layer_name, layer_module = _layer(backbone.module, layer, backbone.cam_layer)
+    images = load_images(ws, saved.dataset)
+    key_to_idx = {k: i for i, k in enumerate(images.keys)}
+    wanted = set()
+    for key in items or []:
+        if key not in key_to_idx:
+            raise PrefstudyError(f"no item {key!r} in dataset {saved.dataset!r}")
+        wanted.add(key_to_idx[key])
+    predictions = _predictions(ws, run_id)
+    chosen = [p for p in predictions if p[1] == "test" or p[0] in wanted]
+    missing = wanted - {p[0] for p in predictions}
+    if missing:
+        raise PrefstudyError(f"item(s) {sorted(images.keys[i] for i in missing)[:3]} were not labelled in this run")
+    regions = label_regions(ws, saved.subject, saved.dataset)
+
+    adapter = InputAdapter(plan, backbone)
+    cam = GradCam(backbone.module, layer_module)
+    idx = torch.tensor([p[0] for p in chosen], dtype=torch.long)
+    predicted = torch.tensor([p[3] > 0.5 for p in chosen])
+    pixels = torch.from_numpy(images.images).permute(0, 3, 1, 2)
+    report.start(len(chosen), f"Grad-CAM at {layer_name}")
+    maps = []
+    for start in range(0, len(chosen), batch_size):
+        batch = idx[start : start + batch_size]
+        with torch.no_grad():
+            x = adapter(pixels[batch])
+        maps.append(cam.attribute(x, predicted[start : start + batch_size].long()))
+        report.advance(len(batch))
+    heat = torch.cat(maps) if maps else torch.empty(0)
+
+    explained = []
+    height, width = plan.model[1:]
+    for (item_idx, split, label, _), pred, item_heat in zip(chosen, predicted.tolist(), heat, strict=True):
+        region = regions.get(item_idx)
+        score = agreement(item_heat, region_mask(region, height, width), top) if region else None
+        explained.append(Explained(item_idx, split, label, pred, item_heat.numpy(), region, score))
+
+    target = Path(out) if out else ws.run_dir(run_id) / "explain" / _safe(layer_name)
+    files = _draw(explained, images, wanted, n, target, report)
+    _record(ws, run_id, layer_name, top, explained, files)
+    test = [e for e in explained if e.split == "test"]
+    return {
+        "run_id": run_id,
+        "layer": layer_name,
+        "items_explained": len(explained),
+        "top": top,
+        "files": [str(path) for _, _, path in files],
+        "agreement": {"preferred": _summary(test, True, top), "not_preferred": _summary(test, False, top)},
+    }
+
+
+def _draw(explained: list[Explained], images, wanted: set[int], n: int, out: Path, report: Reporter):
+    """Item pictures for N per group (seeded) and the wanted items; a contact sheet per group."""
+    rng = np.random.default_rng(0)
+    files: list[tuple[int | None, str, Path]] = []
+    to_draw: dict[int, Explained] = {e.item_idx: e for e in explained if e.item_idx in wanted}
+    sheets = []
+    for name, answer, correct in GROUPS:
+        group = [e for e in explained if e.split == "test" and e.label == answer and (e.predicted == answer) == correct]
+        sample = [group[i] for i in sorted(rng.permutation(len(group))[:n])]
+        to_draw.update({e.item_idx: e for e in sample})
+        sheets.append((f"{name}-{'correct' if correct else 'wrong'}", sample))
+    report.start(len(to_draw), "drawing heat maps")
+    overlays = {}
+    for e in to_draw.values():
+        stem = f"{e.item_idx:06d}-{_safe(str(images.keys[e.item_idx]))}"
+        original = original_image(images.images[e.item_idx])
+        heat = heat_image(e.heat, original.size)
+        overlays[e.item_idx] = draw_region(overlay_image(original, heat), e.region)
+        for kind, picture in (("original", original), ("heatmap", heat), ("overlay", overlays[e.item_idx])):
+            files.append((e.item_idx, kind, save(picture, out / "items" / f"{stem}-{kind}.png")))
+        report.advance()
+    for title, sample in sheets:
+        if sample:
+            sheet = contact_sheet([overlays[e.item_idx] for e in sample], f"{title} ({len(sample)} shown)")
+            files.append((None, "sheet", save(sheet, out / f"sheet-{title}.png")))
+    return files
+
+
+def _record(ws: Workspace, run_id: str, layer: str, top: float, explained: list[Explained], files) -> None:
+    m = len(explained)
+    region_column = np.empty(m, dtype=object)
+    for i, e in enumerate(explained):
+        region_column[i] = list(e.region) if e.region else None
+    rows = {
+        "run_id": np.full(m, run_id, dtype=object),
+        "layer": np.full(m, layer, dtype=object),
+        "item_idx": np.array([e.item_idx for e in explained], dtype=np.int32),
+        "split": np.array([e.split for e in explained], dtype=object),
+        "label": np.array([e.label for e in explained], dtype=bool),
+        "predicted": np.array([e.predicted for e in explained], dtype=bool),
+        "region": region_column,
+        "pointing": np.array([None if e.agreement is None else e.agreement.pointing for e in explained], dtype=object),
+        "energy": np.array([None if e.agreement is None else e.agreement.energy for e in explained], dtype=object),
+        "iou": np.array([None if e.agreement is None else e.agreement.iou for e in explained], dtype=object),
+        "top": np.full(m, top, dtype=np.float64),
+        "empty_map": np.array([e.agreement is not None and e.agreement.empty for e in explained], dtype=bool),
+    }
+    file_rows = {
+        "run_id": np.full(len(files), run_id, dtype=object),
+        "layer": np.full(len(files), layer, dtype=object),
+        "item_idx": np.array([i for i, _, _ in files], dtype=object),
+        "kind": np.array([k for _, k, _ in files], dtype=object),
+        "path": np.array([str(p) for _, _, p in files], dtype=object),
+    }
+    with ws.transaction() as con:
+        con.execute("DELETE FROM explanations WHERE run_id = ? AND layer = ?", [run_id, layer])
+        con.execute("DELETE FROM explanation_files WHERE run_id = ? AND layer = ?", [run_id, layer])
+        if m:
+            con.register("new_explanations", rows)
+            con.execute(
+                "INSERT INTO explanations SELECT run_id, layer, item_idx, split, label, predicted, region::DOUBLE[], "
+                "pointing::BOOLEAN, energy::DOUBLE, iou::DOUBLE, top, empty_map FROM new_explanations"
+            )
+            con.unregister("new_explanations")
+        if files:
+            con.register("new_files", file_rows)
+            con.execute(
+                "INSERT INTO explanation_files SELECT run_id, layer, item_idx::INTEGER, kind, path FROM new_files"
+            )
+            con.unregister("new_files")
