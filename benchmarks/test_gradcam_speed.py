@@ -1,6 +1,6 @@
 """Grad-CAM heat maps per second, batched, against the per-image loop most Grad-CAM examples use.
 
-    .venv/bin/python -m pytest benchmarks/test_gradcam_speed.py --benchmark-only -s
+.venv/bin/python -m pytest benchmarks/test_gradcam_speed.py --benchmark-only -s
 """
 
 import time
