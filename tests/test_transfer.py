@@ -182,3 +182,38 @@ def test_a_source_run_must_be_finished(sample_ws, two_domains):
         con.execute("UPDATE runs SET status = 'failed' WHERE id = ?", [two_domains])
     with pytest.raises(PrefstudyError, match="is failed, not finished"):
         load_source(sample_ws, two_domains)
+
+
+class _InterruptAfterFirstEpoch:
+    def start(self, total, description):
+        pass
+
+    def advance(self, n=1):
+        pass
+
+    def note(self, message):
+        if message.startswith("epoch 1:"):
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_transfer_run_resumes_from_its_source(cli, sample_ws, two_domains):
+    from prefstudy.config import TrainSettings
+    from prefstudy.runs import RunRequest, resume_run, start_run
+    from prefstudy.transfer import TransferRequest
+
+    request = RunRequest(
+        "ann",
+        "faces",
+        TrainSettings(epochs=2, batch_size=32, train_size=100),
+        transfer=TransferRequest(two_domains, "frozen"),
+    )
+    with pytest.raises(KeyboardInterrupt):
+        start_run(sample_ws, request, _InterruptAfterFirstEpoch())
+    with sample_ws.connect() as con:
+        run_id, parent = con.execute("SELECT id, parent_run FROM runs WHERE status = 'interrupted'").fetchall()[0]
+    assert parent == two_domains
+    resumed = resume_run(sample_ws, run_id)
+    assert resumed["status"] == "finished" and [h["epoch"] for h in resumed["history"]] == [1, 2]
+    source = torch.load(sample_ws.run_dir(two_domains) / "model.pt", weights_only=True)["state_dict"]
+    tuned = torch.load(sample_ws.run_dir(run_id) / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(source[k], tuned[k]) for k in source if k.startswith("features."))  # still frozen

@@ -28,13 +28,16 @@ def explain(
     out: Annotated[Path | None, typer.Option(help="Write pictures here (default runs/<id>/explain/<layer>/).")] = None,
     layer: Annotated[str | None, typer.Option(help="Take maps at this module instead of the cam layer.")] = None,
     top: Annotated[float, typer.Option(help="Share of the map's top pixels scored by IoU.")] = DEFAULT_TOP,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Explain a run's test predictions with Grad-CAM and score the maps against the subject's regions."""
     keys = [k.strip() for value in items or [] for k in value.split(",") if k.strip()]
     with RichReporter() as reporter:
-        result = explain_run(workspace(study), run_id, n=n, items=keys, out=out, layer=layer, top=top, report=reporter)
+        result = explain_run(
+            workspace(study), run_id, n=n, items=keys, out=out, layer=layer, top=top, device=device, report=reporter
+        )
     if json_out:
         print_json(result)
         return

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from prefstudy.datasets import load_images
+from prefstudy.device import resolve_device
 from prefstudy.errors import PrefstudyError
 from prefstudy.explain.agreement import DEFAULT_TOP, Agreement, agreement, chance_levels, region_mask
 from prefstudy.explain.gradcam import GradCam
@@ -97,6 +98,7 @@ def explain_run(
     layer: str | None = None,
     top: float = DEFAULT_TOP,
     batch_size: int = 128,
+    device: str = "auto",
     report: Reporter | None = None,
 ) -> dict[str, Any]:
     """Explain a finished run's test items (and ``items``); returns the `--json` object."""
@@ -120,7 +122,9 @@ def explain_run(
         raise PrefstudyError(f"item(s) {sorted(images.keys[i] for i in missing)[:3]} were not labelled in this run")
     regions = label_regions(ws, saved.subject, saved.dataset)
 
-    adapter = InputAdapter(plan, backbone)
+    where = resolve_device(device)
+    adapter = InputAdapter(plan, backbone).to(where)
+    backbone.module.to(where)
     cam = GradCam(backbone.module, layer_module)
     idx = torch.tensor([p[0] for p in chosen], dtype=torch.long)
     predicted = torch.tensor([p[3] > 0.5 for p in chosen])
@@ -130,8 +134,8 @@ def explain_run(
     for start in range(0, len(chosen), batch_size):
         batch = idx[start : start + batch_size]
         with torch.no_grad():
-            x = adapter(pixels[batch])
-        maps.append(cam.attribute(x, predicted[start : start + batch_size].long()))
+            x = adapter(pixels[batch].to(where))
+        maps.append(cam.attribute(x, predicted[start : start + batch_size].long().to(where)).cpu())
         report.advance(len(batch))
     heat = torch.cat(maps) if maps else torch.empty(0)
 
