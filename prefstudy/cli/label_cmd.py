@@ -1,4 +1,4 @@
-"""`prefstudy label import|export`."""
+"""`prefstudy label`: the labelling app; `label links|import|export`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,86 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DatasetOption, StudyOption, SubjectOption, workspace
-from prefstudy.cli.output import note
+from prefstudy.cli.options import DatasetOption, JsonOption, StudyOption, SubjectOption, workspace
+from prefstudy.cli.output import note, print_json
+from prefstudy.datasets import get_dataset
+from prefstudy.errors import PrefstudyError
+from prefstudy.labeler.app import LabelOptions
+from prefstudy.labeler.links import human_subjects, link_token
+from prefstudy.labeler.server import LOOPBACK, link, serve
 from prefstudy.subjects.labels import export_labels, import_labels
 
-app = typer.Typer(help="Import and export a subject's labels.", no_args_is_help=True)
+app = typer.Typer(
+    help="Label images in the browser (`prefstudy label --dataset D --subject S`), or import/export labels.",
+    invoke_without_command=True,
+)
+LINK_PORT = 8765
+
+
+@app.callback()
+def label(
+    ctx: typer.Context,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset to label.")] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", "-s", help="Who labels (added if new); default: every person.")
+    ] = None,
+    deadline: Annotated[float, typer.Option(help="Seconds per image; 0 = no deadline. The paper: 1.")] = 1.0,
+    block: Annotated[int, typer.Option(help="Trials per block, with a break between blocks.")] = 100,
+    mark_reason: Annotated[
+        str, typer.Option(help="Ask for a box over what drove the choice: always, sometimes or never.")
+    ] = "sometimes",
+    repeat: Annotated[float, typer.Option(help="Hidden fraction of images shown again (test-retest).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of each subject's image order.")] = 0,
+    limit: Annotated[int | None, typer.Option(help="Label only the first N images of the order.")] = None,
+    fixation: Annotated[float, typer.Option(help="Seconds of the fixation cross before each image.")] = 0.3,
+    host: Annotated[str, typer.Option(help="Listen here; 0.0.0.0 serves other machines (secret links).")] = LOOPBACK,
+    port: Annotated[int, typer.Option(help="The port; 0 picks a free one.")] = LINK_PORT,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
+    study: StudyOption = None,
+) -> None:
+    """Start the labelling app: each subject answers preferred / not preferred, image by image."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if dataset is None:
+        typer.echo(ctx.get_help())
+        raise PrefstudyError("give --dataset to label (see `prefstudy data list`)")
+    ws = workspace(study)
+    get_dataset(ws, dataset)
+    options = LabelOptions(
+        deadline_s=deadline,
+        block=block,
+        mark_reason=mark_reason,
+        repeat=repeat,
+        seed=seed,
+        limit=limit,
+        fixation_s=fixation,
+    )
+    note("labelling app: stop it with Ctrl-C (every answer is already stored)")
+    serve(ws, dataset, subject, options, host=host, port=port, open_browser=not no_browser, say=typer.echo)
+
+
+@app.command("links")
+def links(
+    subject: Annotated[str | None, typer.Option("--subject", "-s", help="Only this subject.")] = None,
+    host: Annotated[str, typer.Option(help="The address subjects reach the server at.")] = LOOPBACK,
+    port: Annotated[int, typer.Option(help="The port the server listens on (start it with the same --port).")] = (
+        LINK_PORT
+    ),
+    study: StudyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Print each person's secret link (created on first use), for `prefstudy label --host 0.0.0.0`."""
+    ws = workspace(study)
+    names = [subject] if subject else human_subjects(ws)
+    if not names:
+        raise PrefstudyError("no people in this study yet; add them with `prefstudy subject add NAME`")
+    urls = {name: link(host, port, link_token(ws, name)) for name in names}
+    if json_out:
+        print_json({"links": urls})
+        return
+    for name, url in urls.items():
+        typer.echo(f"{name}: {url}")
+    note(f"serve them with: prefstudy label --dataset DATASET --host {host} --port {port}")
 
 
 @app.command("import")

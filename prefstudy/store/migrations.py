@@ -149,6 +149,18 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        -- The labelling app: one secret link per subject; an answer is stored once per (session, trial).
+        CREATE TABLE label_links (
+            subject    VARCHAR PRIMARY KEY,
+            token      VARCHAR NOT NULL UNIQUE,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE UNIQUE INDEX labels_session_trial ON labels (session, trial);
+        """,
+    ),
 ]
 
 

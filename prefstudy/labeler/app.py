@@ -1,0 +1,206 @@
+"""The labelling web app (FastAPI): a static page and a small JSON API behind each subject's secret link.
+
+Routes (``TOKEN`` is the subject's secret; nothing is reachable without it):
+
+- ``GET /s/TOKEN`` — the labelling page (plain HTML/JS/CSS from ``static/``, no build step);
+- ``GET /api/TOKEN/state`` — a new session for this page load, the options, the progress;
+- ``GET /api/TOKEN/queue?n=3`` — the next items (ids and image URLs);
+- ``GET /api/TOKEN/image/ITEM`` — an item's image as PNG, by item id, never by path;
+- ``POST /api/TOKEN/trial`` — one trial, stored at once, once per (session, trial);
+- ``POST /api/TOKEN/region`` — the subject's reason for a trial, a box in image fractions;
+- ``GET /api/TOKEN/progress`` — block, labelled today, remaining.
+
+Unknown tokens and items are 404, malformed requests 422, an answer the plan refuses 409.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib.resources import files
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from prefstudy.datasets import load_images
+from prefstudy.errors import PrefstudyError
+from prefstudy.labeler.plan import PlanOptions, TrialPlan, load_state
+from prefstudy.labeler.store import Trial, TrialRejected, labelled_today, record_region, record_trial
+from prefstudy.workspace import Workspace
+
+MARK_REASON = ("always", "sometimes", "never")
+SESSION_PATTERN = r"^web-[0-9a-f]{12}$"
+STATIC = files("prefstudy.labeler") / "static"
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """How a sitting runs: the paper's deadline (1 s) and blocks against fatigue."""
+
+    deadline_s: float = 1.0  # 0 = no deadline
+    block: int = 100
+    mark_reason: str = "sometimes"  # always, sometimes (every 5th answer) or never
+    repeat: float = 0.0
+    seed: int = 0
+    limit: int | None = None
+    fixation_s: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.deadline_s < 0 or not math.isfinite(self.deadline_s):
+            raise PrefstudyError(f"--deadline must be 0 (none) or a positive number of seconds, got {self.deadline_s}")
+        if self.block < 1:
+            raise PrefstudyError(f"--block must be at least 1, got {self.block}")
+        if self.mark_reason not in MARK_REASON:
+            raise PrefstudyError(f"--mark-reason must be one of {', '.join(MARK_REASON)}, got {self.mark_reason!r}")
+        if not 0 <= self.repeat <= 0.5:
+            raise PrefstudyError(f"--repeat must be between 0 and 0.5, got {self.repeat}")
+        if not 0 <= self.fixation_s <= 5:
+            raise PrefstudyError(f"--fixation must be between 0 and 5 seconds, got {self.fixation_s}")
+
+    def plan_options(self) -> PlanOptions:
+        return PlanOptions(seed=self.seed, repeat=self.repeat, limit=self.limit, block=self.block)
+
+
+class TrialIn(BaseModel):
+    session: Annotated[str, Field(pattern=SESSION_PATTERN)]
+    trial: Annotated[int, Field(ge=1, le=10_000_000)]
+    block: Annotated[int, Field(ge=1, le=10_000_000)]
+    item: Annotated[int, Field(ge=0)]
+    answer: Literal["preferred", "not_preferred", "timeout"]
+    rt_ms: Annotated[float | None, Field(ge=0, le=3_600_000)] = None
+    shown_at_ms: Annotated[float | None, Field(ge=0)] = None  # epoch milliseconds, from the page
+
+
+class RegionIn(BaseModel):
+    session: Annotated[str, Field(pattern=SESSION_PATTERN)]
+    trial: Annotated[int, Field(ge=1)]
+    region: Annotated[list[float], Field(min_length=4, max_length=4)]
+
+
+def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: LabelOptions) -> FastAPI:
+    """The app serving ``tokens`` (secret -> subject) on ``dataset``."""
+    images = load_images(ws, dataset)
+    n_items = len(images.keys)
+    plans = {subject: TrialPlan(subject, n_items, options.plan_options()) for subject in tokens.values()}
+    deadline_ms = options.deadline_s * 1000 or None
+    app = FastAPI(title="prefstudy labeller", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    def subject_of(token: str) -> str:
+        subject = tokens.get(token)
+        if subject is None:
+            raise HTTPException(404, "unknown link")
+        return subject
+
+    @lru_cache(maxsize=4096)
+    def png(item: int) -> bytes:
+        pixels = images.images[item]
+        picture = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def progress(subject: str) -> dict:
+        plan, state = plans[subject], load_state(ws, subject, dataset)
+        labelled = len(state.answered_at)
+        blocks = max(1, math.ceil(plan.total / options.block))
+        return {
+            "labelled": labelled,
+            "total": plan.total,
+            "block": min(labelled // options.block + 1, blocks),
+            "blocks": blocks,
+            "blocks_done": min(labelled // options.block, blocks),
+            "today": labelled_today(ws, subject, dataset),
+            "remaining": plan.remaining(state),
+        }
+
+    @app.exception_handler(TrialRejected)
+    async def rejected(request: Request, error: TrialRejected) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=409)
+
+    @app.exception_handler(PrefstudyError)
+    async def unavailable(request: Request, error: PrefstudyError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=503)
+
+    @app.get("/s/{token}")
+    def page(token: str) -> FileResponse:
+        subject_of(token)
+        return FileResponse(str(STATIC / "index.html"), headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/{token}/state")
+    def state(token: str) -> dict:
+        subject = subject_of(token)
+        return {
+            "subject": subject,
+            "dataset": dataset,
+            "session": f"web-{uuid.uuid4().hex[:12]}",
+            "deadline_ms": deadline_ms,
+            "block_size": options.block,
+            "mark_reason": options.mark_reason,
+            "fixation_ms": options.fixation_s * 1000,
+            "image_size": [int(images.info.height), int(images.info.width)],
+            "progress": progress(subject),
+        }
+
+    @app.get("/api/{token}/progress")
+    def get_progress(token: str) -> dict:
+        return progress(subject_of(token))
+
+    @app.get("/api/{token}/queue")
+    def queue(token: str, n: Annotated[int, Query(ge=1, le=20)] = 3) -> dict:
+        subject = subject_of(token)
+        items = plans[subject].upcoming(load_state(ws, subject, dataset), n)
+        return {"items": [{"item": i, "image": f"/api/{token}/image/{i}"} for i in items]}
+
+    @app.get("/api/{token}/image/{item}")
+    def image(token: str, item: Annotated[int, Path(ge=0)]) -> Response:
+        subject_of(token)
+        if item >= n_items:
+            raise HTTPException(404, "unknown item")
+        return Response(png(item), media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+    @app.post("/api/{token}/trial")
+    def trial(token: str, body: TrialIn) -> dict:
+        subject = subject_of(token)
+        if body.item >= n_items:
+            raise HTTPException(404, "unknown item")
+        shown = datetime.fromtimestamp(body.shown_at_ms / 1000, tz=timezone.utc) if body.shown_at_ms else None
+        preferred = None if body.answer == "timeout" else body.answer == "preferred"
+        label_id, new = record_trial(
+            ws,
+            subject,
+            dataset,
+            plans[subject],
+            Trial(
+                body.session,
+                body.trial,
+                body.block,
+                body.item,
+                preferred,
+                body.rt_ms if preferred is not None else None,
+                deadline_ms,
+                shown.replace(tzinfo=None) if shown else None,
+            ),
+        )
+        return {"label_id": label_id, "new": new}
+
+    @app.post("/api/{token}/region")
+    def region(token: str, body: RegionIn) -> dict:
+        subject = subject_of(token)
+        x0, y0, x1, y1 = body.region
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1) or not np.all(np.isfinite(body.region)):
+            raise HTTPException(422, "a region is [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1")
+        if not record_region(ws, subject, body.session, body.trial, (x0, y0, x1, y1)):
+            raise HTTPException(404, "no such answered trial of yours")
+        return {"ok": True}
+
+    return app

@@ -1,0 +1,118 @@
+"""Which image a subject sees next: a seeded order per subject, re-queued misses, hidden repeats.
+
+The plan is a pure function of the subject's stored trials, so a server restart, a closed tab
+or a second sitting resumes exactly where the subject stopped:
+
+- items come in a random order that is fixed per subject and seed (``--limit`` keeps the first N);
+- a trial that ran past the deadline is queued again after ``TIMEOUT_GAP`` other trials;
+- a hidden, seeded fraction ``repeat`` of the items is shown once more, at least ``repeat_gap``
+  trials after its first answer, for test-retest consistency.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from prefstudy.workspace import Workspace
+
+TIMEOUT_GAP = 5
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    seed: int = 0
+    repeat: float = 0.0
+    limit: int | None = None
+    block: int = 100
+
+
+@dataclass
+class TrialState:
+    """What the subject has done so far on the dataset, from the stored trials."""
+
+    trials: int = 0  # every trial stored, timed out and repeats included
+    answered_at: dict[int, int] = field(default_factory=dict)  # item -> trial position of its answer
+    first_label: dict[int, int] = field(default_factory=dict)  # item -> label id of that answer
+    repeated: set[int] = field(default_factory=set)
+    timed_out_at: dict[int, int] = field(default_factory=dict)  # unanswered item -> position of its last miss
+
+
+def load_state(ws: Workspace, subject: str, dataset: str) -> TrialState:
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT id, item_idx, preferred, timed_out, repeat_of FROM labels WHERE subject = ? AND dataset = ? "
+            "ORDER BY id",
+            [subject, dataset],
+        ).fetchall()
+    state = TrialState(trials=len(rows))
+    for position, (label_id, item, preferred, timed_out, repeat_of) in enumerate(rows):
+        if repeat_of is not None:
+            state.repeated.add(item)
+        elif timed_out or preferred is None:
+            if item not in state.answered_at:
+                state.timed_out_at[item] = position
+        elif item not in state.answered_at:
+            state.answered_at[item] = position
+            state.first_label[item] = label_id
+            state.timed_out_at.pop(item, None)
+    return state
+
+
+class TrialPlan:
+    """The order, repeat set and next items for one subject on one dataset."""
+
+    def __init__(self, subject: str, n_items: int, options: PlanOptions):
+        self.options = options
+        salt = zlib.crc32(subject.encode())
+        order = np.random.default_rng([options.seed, salt]).permutation(n_items)
+        self.order = order[: options.limit] if options.limit else order
+        n_repeat = round(options.repeat * len(self.order))
+        chosen = np.random.default_rng([options.seed, salt, 1]).permutation(len(self.order))[:n_repeat]
+        self.repeat_set = {int(self.order[i]) for i in chosen}
+        self.repeat_gap = max(10, options.block // 2)
+
+    @property
+    def total(self) -> int:
+        return len(self.order)
+
+    def is_repeat(self, item: int, state: TrialState) -> bool:
+        """Whether an answer to ``item`` now is its hidden second showing."""
+        return item in self.repeat_set and item in state.answered_at and item not in state.repeated
+
+    def upcoming(self, state: TrialState, n: int) -> list[int]:
+        """The next ``n`` items: repeats that are due first, then unanswered items in order."""
+        due = sorted(
+            (pos, item)
+            for item, pos in state.answered_at.items()
+            if item in self.repeat_set and item not in state.repeated and state.trials - pos >= self.repeat_gap
+        )
+        out = [item for _, item in due[:n]]
+        for item in self.order:
+            if len(out) >= n:
+                break
+            item = int(item)
+            if item in state.answered_at:
+                continue
+            missed = state.timed_out_at.get(item)
+            if missed is not None and state.trials - missed <= TIMEOUT_GAP:  # TIMEOUT_GAP other trials first
+                continue
+            out.append(item)
+        # Nothing else left to space them out: misses and repeats come now rather than never.
+        for item in (
+            sorted(state.timed_out_at, key=state.timed_out_at.get)
+            + [i for _, i in due[n:]]
+            + sorted(i for i in self.repeat_set if i in state.answered_at and i not in state.repeated)
+        ):
+            if len(out) >= n:
+                break
+            if item not in out:
+                out.append(item)
+        return out
+
+    def remaining(self, state: TrialState) -> int:
+        """Trials still to come: unanswered items and repeats not yet shown."""
+        unanswered = sum(1 for item in self.order if int(item) not in state.answered_at)
+        return unanswered + len(self.repeat_set - state.repeated)

@@ -1,0 +1,75 @@
+"""Running the labelling app: bind, print each subject's link, open the browser, serve until Ctrl-C."""
+
+from __future__ import annotations
+
+import socket
+import webbrowser
+from collections.abc import Callable
+
+import uvicorn
+
+from prefstudy.errors import PrefstudyError
+from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.links import human_subjects, link_token
+from prefstudy.subjects.registry import HUMAN, ensure_subject
+from prefstudy.workspace import Workspace
+
+LOOPBACK = "127.0.0.1"
+
+
+def link(host: str, port: int, token: str) -> str:
+    shown = "localhost" if host in (LOOPBACK, "localhost") else host
+    if shown in ("0.0.0.0", "::"):
+        shown = socket.gethostname()
+    return f"http://{shown}:{port}/s/{token}"
+
+
+def subjects_to_serve(ws: Workspace, subject: str | None) -> dict[str, str]:
+    """token -> subject: the one subject asked for (added if new), or every person in the study."""
+    if subject is not None:
+        with ws.transaction() as con:
+            ensure_subject(con, subject, HUMAN)
+        return {link_token(ws, subject): subject}
+    people = human_subjects(ws)
+    if not people:
+        raise PrefstudyError("no people in this study yet: `prefstudy subject add NAME`, or give --subject NAME")
+    return {link_token(ws, s): s for s in people}
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise PrefstudyError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from None
+    return sock
+
+
+def serve(
+    ws: Workspace,
+    dataset: str,
+    subject: str | None,
+    options: LabelOptions,
+    *,
+    host: str = LOOPBACK,
+    port: int = 0,
+    open_browser: bool = True,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Serve the labelling app until interrupted."""
+    tokens = subjects_to_serve(ws, subject)
+    app = create_app(ws, dataset, tokens, options)
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
+    urls = {s: link(host, port, t) for t, s in tokens.items()}
+    for name, url in urls.items():
+        say(f"{name}: {url}")
+    if host not in (LOOPBACK, "localhost"):
+        say("each link is secret: give every subject only their own")
+    if open_browser and len(urls) == 1:
+        webbrowser.open(next(iter(urls.values())))
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,160 @@
+"""The labelling API through a test client: sessions, queue, images, idempotent trials, regions, access."""
+
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.links import link_token
+from prefstudy.labeler.plan import TIMEOUT_GAP
+from prefstudy.subjects.registry import add_subject
+
+
+@pytest.fixture
+def people(sample_ws):
+    for name in ("ann", "ben"):
+        add_subject(sample_ws, name)
+    return {name: link_token(sample_ws, name) for name in ("ann", "ben")}
+
+
+def _client(ws, people, **options) -> TestClient:
+    tokens = {token: name for name, token in people.items()}
+    return TestClient(create_app(ws, "fm", tokens, LabelOptions(**options)))
+
+
+def _trial(session, trial, item, answer="preferred", **extra):
+    return {
+        "session": session,
+        "trial": trial,
+        "block": 1,
+        "item": item,
+        "answer": answer,
+        "rt_ms": 412.5,
+        "shown_at_ms": 1.7e12,
+        **extra,
+    }
+
+
+def _labels(ws, subject):
+    with ws.connect() as con:
+        return con.execute(
+            "SELECT item_idx, preferred, timed_out, rt_ms, deadline_ms, session, block, trial, shown_at IS NOT NULL, "
+            "region, repeat_of, source FROM labels WHERE subject = ? ORDER BY id",
+            [subject],
+        ).fetchall()
+
+
+def test_state_queue_and_images(sample_ws, people):
+    client = _client(sample_ws, people, limit=50)
+    state = client.get(f"/api/{people['ann']}/state").json()
+    assert state["subject"] == "ann" and state["deadline_ms"] == 1000 and state["block_size"] == 100
+    assert state["session"].startswith("web-") and state["progress"]["total"] == 50
+    assert client.get(f"/api/{people['ann']}/state").json()["session"] != state["session"]  # one per page load
+    ann = [e["item"] for e in client.get(f"/api/{people['ann']}/queue?n=5").json()["items"]]
+    ben = [e["item"] for e in client.get(f"/api/{people['ben']}/queue?n=5").json()["items"]]
+    assert len(set(ann)) == 5 and ann != ben  # a random order per subject ...
+    assert ann == [
+        e["item"] for e in _client(sample_ws, people, limit=50).get(f"/api/{people['ann']}/queue?n=5").json()["items"]
+    ]  # ... fixed by the seed
+    png = client.get(f"/api/{people['ann']}/image/{ann[0]}")
+    assert png.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(png.content)) as picture:
+        assert picture.size == (28, 28)
+    page = client.get(f"/s/{people['ann']}")
+    assert page.status_code == 200 and '<script src="/static/app.js">' in page.text
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_a_trial_is_stored_once_however_often_it_is_sent(sample_ws, people):
+    client = _client(sample_ws, people)
+    session = client.get(f"/api/{people['ann']}/state").json()["session"]
+    first = client.post(f"/api/{people['ann']}/trial", json=_trial(session, 1, 7))
+    again = client.post(f"/api/{people['ann']}/trial", json=_trial(session, 1, 7))
+    assert first.status_code == again.status_code == 200
+    assert first.json()["new"] and not again.json()["new"] and first.json()["label_id"] == again.json()["label_id"]
+    (row,) = _labels(sample_ws, "ann")
+    assert row == (7, True, False, 412.5, 1000.0, session, 1, 1, True, None, None, "labeler")
+    assert 7 not in [e["item"] for e in client.get(f"/api/{people['ann']}/queue?n=20").json()["items"]]
+    other = client.post(f"/api/{people['ann']}/trial", json=_trial(session, 2, 7, "not_preferred"))
+    assert other.status_code == 409 and "answered already" in other.json()["detail"]
+
+
+def test_a_missed_deadline_is_stored_and_the_item_comes_back_later(sample_ws, people):
+    client = _client(sample_ws, people, limit=30)
+    token = people["ann"]
+    session = client.get(f"/api/{token}/state").json()["session"]
+    order = [e["item"] for e in client.get(f"/api/{token}/queue?n=20").json()["items"]]
+    assert (
+        client.post(f"/api/{token}/trial", json=_trial(session, 1, order[0], "timeout", rt_ms=None)).status_code == 200
+    )
+    assert _labels(sample_ws, "ann")[0][:4] == (order[0], None, True, None)
+    for trial, item in enumerate(order[1 : TIMEOUT_GAP + 1], start=2):
+        assert order[0] not in [e["item"] for e in client.get(f"/api/{token}/queue?n=3").json()["items"]]
+        assert client.post(f"/api/{token}/trial", json=_trial(session, trial, item)).status_code == 200
+    # after TIMEOUT_GAP other trials, the missed image is next in line again
+    assert client.get(f"/api/{token}/queue?n=1").json()["items"][0]["item"] == order[0]
+
+
+def test_hidden_repeats_come_back_after_a_gap_and_are_linked(sample_ws, people):
+    client = _client(sample_ws, people, limit=40, repeat=0.5, block=20)  # a repeat needs 10 trials in between
+    token = people["ann"]
+    session = client.get(f"/api/{token}/state").json()["session"]
+    for trial in range(1, 31):
+        item = client.get(f"/api/{token}/queue?n=1").json()["items"][0]["item"]
+        assert client.post(f"/api/{token}/trial", json=_trial(session, trial, item, "not_preferred")).status_code == 200
+    rows = _labels(sample_ws, "ann")
+    repeats = [r for r in rows if r[10] is not None]
+    assert repeats, "a repeat was due"
+    first_id = {}
+    with sample_ws.connect() as con:
+        for label_id, item in con.execute("SELECT id, item_idx FROM labels WHERE repeat_of IS NULL").fetchall():
+            first_id.setdefault(item, label_id)
+    assert all(r[10] == first_id[r[0]] for r in repeats)
+    state = client.get(f"/api/{token}/progress").json()
+    assert state["labelled"] == 30 - len(repeats) and state["total"] == 40
+
+
+def test_regions_attach_to_the_subjects_own_answers(sample_ws, people):
+    client = _client(sample_ws, people)
+    token = people["ann"]
+    session = client.get(f"/api/{token}/state").json()["session"]
+    client.post(f"/api/{token}/trial", json=_trial(session, 1, 3))
+    ok = client.post(f"/api/{token}/region", json={"session": session, "trial": 1, "region": [0.1, 0.2, 0.5, 0.6]})
+    assert ok.status_code == 200 and _labels(sample_ws, "ann")[0][9] == [0.1, 0.2, 0.5, 0.6]
+    assert (
+        client.post(f"/api/{token}/region", json={"session": session, "trial": 9, "region": [0, 0, 1, 1]}).status_code
+        == 404
+    )
+    bad = client.post(f"/api/{token}/region", json={"session": session, "trial": 1, "region": [0.5, 0, 0.2, 1]})
+    assert bad.status_code == 422
+    theirs = client.post(f"/api/{people['ben']}/region", json={"session": session, "trial": 1, "region": [0, 0, 1, 1]})
+    assert theirs.status_code == 404 and _labels(sample_ws, "ann")[0][9] == [0.1, 0.2, 0.5, 0.6]
+    stolen = client.post(f"/api/{people['ben']}/trial", json=_trial(session, 1, 3))
+    assert stolen.status_code == 409 and _labels(sample_ws, "ben") == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("get", "/api/not-a-token/state", None, 404),
+        ("get", "/s/not-a-token", None, 404),
+        ("get", "/api/{ann}/image/99999999", None, 404),
+        ("get", "/api/{ann}/image/-1", None, 422),
+        ("get", "/api/{ann}/image/abc", None, 422),
+        ("get", "/api/{ann}/queue?n=0", None, 422),
+        ("post", "/api/{ann}/trial", {"session": "web-000000000000", "trial": 1}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("../../etc", 1, 1)}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("web-000000000000", 1, 10_000)}, 404),
+        ("post", "/api/{ann}/trial", {**_trial("web-000000000000", 1, 1, "maybe")}, 422),
+        ("get", "/", None, 404),
+        ("delete", "/api/{ann}/state", None, 405),
+        ("get", "/static/../prefstudy.duckdb", None, 404),
+    ],
+)
+def test_unknown_or_malformed_requests_are_4xx_without_a_traceback(sample_ws, people, method, path, body, status):
+    client = _client(sample_ws, people)
+    response = getattr(client, method)(path.format(ann=people["ann"]), **({"json": body} if body else {}))
+    assert response.status_code == status
+    assert "Traceback" not in response.text and "prefstudy/" not in response.text
