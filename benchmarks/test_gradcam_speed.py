@@ -3,6 +3,7 @@
 .venv/bin/python -m pytest benchmarks/test_gradcam_speed.py --benchmark-only -s
 """
 
+import os
 import time
 
 import pytest
@@ -12,15 +13,16 @@ from prefstudy.backbones import create_backbone
 from prefstudy.explain import PREFERRED, GradCam
 
 N = 256
+DEVICE = torch.device(os.environ.get("PREFSTUDY_BENCH_DEVICE", "cuda" if torch.cuda.is_available() else "cpu"))
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 64, 64)], ids=["28x28x1", "64x64x3"])
 def test_gradcam_maps_per_second(benchmark, shape):
     torch.manual_seed(0)
     backbone = create_backbone("paper-vgg", in_chans=shape[0], input_size=shape[1:])
-    cam = GradCam(backbone.module, backbone.cam_layer)
-    x = torch.randn(N, *shape)
-    target = torch.full((N,), PREFERRED)
+    cam = GradCam(backbone.module.to(DEVICE), backbone.cam_layer)
+    x = torch.randn(N, *shape, device=DEVICE)
+    target = torch.full((N,), PREFERRED, device=DEVICE)
 
     # The plain baseline, in the same process: one image per call.
     began = time.perf_counter()
@@ -32,4 +34,7 @@ def test_gradcam_maps_per_second(benchmark, shape):
     assert maps.shape == (N, *shape[1:])
     per_second = N / benchmark.stats.stats.mean
     benchmark.extra_info.update(maps_per_s=per_second, baseline_maps_per_s=baseline, ratio=per_second / baseline)
-    print(f"\n{shape}: {per_second:.0f} maps/s batched, {baseline:.0f} maps/s one by one, x{per_second / baseline:.1f}")
+    print(
+        f"\n{shape} on {DEVICE}: {per_second:.0f} maps/s batched, {baseline:.0f} maps/s one by one, "
+        f"x{per_second / baseline:.1f}"
+    )

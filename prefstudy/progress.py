@@ -31,6 +31,12 @@ class Reporter(Protocol):
 class SilentReporter:
     """Shows nothing."""
 
+    def __enter__(self) -> SilentReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
     def start(self, total: int, description: str) -> None:
         pass
 

@@ -11,7 +11,7 @@ import json
 import platform
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,11 @@ from prefstudy.backbones import Backbone, create_backbone
 from prefstudy.config import TrainSettings
 from prefstudy.datasets import ImageSet, load_images
 from prefstudy.device import resolve_device
+from prefstudy.distributed import World, current_world
 from prefstudy.errors import PrefstudyError
 from prefstudy.inputs import InputAdapter, InputPlan
 from prefstudy.metrics import confusion
+from prefstudy.precision import FP32, Precision, resolve_precision
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.splits import TEST, TRAIN, VALIDATION, assign_splits, limit_train
 from prefstudy.subjects.labels import UsableLabels, usable_labels
@@ -50,6 +52,8 @@ class RunRequest:
     settings: TrainSettings
     device: str = "auto"
     transfer: TransferRequest | None = None
+    precision: str = "auto"  # auto | fp32 | bf16: how to compute, not what to learn
+    compile: bool = False
 
 
 def _versions() -> dict[str, str]:
@@ -142,19 +146,24 @@ def new_run_id(subject: str, dataset: str, protocol: str) -> str:
 def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None) -> dict[str, Any]:
     """Make a new run; returns its result (the `--json` object)."""
     report = report or SilentReporter()
-    device = resolve_device(request.device)
+    world = current_world()
+    device = world.device(resolve_device(request.device))
+    precision = resolve_precision(request.precision, device)
     settings = request.settings
     if request.transfer is not None:  # a transfer run keeps its source's backbone
         settings = settings.replace(backbone=get_run_row(ws, request.transfer.source_run)["backbone"])
     prepared = prepare(ws, request.subject, request.dataset, settings)
     _, plan, source = build_model(ws, prepared, settings, request.transfer)
-    run_id = new_run_id(request.subject, request.dataset, settings.protocol)
+    run_id = world.broadcast(new_run_id(request.subject, request.dataset, settings.protocol))
     config = {
         "run_id": run_id,
         "subject": request.subject,
         "dataset": request.dataset,
         "settings": settings.to_dict(),
         "device": request.device,
+        "precision": precision.name,
+        "compile": request.compile,
+        "processes": world.size,
         "input": plan.to_dict(),
         "transfer": describe_transfer(source, request.transfer) if source else None,
         "split_sizes": {name: int(np.sum(prepared.split == name)) for name in (TRAIN, VALIDATION, TEST)},
@@ -164,6 +173,9 @@ def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None
     zero_shot = request.transfer is not None and request.transfer.mode == "zero-shot"
     if source is not None:
         report.note(f"transfer ({request.transfer.mode}) from run {source.run_id}: input {plan.describe()}")
+    speed = Speed(precision, request.compile, world)
+    if not world.main:  # the main process records the run; the others only train
+        return _execute(ws, run_id, prepared, settings, request.transfer, device, report, speed, resume=False)
     versions = _versions()
     run_dir = ws.run_dir(run_id)
     run_dir.mkdir(parents=True)
@@ -171,7 +183,7 @@ def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None
     with ws.transaction() as con:
         con.execute(
             "INSERT INTO runs (id, subject, dataset, backbone, protocol, parent_run, seed, epochs, config, "
-            "labels_digest, status, device, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "labels_digest, status, device, versions, precision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 request.subject,
@@ -186,9 +198,10 @@ def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None
                 RUNNING,
                 str(device),
                 json.dumps(versions),
+                precision.name,
             ],
         )
-    return _execute(ws, run_id, prepared, settings, request.transfer, device, report, resume=False)
+    return _execute(ws, run_id, prepared, settings, request.transfer, device, report, speed, resume=False)
 
 
 def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> dict[str, Any]:
@@ -205,11 +218,24 @@ def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> di
             f"the labels of {row['subject']!r} on {row['dataset']!r} changed since run {run_id} started; "
             "start a new run"
         )
-    device = resolve_device(config["device"])
-    with ws.transaction() as con:
-        con.execute("UPDATE runs SET status = ?, error = NULL WHERE id = ?", [RUNNING, run_id])
+    world = current_world()
+    device = world.device(resolve_device(config["device"]))
+    # A run resumes on the path it started on; runs from before precisions were recorded were fp32.
+    speed = Speed(Precision(config.get("precision", FP32), device.type), config.get("compile", False), world)
+    if world.main:
+        with ws.transaction() as con:
+            con.execute("UPDATE runs SET status = ?, error = NULL WHERE id = ?", [RUNNING, run_id])
     transfer = transfer_of(row["config"])
-    return _execute(ws, run_id, prepared, settings, transfer, device, report, resume=True)
+    return _execute(ws, run_id, prepared, settings, transfer, device, report, speed, resume=True)
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How a run computes: its numeric path, whether it is compiled, and the processes sharing it."""
+
+    precision: Precision
+    compile: bool = False
+    world: World = field(default_factory=World)
 
 
 def _execute(
@@ -220,9 +246,12 @@ def _execute(
     transfer: TransferRequest | None,
     device: torch.device,
     report: Reporter,
+    speed: Speed,
     *,
     resume: bool,
 ) -> dict[str, Any]:
+    """Train (unless zero-shot), predict every labelled item and record it all; other processes only train."""
+    main = speed.world.main
     run_dir = ws.run_dir(run_id)
     began = time.perf_counter()
     try:
@@ -244,17 +273,26 @@ def _execute(
                 report,
                 resume=resume,
                 freeze_features=freeze,
+                precision=speed.precision,
+                compile=speed.compile,
+                world=speed.world,
             )
+            if not main:
+                return {"run_id": run_id, "rank": speed.world.rank}
             backbone.module.load_state_dict(result.state)
         backbone.module.to(device)
         report.start(1, "predicting")
-        p = predict_proba(backbone.module, adapter.to(device), data.images, torch.arange(len(data.labels))).numpy()
+        everything = torch.arange(len(data.labels))
+        p = predict_proba(backbone.module, adapter.to(device), data.images, everything, precision=speed.precision)
+        p = p.numpy()
         report.advance()
     except KeyboardInterrupt:
-        _mark(ws, run_id, INTERRUPTED, "interrupted; continue with `prefstudy run --resume " + run_id + "`")
+        if main:
+            _mark(ws, run_id, INTERRUPTED, "interrupted; continue with `prefstudy run --resume " + run_id + "`")
         raise
     except Exception as error:
-        _mark(ws, run_id, FAILED, f"{type(error).__name__}: {error}")
+        if main:
+            _mark(ws, run_id, FAILED, f"{type(error).__name__}: {error}")
         raise
     torch.save(
         {
@@ -311,8 +349,8 @@ def _record(ws: Workspace, run_id: str, prepared: Prepared, p: np.ndarray, resul
             )
         con.execute(
             "UPDATE runs SET status = ?, best_epoch = ?, finished_at = current_timestamp, duration_s = ?, "
-            "error = NULL WHERE id = ?",
-            [FINISHED, result.best_epoch, duration, run_id],
+            "train_images_per_s = ?, error = NULL WHERE id = ?",
+            [FINISHED, result.best_epoch, duration, result.train_images_per_s, run_id],
         )
         con.execute(
             f"COPY (SELECT p.item_idx, i.key, p.split, p.label, p.p_preferred FROM predictions p "
@@ -363,8 +401,11 @@ def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
         "best_epoch": row["best_epoch"],
         "status": row["status"],
         "device": row["device"],
+        "precision": row["precision"] or FP32,
+        "processes": config.get("processes", 1),
         "n_labels": config["n_labels"],
         "duration_s": row["duration_s"],
+        "train_images_per_s": row["train_images_per_s"],
         "metrics": {
             split: {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": n, "accuracy": accuracy}
             for split, tp, fp, fn, tn, n, accuracy in sorted(metrics, key=lambda m: order[m[0]])

@@ -4,6 +4,8 @@ Whole datasets sit in memory as uint8 tensors; a batch is an index into them, co
 normalised floats on the fly, so no per-sample Python runs in the loop. The loop is:
 shuffle -> forward/backward/step per batch -> validate (model2) -> checkpoint, every epoch.
 Model 1 keeps the last epoch; Model 2 keeps the epoch with the best validation accuracy.
+The numeric path (fp32, or bf16 autocast + channels_last) comes from :mod:`prefstudy.precision`;
+under ``torchrun`` each process takes its share of every batch (:mod:`prefstudy.distributed`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from prefstudy.backbones import Backbone
 from prefstudy.config import TrainSettings
+from prefstudy.distributed import World
 from prefstudy.inputs import InputAdapter
+from prefstudy.precision import FP32, Precision
 from prefstudy.progress import Reporter
 
 
@@ -43,6 +48,8 @@ class EpochStats:
     val_loss: float | None
     val_accuracy: float | None
     seconds: float
+    images: int = 0  # trained on, over all processes
+    train_seconds: float = 0.0  # the training steps alone, without validation and checkpointing
 
 
 @dataclass
@@ -51,32 +58,49 @@ class FitResult:
     history: list[EpochStats]
     state: dict[str, torch.Tensor] = field(repr=False)
 
+    @property
+    def train_images_per_s(self) -> float | None:
+        """Training throughput over the whole run."""
+        seconds = sum(h.train_seconds for h in self.history)
+        return sum(h.images for h in self.history) / seconds if seconds > 0 else None
 
-def _batches(positions: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
+
+def _batches(positions: torch.Tensor, batch_size: int, processes: int = 1) -> list[torch.Tensor]:
     chunks = list(torch.split(positions, batch_size))
-    # BatchNorm cannot train on a batch of one; fold a lone last sample into the previous batch.
-    if len(chunks) > 1 and len(chunks[-1]) == 1:
+    # BatchNorm cannot train on a batch of one: fold a last batch too small to give every process
+    # two samples into the previous batch.
+    if len(chunks) > 1 and len(chunks[-1]) < 2 * processes:
         chunks[-2:] = [torch.cat(chunks[-2:])]
     return chunks
 
 
 @torch.inference_mode()
 def predict_proba(
-    model: nn.Module, adapter: InputAdapter, images: torch.Tensor, positions: torch.Tensor, batch_size: int = 512
+    model: nn.Module,
+    adapter: InputAdapter,
+    images: torch.Tensor,
+    positions: torch.Tensor,
+    batch_size: int = 512,
+    precision: Precision | None = None,
 ) -> torch.Tensor:
     """P(preferred) for the images at ``positions``."""
     model.eval()
     device = next(model.parameters()).device
-    out = [
-        torch.softmax(model(adapter(images[batch].to(device))).float(), dim=1)[:, 1].cpu()
-        for batch in torch.split(positions, batch_size)
-    ]
+    precision = precision or Precision(FP32, device.type)
+    out = []
+    for batch in torch.split(positions, batch_size):
+        x = precision.batch(adapter(images[batch].to(device)))
+        with precision.autocast():
+            logits = model(x)
+        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 
 @torch.inference_mode()
-def _evaluate(model: nn.Module, adapter: InputAdapter, data: TrainData, positions: torch.Tensor) -> tuple[float, float]:
-    p = predict_proba(model, adapter, data.images, positions).clamp(1e-7, 1 - 1e-7)
+def _evaluate(
+    model: nn.Module, adapter: InputAdapter, data: TrainData, positions: torch.Tensor, precision: Precision
+) -> tuple[float, float]:
+    p = predict_proba(model, adapter, data.images, positions, precision=precision).clamp(1e-7, 1 - 1e-7)
     y = data.labels[positions].float()
     loss = -(y * p.log() + (1 - y) * (1 - p).log()).mean().item()
     accuracy = ((p > 0.5).float() == y).float().mean().item()
@@ -100,13 +124,19 @@ def fit(
     *,
     resume: bool = False,
     freeze_features: bool = False,
+    precision: Precision | None = None,
+    compile: bool = False,
+    world: World | None = None,
 ) -> FitResult:
     """Train ``backbone.module`` under ``settings.protocol``, checkpointing every epoch to ``checkpoint``.
 
     With ``freeze_features`` only the head learns; the features (batch-norm statistics included)
-    stay as they came, e.g. from a transfer source.
+    stay as they came, e.g. from a transfer source. ``compile`` runs the training steps through
+    ``torch.compile``; ``world`` shares every batch among torchrun processes.
     """
-    model = backbone.module.to(device)
+    precision = precision or Precision(FP32, device.type)
+    world = world or World()
+    model = backbone.module.to(device, memory_format=precision.memory_format)
     adapter = adapter.to(device)
     if freeze_features:
         backbone.features.requires_grad_(False)
@@ -125,6 +155,11 @@ def fit(
         best = state["best"]
         start_epoch = state["epoch"] + 1
         report.note(f"resuming after epoch {state['epoch']} of {settings.epochs}")
+    step_model: nn.Module = model
+    if world.distributed:
+        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if compile:
+        step_model = torch.compile(step_model)
 
     for epoch in range(start_epoch, settings.epochs + 1):
         began = time.perf_counter()
@@ -132,25 +167,41 @@ def fit(
         if freeze_features:
             backbone.features.eval()
         order = data.train[torch.randperm(len(data.train), generator=shuffle)]
-        batches = _batches(order, settings.batch_size)
+        batches = _batches(order, settings.batch_size, world.size)
         report.start(len(batches), f"epoch {epoch}/{settings.epochs}")
-        loss_sum, correct, seen = 0.0, 0, 0
+        # Summed on the device and read once per epoch: a .item() per step would stall the pipeline.
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
         for batch in batches:
-            x = adapter(data.images[batch].to(device, non_blocking=True))
-            y = data.labels[batch].to(device, non_blocking=True)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            mine = world.shard(batch)
+            x = precision.batch(adapter(data.images[mine].to(device, non_blocking=True)))
+            y = data.labels[mine].to(device, non_blocking=True)
+            with precision.autocast():
+                logits = step_model(x)
+            loss = F.cross_entropy(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            loss_sum += loss.item() * len(batch)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(batch)
+            loss_sum += loss.detach() * len(mine)
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += len(mine)
             report.advance()
+        train_seconds = time.perf_counter() - began
+        loss_total, correct_total, seen_total = world.sum([loss_sum.item(), float(correct.item()), float(seen)])
         val_loss = val_accuracy = None
         if data.validation is not None:
-            val_loss, val_accuracy = _evaluate(model, adapter, data, data.validation)
-        stats = EpochStats(epoch, loss_sum / seen, correct / seen, val_loss, val_accuracy, time.perf_counter() - began)
+            val_loss, val_accuracy = _evaluate(model, adapter, data, data.validation, precision)
+        stats = EpochStats(
+            epoch,
+            loss_total / seen_total,
+            correct_total / seen_total,
+            val_loss,
+            val_accuracy,
+            time.perf_counter() - began,
+            images=int(seen_total),
+            train_seconds=train_seconds,
+        )
         history.append(stats)
         if (
             data.validation is None
@@ -163,19 +214,20 @@ def fit(
                 "val_loss": val_loss,
                 "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             }
-        _save_atomically(
-            {
-                "epoch": epoch,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "shuffle_rng": shuffle.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "history": [vars(h) for h in history],
-                "best": best,
-                "settings": settings.to_dict(),
-            },
-            checkpoint,
-        )
+        if world.main:
+            _save_atomically(
+                {
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "shuffle_rng": shuffle.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "history": [vars(h) for h in history],
+                    "best": best,
+                    "settings": settings.to_dict(),
+                },
+                checkpoint,
+            )
         val_text = f", validation loss {val_loss:.4f} accuracy {val_accuracy:.4f}" if val_loss is not None else ""
         report.note(
             f"epoch {epoch}: train loss {stats.train_loss:.4f} accuracy {stats.train_accuracy:.4f}{val_text} "

@@ -21,6 +21,7 @@ from prefstudy.cli import (
     label_cmd,
     report_cmd,
     run_cmd,
+    runs_cmd,
     study_cmd,
     subject_cmd,
 )
@@ -56,6 +57,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(subject_cmd.app, name="subject")
 app.add_typer(label_cmd.app, name="label")
 app.add_typer(backbones_cmd.app, name="backbones")
+app.add_typer(runs_cmd.app, name="runs")
 app.command("run")(run_cmd.run)
 app.command("explain")(explain_cmd.explain)
 app.command("report")(report_cmd.report)

@@ -9,8 +9,9 @@ import typer
 from prefstudy.cli.options import JsonOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json
 from prefstudy.config import TrainSettings
+from prefstudy.distributed import World, current_world
 from prefstudy.errors import PrefstudyError
-from prefstudy.progress import RichReporter
+from prefstudy.progress import Reporter, RichReporter, SilentReporter
 from prefstudy.runs import RunRequest, resume_run, start_run
 from prefstudy.transfer import TransferRequest
 
@@ -19,7 +20,16 @@ _DEFAULTS = TrainSettings()
 
 def _summary(result: dict) -> str:
     parts = [f"{split} {100 * m['accuracy']:.2f} %" for split, m in result["metrics"].items()]
-    return f"run {result['run_id']}: {', '.join(parts)} (epoch {result['best_epoch']}/{result['epochs']})"
+    speed = f", {result['train_images_per_s']:.0f} images/s" if result.get("train_images_per_s") else ""
+    return (
+        f"run {result['run_id']}: {', '.join(parts)} (epoch {result['best_epoch']}/{result['epochs']}, "
+        f"{result['precision']}{speed})"
+    )
+
+
+def _reporter(world: World) -> Reporter:
+    """Progress bars from the main process only."""
+    return RichReporter() if world.main else SilentReporter()
 
 
 def run(
@@ -55,6 +65,11 @@ def run(
     ] = "keep-size",
     weights: Annotated[str | None, typer.Option(help="A local weights file for the backbone.")] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(help="auto (bf16 autocast + channels_last where the device has native bf16), fp32 or bf16."),
+    ] = "auto",
+    compile: Annotated[bool, typer.Option("--compile", help="Run the training steps through torch.compile.")] = False,
     resume: Annotated[
         str | None, typer.Option(help="Continue the unfinished run RUN_ID from its last checkpoint.")
     ] = None,
@@ -63,10 +78,13 @@ def run(
 ) -> None:
     """Train and evaluate one model per subject; metrics and predictions go to the study database."""
     ws = workspace(study)
+    world = current_world()
     if resume is not None:
-        with RichReporter() as reporter:
+        with _reporter(world) as reporter:
             result = resume_run(ws, resume, reporter)
-        print_json(result) if json_out else note(_summary(result))
+        world.close()
+        if world.main:
+            print_json(result) if json_out else note(_summary(result))
         return
     if dataset is None:
         raise PrefstudyError("give --dataset (see `prefstudy data list`)")
@@ -109,12 +127,16 @@ def run(
         if not subjects:
             raise PrefstudyError(f"no subject has labels on {dataset!r}")
     results = []
-    with RichReporter() as reporter:
+    with _reporter(world) as reporter:
         for name in subjects:
             if len(subjects) > 1:
                 reporter.note(f"subject {name}")
-            results.append(start_run(ws, RunRequest(name, dataset, settings, device, transfer), reporter))
-            if not json_out:
+            request = RunRequest(name, dataset, settings, device, transfer, precision=precision, compile=compile)
+            results.append(start_run(ws, request, reporter))
+            if not json_out and world.main:
                 note(_summary(results[-1]))
+    world.close()
+    if not world.main:  # under torchrun, the main process reports
+        return
     if json_out:
         print_json(results[0] if subject is not None else {"runs": results})

@@ -161,6 +161,14 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE UNIQUE INDEX labels_session_trial ON labels (session, trial);
         """,
     ),
+    (
+        4,
+        # How fast a run trained, and on which numeric path (fp32, or bf16 autocast).
+        """
+        ALTER TABLE runs ADD COLUMN precision VARCHAR;
+        ALTER TABLE runs ADD COLUMN train_images_per_s DOUBLE;
+        """,
+    ),
 ]
 
 
