@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +101,7 @@ def _evaluate(
     model: nn.Module, adapter: InputAdapter, data: TrainData, positions: torch.Tensor, precision: Precision
 ) -> tuple[float, float]:
     p = predict_proba(model, adapter, data.images, positions, precision=precision).clamp(1e-7, 1 - 1e-7)
-    y = data.labels[positions].float()
+    y = data.labels[positions].float().cpu()
     loss = -(y * p.log() + (1 - y) * (1 - p).log()).mean().item()
     accuracy = ((p > 0.5).float() == y).float().mean().item()
     return loss, accuracy
@@ -136,6 +136,8 @@ def fit(
     """
     precision = precision or Precision(FP32, device.type)
     world = world or World()
+    if device.type == "cuda":  # the whole uint8 dataset on the GPU: batches never cross the bus
+        data = replace(data, images=data.images.to(device), labels=data.labels.to(device))
     model = backbone.module.to(device, memory_format=precision.memory_format)
     adapter = adapter.to(device)
     if freeze_features:

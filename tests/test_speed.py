@@ -21,6 +21,10 @@ TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 RUN = ("run", "--subject", "alice", "--dataset", "fm", "--epochs", "3", "--seed", "1")
 
 
+def accuracy(result: dict) -> float:
+    return result["metrics"]["test"]["accuracy"]
+
+
 @pytest.fixture
 def alice_ws(sample_ws):
     simulate_subject(sample_ws, "alice", "fm", RULE, noise=0.0, seed=0, limit=2000)
@@ -59,6 +63,7 @@ def test_bf16_learns_as_well_as_fp32_on_the_same_seed(cli, alice_ws):
     # Same split, same initial weights, same batches: only the arithmetic differs.
     assert fp32["metrics"]["test"]["n"] == bf16["metrics"]["test"]["n"]
     assert abs(fp32["metrics"]["test"]["accuracy"] - bf16["metrics"]["test"]["accuracy"]) <= 0.03
+    print(f"\ntest accuracy fp32 {accuracy(fp32):.4f}, bf16 {accuracy(bf16):.4f}")
     with alice_ws.connect() as con:
         stored = con.execute("SELECT precision, train_images_per_s FROM runs ORDER BY created_at").fetchall()
     assert [p for p, _ in stored] == ["fp32", "bf16"] and all(s > 0 for _, s in stored)
@@ -80,6 +85,7 @@ def test_two_processes_with_torchrun_learn_what_one_process_learns(cli, alice_ws
     assert two["metrics"]["test"]["n"] == one["metrics"]["test"]["n"]
     assert [h["epoch"] for h in two["history"]] == [1, 2, 3]
     assert abs(two["metrics"]["test"]["accuracy"] - one["metrics"]["test"]["accuracy"]) <= 0.03
+    print(f"\ntest accuracy 1 process {accuracy(one):.4f}, 2 processes {accuracy(two):.4f}")
     with alice_ws.connect() as con:
         assert con.execute("SELECT count(*) FROM runs WHERE status = 'finished'").fetchall() == [(2,)]
 
