@@ -35,7 +35,7 @@ from prefstudy.inputs import InputAdapter, InputPlan
 from prefstudy.precision import resolve_precision
 from prefstudy.progress import SilentReporter
 from prefstudy.studyfile import DatasetSpec
-from prefstudy.train import TrainData, fit, predict_proba
+from prefstudy.train import as_train_data, fit, predict_proba
 from prefstudy.workspace import init_workspace
 
 SHARED_DATA = Path(os.environ.get("PREFSTUDY_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -87,13 +87,7 @@ def prefstudy_train_epoch(backbone_name: str, images: np.ndarray, labels: np.nda
     shape = (images.shape[3], images.shape[1], images.shape[2])
     backbone = create_backbone(backbone_name, in_chans=shape[0], input_size=shape[1:])
     adapter = InputAdapter(InputPlan(shape, shape), backbone)
-    data = TrainData(
-        images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(DEVICE),
-        labels=torch.from_numpy(labels.astype(np.int64)),
-        train=torch.arange(len(images)),
-        validation=None,
-        test=torch.arange(0),
-    )
+    data = as_train_data(images, labels, np.full(len(images), "train", dtype=object))  # fit moves it to a GPU
     settings = TrainSettings(backbone=backbone_name, protocol="model1", epochs=1, batch_size=BATCH)
     precision = resolve_precision("auto", DEVICE)
     result = fit(backbone, adapter, data, settings, DEVICE, checkpoint, SilentReporter(), precision=precision)
@@ -165,7 +159,7 @@ def test_inference_throughput(benchmark, tmp_path):
         return len(images) / (time.perf_counter() - began)
 
     adapter = InputAdapter(InputPlan((1, 28, 28), (1, 28, 28)), backbone).to(DEVICE)
-    tensor = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(DEVICE)
+    tensor = as_train_data(images, np.zeros(len(images)), np.full(len(images), "test", dtype=object)).images.to(DEVICE)
     precision = resolve_precision("auto", DEVICE)
     fast_model = create_backbone("paper-vgg", in_chans=1, input_size=(28, 28)).module
     fast_model.load_state_dict(model.state_dict())

@@ -241,7 +241,11 @@ def fit(
 
 def as_train_data(images: np.ndarray, preferred: np.ndarray, split: np.ndarray) -> TrainData:
     """Wrap (N, H, W, C) uint8 images, answers and per-item splits as tensors for :func:`fit`."""
-    tensor = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    # clone, not contiguous(): for one channel the permuted view already counts as contiguous, yet its
+    # strides are channels_last's, and convolutions would silently take that layout on the fp32 path.
+    tensor = (
+        torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
+    )
     positions = {name: torch.from_numpy(np.flatnonzero(split == name)) for name in ("train", "validation", "test")}
     return TrainData(
         images=tensor,

@@ -5,7 +5,7 @@ Routes (``TOKEN`` is the subject's secret; nothing is reachable without it):
 - ``GET /s/TOKEN`` — the labelling page (plain HTML/JS/CSS from ``static/``, no build step);
 - ``GET /api/TOKEN/state`` — a new session for this page load, the options, the progress;
 - ``GET /api/TOKEN/queue?n=3`` — the next items (ids and image URLs);
-- ``GET /api/TOKEN/image/ITEM`` — an item's image as PNG, by item id, never by path;
+- ``GET /api/TOKEN/image/ITEM`` — an item's image by item id, never by path (see :mod:`.display`);
 - ``POST /api/TOKEN/trial`` — one trial, stored at once, once per (session, trial);
 - ``POST /api/TOKEN/region`` — the subject's reason for a trial, a box in image fractions;
 - ``GET /api/TOKEN/progress`` — block, labelled today, remaining.
@@ -15,7 +15,6 @@ Unknown tokens and items are 404, malformed requests 422, an answer the plan ref
 
 from __future__ import annotations
 
-import io
 import math
 import uuid
 from dataclasses import dataclass
@@ -28,11 +27,11 @@ import numpy as np
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from PIL import Image
 from pydantic import BaseModel, Field
 
 from prefstudy.datasets import load_images
 from prefstudy.errors import PrefstudyError
+from prefstudy.labeler.display import display_image
 from prefstudy.labeler.plan import PlanOptions, TrialPlan, load_state
 from prefstudy.labeler.store import Trial, TrialRejected, labelled_today, record_region, record_trial
 from prefstudy.workspace import Workspace
@@ -101,13 +100,7 @@ def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: Lab
             raise HTTPException(404, "unknown link")
         return subject
 
-    @lru_cache(maxsize=4096)
-    def png(item: int) -> bytes:
-        pixels = images.images[item]
-        picture = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG")
-        return buffer.getvalue()
+    picture_of = lru_cache(maxsize=256)(lambda item: display_image(images, item))
 
     def progress(subject: str) -> dict:
         plan, state = plans[subject], load_state(ws, subject, dataset)
@@ -166,7 +159,8 @@ def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: Lab
         subject_of(token)
         if item >= n_items:
             raise HTTPException(404, "unknown item")
-        return Response(png(item), media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+        content, media_type = picture_of(item)
+        return Response(content, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"})
 
     @app.post("/api/{token}/trial")
     def trial(token: str, body: TrialIn) -> dict:

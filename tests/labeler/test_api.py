@@ -2,13 +2,16 @@
 
 import io
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from prefstudy.datasets import add_dataset, load_images
 from prefstudy.labeler.app import LabelOptions, create_app
 from prefstudy.labeler.links import link_token
 from prefstudy.labeler.plan import TIMEOUT_GAP
+from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.registry import add_subject
 
 
@@ -158,3 +161,31 @@ def test_unknown_or_malformed_requests_are_4xx_without_a_traceback(sample_ws, pe
     response = getattr(client, method)(path.format(ann=people["ann"]), **({"json": body} if body else {}))
     assert response.status_code == status
     assert "Traceback" not in response.text and "prefstudy/" not in response.text
+
+
+def test_photos_are_shown_large_on_the_models_crop_and_a_changed_file_falls_back(ws, indoor_dir, tmp_path):
+    folder = tmp_path / "rooms"
+    for f in sorted((indoor_dir / "Images").rglob("*.jpg"))[:6]:  # real room photos, made landscape, in a folder
+        (folder / f.parent.name).mkdir(parents=True, exist_ok=True)
+        with Image.open(f) as photo:
+            photo.crop((0, 0, photo.width, photo.height * 2 // 3)).save(folder / f.parent.name / f.name, quality=95)
+    add_dataset(ws, DatasetSpec(name="rooms", kind="folder", path=str(folder), size=32))
+    add_subject(ws, "ann")
+    token = link_token(ws, "ann")
+    client = TestClient(create_app(ws, "rooms", {token: "ann"}, LabelOptions()))
+    images = load_images(ws, "rooms")
+
+    response = client.get(f"/api/{token}/image/0")
+    assert response.headers["content-type"] == "image/jpeg"
+    shown = Image.open(io.BytesIO(response.content))
+    with Image.open(folder / images.keys[0]) as original:
+        side = min(512, *original.size)
+    assert shown.size == (side, side) and side > 32  # the photo itself, not the 32-px cache
+    # The same centred square as the cache the model learns from: a subject's box means the same region.
+    small = np.asarray(shown.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR), dtype=float)
+    assert np.abs(small - images.images[0]).mean() < 12
+
+    (folder / images.keys[1]).write_bytes((folder / images.keys[2]).read_bytes())  # the file changed since
+    fallback = client.get(f"/api/{token}/image/1")
+    assert fallback.headers["content-type"] == "image/png"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(fallback.content))), images.images[1])
