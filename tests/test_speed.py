@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -132,8 +133,6 @@ def test_two_processes_with_torchrun_learn_what_one_process_learns(cli, alice_ws
 
 
 def _copy_of(ws: Workspace, target) -> Workspace:
-    import shutil
-
     shutil.copytree(ws.root, target)
     return Workspace(target)
 
