@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from prefstudy.backbones import create_backbone
-from prefstudy.explain import PREFERRED, GradCam
+from prefstudy.explain.gradcam import PREFERRED, GradCam
 
 N = 256
 DEVICE = torch.device(os.environ.get("PREFSTUDY_BENCH_DEVICE", "cuda" if torch.cuda.is_available() else "cpu"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from prefstudy.config import TrainSettings
 from prefstudy.datasets import add_dataset
 from prefstudy.progress import SilentReporter
-from prefstudy.runs import RunRequest, start_run
+from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.workspace import init_workspace

@@ -22,7 +22,7 @@ from prefstudy.config import TrainSettings
 from prefstudy.datasets import add_dataset
 from prefstudy.progress import SilentReporter
 from prefstudy.report import collect
-from prefstudy.runs import RunRequest, start_run
+from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.transfer import TransferRequest

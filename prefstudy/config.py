@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prefstudy.errors import PrefstudyError
@@ -11,7 +12,14 @@ from prefstudy.errors import PrefstudyError
 PROTOCOLS = ("model1", "model2")
 """model1 = train/test; model2 = train/validation/test, validation picks the epoch (the paper's two models)."""
 TRANSFER_MODES = ("finetune", "frozen", "zero-shot")
+"""finetune = new head, every parameter trained; frozen = only the new head; zero-shot = no training."""
 ADAPT_MODES = ("keep-size", "resize", "conv")
+"""How target images meet the source model's input (see :mod:`prefstudy.transfer`)."""
+DEFAULT_TRANSFER_MODE = "finetune"
+DEFAULT_ADAPT = "keep-size"
+FP32, BF16 = "fp32", "bf16"
+PRECISIONS = ("auto", FP32, BF16)
+"""How a run computes (see :mod:`prefstudy.precision`): not part of what it learns, so not a setting."""
 
 
 def check_transfer(mode: str, adapt: str) -> None:
@@ -69,3 +77,7 @@ class TrainSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def weights_path(self) -> Path | None:
+        """The local weights file, with ``~`` expanded, or None."""
+        return Path(self.weights).expanduser() if self.weights else None

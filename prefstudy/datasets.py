@@ -1,5 +1,7 @@
 """Datasets of a study: add one (decode once, cache as uint8, record items with their sha256), list, load.
 
+This module is the one home of the ``datasets`` and ``items`` tables.
+
 The cache is ``cache/<dataset>/<H>x<W>x<C>-<content hash>.npy``; training reads it, never the
 original files. Adding is all-or-nothing: the cache file is written first, the rows in one
 transaction, and a failure removes the cache file again.
@@ -9,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from prefstudy.errors import PrefstudyError
+from prefstudy.files import atomic_path
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.sources import SourceOptions, get_source
-from prefstudy.sources.base import Decoded
+from prefstudy.sources import get_source
+from prefstudy.sources.base import Decoded, SourceOptions
 from prefstudy.store import first_row, scalar
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.workspace import Workspace, check_name
@@ -68,11 +70,8 @@ def content_sha256(decoded: Decoded) -> str:
 
 
 def _save_atomically(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
-    os.replace(tmp, path)
 
 
 def dataset_exists(ws: Workspace, name: str) -> bool:
@@ -195,3 +194,17 @@ def load_images(ws: Workspace, name: str) -> ImageSet:
         splits=np.asarray(items["split"], dtype=object),
         sha256=np.asarray(items["sha256"], dtype=object),
     )
+
+
+def key_index(ws: Workspace, name: str) -> dict[str, int]:
+    """Item key -> item index, for every item of the dataset."""
+    with ws.connect() as con:
+        return dict(con.execute("SELECT key, idx FROM items WHERE dataset = ?", [name]).fetchall())
+
+
+def official_splits(ws: Workspace, name: str) -> np.ndarray:
+    """Each item's official split ('train', 'test' or None), by item index."""
+    get_dataset(ws, name)  # an unknown dataset is one clear error
+    with ws.connect() as con:
+        rows = con.execute("SELECT split FROM items WHERE dataset = ? ORDER BY idx", [name]).fetchall()
+    return np.array([split for (split,) in rows], dtype=object)

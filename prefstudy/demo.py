@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 
-from prefstudy.errors import PrefstudyError
 from prefstudy.progress import Reporter
 from prefstudy.report import Report, collect
-from prefstudy.study import SyncReport, run_study, sync
+from prefstudy.study.run import run_study
+from prefstudy.study.sync import SyncReport, sync
+from prefstudy.studyfile import shipped_study
 from prefstudy.workspace import STUDY_FILE, Workspace, init_workspace, open_workspace
-
-SHIPPED_STUDIES = ("demo", "paper")
-
-
-def study_file(name: str) -> Path:
-    """A study file shipped with prefstudy (``demo.toml``, ``paper.toml``)."""
-    return Path(str(files("prefstudy.studies") / name))
-
-
-def resolve_study_file(given: Path) -> Path:
-    """``given`` when it is a file; else a shipped study of that name (``paper``, ``paper.toml``)."""
-    if given.is_file():
-        return given
-    name = given.name.removesuffix(".toml")
-    if name in SHIPPED_STUDIES and given.parent in (Path("."), Path("studies")):
-        return study_file(f"{name}.toml")
-    raise PrefstudyError(f"study file {given} not found (shipped studies: {', '.join(SHIPPED_STUDIES)})")
 
 
 def run_demo(
@@ -36,7 +19,7 @@ def run_demo(
     if (directory / STUDY_FILE).is_file():
         ws = open_workspace(directory)
     else:
-        ws = init_workspace(directory, study_file("demo.toml"))
+        ws = init_workspace(directory, shipped_study("demo"))
     setup = sync(ws, report)
     run_study(ws, device, report, epochs)
     return ws, setup, collect(ws)

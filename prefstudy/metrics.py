@@ -35,3 +35,11 @@ def confusion(truth: np.ndarray, predicted: np.ndarray) -> Confusion:
         fn=int(np.sum(truth & ~predicted)),
         tn=int(np.sum(~truth & ~predicted)),
     )
+
+
+def confusion_by_split(split: np.ndarray, truth: np.ndarray, p_preferred: np.ndarray) -> dict[str, Confusion]:
+    """The confusion counts of each split present, the model saying preferred where ``p_preferred > 0.5``."""
+    split = np.asarray(split, dtype=object)
+    predicted = np.asarray(p_preferred) > 0.5
+    names = ("train", "validation", "test")  # 'unused' items (a train-size limit) are not scored
+    return {name: confusion(truth[split == name], predicted[split == name]) for name in names if np.any(split == name)}

@@ -1,14 +1,17 @@
-"""A finished run's trained model, read back from ``runs/<id>/model.pt`` (for transfer, explain, recommend)."""
+"""A finished run's trained model, read back from its ``model.pt`` (for transfer, explain, recommend)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from prefstudy.backbones import Backbone, create_backbone
 from prefstudy.errors import PrefstudyError
+from prefstudy.files import atomic_path
 from prefstudy.inputs import InputPlan, Shape
+from prefstudy.runs.record import FINISHED, get_run, run_dir
 from prefstudy.workspace import Workspace
 
 
@@ -30,17 +33,27 @@ class SavedModel:
         return backbone, InputPlan(images=self.images, model=self.input_size)
 
 
+def save_model(
+    path: Path, backbone_name: str, backbone: Backbone, plan: InputPlan, state: dict[str, torch.Tensor]
+) -> None:
+    """Write a run's selected weights with what it takes to build them again (read by :func:`read_saved_model`)."""
+    saved = {
+        "backbone": backbone_name,
+        "input_size": list(backbone.input_size),
+        "input": plan.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in state.items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(saved, tmp)
+
+
 def read_saved_model(ws: Workspace, run_id: str) -> SavedModel:
     """The model of a finished run; a clear error for a run that has none."""
-    with ws.connect() as con:
-        rows = con.execute("SELECT subject, dataset, backbone, status FROM runs WHERE id = ?", [run_id]).fetchall()
-    if not rows:
-        raise PrefstudyError(f"no run {run_id!r} in this study; see `prefstudy report`")
-    subject, dataset, backbone, status = rows[0]
-    model_file = ws.run_dir(run_id) / "model.pt"
-    if status != "finished" or not model_file.is_file():
-        raise PrefstudyError(f"run {run_id} is {status}, not finished; it has no trained model yet")
+    row = get_run(ws, run_id)
+    model_file = run_dir(ws, run_id).model
+    if row.status != FINISHED or not model_file.is_file():
+        raise PrefstudyError(f"run {run_id} is {row.status}, not finished; it has no trained model yet")
     saved = torch.load(model_file, map_location="cpu", weights_only=True)
     input_size = tuple(saved["input_size"])
     images = tuple(saved.get("input", {}).get("images", input_size))
-    return SavedModel(run_id, subject, dataset, backbone, input_size, images, saved["state_dict"])
+    return SavedModel(row.id, row.subject, row.dataset, row.backbone, input_size, images, saved["state_dict"])

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import torch
 
+from prefstudy.config import BF16, FP32
+from prefstudy.config import PRECISIONS as CHOICES
 from prefstudy.errors import PrefstudyError
-
-FP32, BF16 = "fp32", "bf16"
-CHOICES = ("auto", FP32, BF16)
 
 
 @cache

@@ -12,7 +12,7 @@ from typing import Protocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-stderr_console = Console(stderr=True)
+from prefstudy.console import stderr_console
 
 
 class Reporter(Protocol):

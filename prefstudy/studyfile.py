@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from prefstudy.config import TrainSettings, check_transfer
+from prefstudy.config import DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, TrainSettings, check_transfer
 from prefstudy.errors import PrefstudyError
 
 if sys.version_info >= (3, 11):
@@ -70,8 +71,8 @@ class TransferSpec:
     """Start each subject's run from their finished run on ``source_dataset`` (same backbone)."""
 
     source_dataset: str
-    mode: str = "finetune"  # finetune, frozen or zero-shot
-    adapt: str = "keep-size"  # keep-size, resize or conv
+    mode: str = DEFAULT_TRANSFER_MODE  # finetune, frozen or zero-shot
+    adapt: str = DEFAULT_ADAPT  # keep-size, resize or conv
     source_protocol: str | None = None  # default: the run's own protocol
 
 
@@ -175,8 +176,8 @@ def _parse_runs(where: str, table: dict[str, Any], datasets: dict[str, DatasetSp
     if "transfer_from" in table:
         transfer = TransferSpec(
             source_dataset=table["transfer_from"],
-            mode=table.get("transfer", "finetune"),
-            adapt=table.get("adapt", "keep-size"),
+            mode=table.get("transfer", DEFAULT_TRANSFER_MODE),
+            adapt=table.get("adapt", DEFAULT_ADAPT),
             source_protocol=table.get("source_protocol"),
         )
         try:
@@ -222,3 +223,21 @@ def dataset_declaration(spec: DatasetSpec) -> str:
 
 def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+SHIPPED_STUDIES = ("demo", "paper")
+
+
+def shipped_study(name: str) -> Path:
+    """A study file shipped with prefstudy: ``demo`` or ``paper`` (``studies/<name>.toml``)."""
+    return Path(str(files("prefstudy.studies") / f"{name}.toml"))
+
+
+def resolve_study_file(given: Path) -> Path:
+    """``given`` when it is a file; else a shipped study of that name (``paper``, ``paper.toml``)."""
+    if given.is_file():
+        return given
+    name = given.name.removesuffix(".toml")
+    if name in SHIPPED_STUDIES and given.parent in (Path("."), Path("studies")):
+        return shipped_study(name)
+    raise PrefstudyError(f"study file {given} not found (shipped studies: {', '.join(SHIPPED_STUDIES)})")

@@ -10,7 +10,6 @@ under ``torchrun`` each process takes its share of every batch (:mod:`prefstudy.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from prefstudy.backbones import Backbone
 from prefstudy.config import TrainSettings
 from prefstudy.distributed import World
+from prefstudy.files import atomic_path
 from prefstudy.inputs import InputAdapter
 from prefstudy.precision import FP32, Precision
 from prefstudy.progress import Reporter
@@ -105,12 +105,6 @@ def _evaluate(
     loss = -(y * p.log() + (1 - y) * (1 - p).log()).mean().item()
     accuracy = ((p > 0.5).float() == y).float().mean().item()
     return loss, accuracy
-
-
-def _save_atomically(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def fit(
@@ -217,19 +211,20 @@ def fit(
                 "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             }
         if world.main:
-            _save_atomically(
-                {
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "shuffle_rng": shuffle.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "history": [vars(h) for h in history],
-                    "best": best,
-                    "settings": settings.to_dict(),
-                },
-                checkpoint,
-            )
+            with atomic_path(checkpoint) as tmp:
+                torch.save(
+                    {
+                        "epoch": epoch,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "shuffle_rng": shuffle.get_state(),
+                        "torch_rng": torch.get_rng_state(),
+                        "history": [vars(h) for h in history],
+                        "best": best,
+                        "settings": settings.to_dict(),
+                    },
+                    tmp,
+                )
         val_text = f", validation loss {val_loss:.4f} accuracy {val_accuracy:.4f}" if val_loss is not None else ""
         report.note(
             f"epoch {epoch}: train loss {stats.train_loss:.4f} accuracy {stats.train_accuracy:.4f}{val_text} "

@@ -19,14 +19,13 @@ Input adaptation is explicit (``adapt``) and recorded with the run:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from prefstudy.backbones import Backbone, create_backbone
-from prefstudy.config import check_transfer
+from prefstudy.backbones import Backbone, create_backbone, module_name
+from prefstudy.config import DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, check_transfer
 from prefstudy.errors import PrefstudyError
 from prefstudy.inputs import InputPlan, Shape
 from prefstudy.models import SavedModel, read_saved_model
@@ -38,8 +37,8 @@ class TransferRequest:
     """Start from run ``source_run``; ``mode`` and ``adapt`` as in the module docstring."""
 
     source_run: str
-    mode: str = "finetune"
-    adapt: str = "keep-size"
+    mode: str = DEFAULT_TRANSFER_MODE
+    adapt: str = DEFAULT_ADAPT
 
     def __post_init__(self) -> None:
         check_transfer(self.mode, self.adapt)
@@ -60,13 +59,6 @@ def model_shape(source: Shape, images: Shape, adapt: str) -> Shape:
     if adapt == "keep-size":
         return (source[0], images[1], images[2])
     return images
-
-
-def _prefix_of(module: nn.Module, part: nn.Module) -> str:
-    for name, candidate in module.named_modules():
-        if candidate is part:
-            return name
-    raise PrefstudyError("the backbone's head is not part of its module; the plugin breaks the contract")
 
 
 def adapt_conv_weight(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
@@ -97,7 +89,8 @@ def transfer_backbone(source: SourceModel, images: Shape, request: TransferReque
         key = _first_conv_key(backbone.module)
         state[key] = adapt_conv_weight(state[key], shape[0])
     new_head = request.mode != "zero-shot"
-    head = _prefix_of(backbone.module, backbone.head) + "."
+    # create_backbone checked the contract, so the head is part of the module.
+    head = module_name(backbone.module, backbone.head) + "."
     if new_head:  # the head stays as created: freshly initialised
         state = {k: v for k, v in state.items() if not k.startswith(head)}
     missing, unexpected = backbone.module.load_state_dict(state, strict=False)
@@ -121,9 +114,9 @@ def describe(source: SourceModel, request: TransferRequest) -> dict:
     }
 
 
-def transfer_of(config_json: str) -> TransferRequest | None:
+def transfer_of(config: dict) -> TransferRequest | None:
     """The transfer a run was made with, from its recorded config."""
-    recorded = json.loads(config_json).get("transfer")
+    recorded = config.get("transfer")
     if recorded is None:
         return None
     return TransferRequest(recorded["source_run"], recorded["mode"], recorded["adapt"])

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import duckdb
 
+from prefstudy.env import STUDY_ENV
 from prefstudy.errors import PrefstudyError
 from prefstudy.store import connect, transaction
 from prefstudy.studyfile import DatasetSpec, StudySpec, dataset_declaration, load_study, parse_study
 
 STUDY_FILE = "study.toml"
 DB_FILE = "prefstudy.duckdb"
-STUDY_ENV = "PREFSTUDY_STUDY"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 _TEMPLATE = """\

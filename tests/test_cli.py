@@ -86,7 +86,7 @@ def test_fetch_rejects_a_file_that_fails_its_checksum_and_keeps_nothing_of_it(mi
     )
     assert result.exit_code == 1 and "failed its sha256 check" in result.stderr
     assert not (tmp_path / "dest" / "t10k-labels-idx1-ubyte.gz").exists()
-    assert not list((tmp_path / "dest").glob(".*part*"))
+    assert not list((tmp_path / "dest").glob(".*"))  # no partial download left behind
 
 
 def test_fetch_uses_a_local_copy_first(fashion_mnist_dir: Path):

@@ -9,7 +9,7 @@ import pytest
 from prefstudy.config import TrainSettings
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import SilentReporter
-from prefstudy.runs import RunRequest, resume_run, start_run
+from prefstudy.runs.execute import RunRequest, resume_run, start_run
 from prefstudy.subjects.simulate import simulate_subject
 
 FAST = ("--epochs", "3", "--batch-size", "32")

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from prefstudy.demo import study_file
 from prefstudy.errors import PrefstudyError
-from prefstudy.studyfile import load_study, parse_study
+from prefstudy.studyfile import load_study, parse_study, shipped_study
 from prefstudy.workspace import init_workspace
 
 SMALL_STUDY = """
@@ -53,7 +52,7 @@ def small_study(tmp_path: Path):
 
 
 def test_paper_study_encodes_the_papers_protocol():
-    spec = load_study(study_file("paper.toml"))
+    spec = load_study(shipped_study("paper"))
     assert spec.datasets["fm"].kind == "fashion-mnist" and spec.datasets["fm"].limit is None
     assert (spec.datasets["faces"].kind, spec.datasets["faces"].limit) == ("lfw", 9000)
     assert (spec.datasets["rooms"].kind, spec.datasets["rooms"].limit) == ("indoor67", 15000)
@@ -64,7 +63,7 @@ def test_paper_study_encodes_the_papers_protocol():
 
 
 def test_demo_study_has_three_simulated_subjects_with_different_rules():
-    spec = load_study(study_file("demo.toml"))
+    spec = load_study(shipped_study("demo"))
     assert len({s.rule for s in spec.subjects}) == 3
     assert [r.settings.protocol for r in spec.runs] == ["model2"]
 
@@ -171,7 +170,8 @@ def test_study_run_makes_transfer_runs_after_their_source(cli, tmp_path: Path, l
     source = tmp_path / "transfer.toml"
     source.write_text(TRANSFER_STUDY.format(lfw=lfw_dir))
     ws = init_workspace(tmp_path / "s", source)
-    from prefstudy.study import plan, sync
+    from prefstudy.study.plan import plan
+    from prefstudy.study.sync import sync
 
     sync(ws)
     statuses = sorted((p.dataset, p.settings.train_size, p.run.transfer is not None, p.status) for p in plan(ws))
@@ -196,7 +196,7 @@ def test_study_run_makes_transfer_runs_after_their_source(cli, tmp_path: Path, l
 
 
 def test_paper_study_declares_tables_3_and_4():
-    spec = load_study(study_file("paper.toml"))
+    spec = load_study(shipped_study("paper"))
     transfers = {(r.dataset, r.settings.protocol, r.transfer.mode) for r in spec.runs if r.transfer}
     assert transfers == {
         ("faces", "model1", "zero-shot"),

@@ -198,7 +198,7 @@ class _InterruptAfterFirstEpoch:
 
 def test_an_interrupted_transfer_run_resumes_from_its_source(cli, sample_ws, two_domains):
     from prefstudy.config import TrainSettings
-    from prefstudy.runs import RunRequest, resume_run, start_run
+    from prefstudy.runs.execute import RunRequest, resume_run, start_run
     from prefstudy.transfer import TransferRequest
 
     request = RunRequest(

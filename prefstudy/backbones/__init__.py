@@ -1,6 +1,6 @@
 """Backbones: the plugin contract, the entry-point registry, ``paper-vgg`` and the ``timm`` family."""
 
-from prefstudy.backbones.contract import Backbone, ContractError, check_backbone, count_hooks
+from prefstudy.backbones.contract import Backbone, ContractError, check_backbone, count_hooks, module_name
 from prefstudy.backbones.registry import (
     BackboneInfo,
     create_backbone,
@@ -19,4 +19,5 @@ __all__ = [
     "describe_backbones",
     "is_backbone",
     "list_backbones",
+    "module_name",
 ]

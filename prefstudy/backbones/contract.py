@@ -61,8 +61,13 @@ def count_hooks(module: nn.Module) -> int:
     )
 
 
+def module_name(module: nn.Module, part: nn.Module) -> str | None:
+    """The dotted name of ``part`` inside ``module`` (``""`` for the module itself), or None if it is not in it."""
+    return next((name for name, m in module.named_modules() if m is part), None)
+
+
 def _is_part(module: nn.Module, part: nn.Module) -> bool:
-    return any(m is part for m in module.modules())
+    return module_name(module, part) is not None
 
 
 @torch.no_grad()

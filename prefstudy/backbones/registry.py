@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from prefstudy.backbones.contract import Backbone, BackboneFactory, ContractError, check_backbone
+from prefstudy.backbones.contract import Backbone, BackboneFactory, ContractError, check_backbone, module_name
 from prefstudy.errors import PrefstudyError
 
 GROUP = "prefstudy.backbones"
@@ -98,10 +98,6 @@ class BackboneInfo:
     parameters: int | None = None
 
 
-def _module_name(module, part) -> str | None:
-    return next((name for name, m in module.named_modules() if m is part), None)
-
-
 def describe_backbones() -> list[BackboneInfo]:
     """Every registered family, built once for 64x64 RGB images and checked against the contract."""
     infos = []
@@ -122,7 +118,7 @@ def describe_backbones() -> list[BackboneInfo]:
                 **where,
                 status="ok",
                 input_size=tuple(backbone.input_size),
-                cam_layer=_module_name(backbone.module, backbone.cam_layer),
+                cam_layer=module_name(backbone.module, backbone.cam_layer),
                 parameters=sum(p.numel() for p in backbone.module.parameters()),
             )
         )

@@ -1,7 +1,8 @@
 """The ``prefstudy`` command: one Typer sub-app per command group, combined here.
 
 Errors a user can fix (:class:`~prefstudy.errors.PrefstudyError`) print one line and exit 1;
-``PREFSTUDY_DEBUG=1`` shows the traceback instead.
+``PREFSTUDY_DEBUG=1`` shows the traceback instead. Command modules import what they compute
+with only when they run, so this tree imports neither numpy, DuckDB nor torch.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import click
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from prefstudy.cli import (
@@ -25,10 +27,9 @@ from prefstudy.cli import (
     study_cmd,
     subject_cmd,
 )
+from prefstudy.console import stderr_console
+from prefstudy.env import DEBUG_ENV
 from prefstudy.errors import PrefstudyError
-from prefstudy.progress import stderr_console
-
-DEBUG_ENV = "PREFSTUDY_DEBUG"
 
 
 class PrefstudyGroup(TyperGroup):
@@ -40,7 +41,7 @@ class PrefstudyGroup(TyperGroup):
         except PrefstudyError as error:
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
-            stderr_console.print(f"[red]error:[/red] {error}", highlight=False, markup=True, soft_wrap=True)
+            stderr_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
 

@@ -7,7 +7,6 @@ from dataclasses import asdict
 import typer
 from rich.table import Table
 
-from prefstudy.backbones import describe_backbones
 from prefstudy.cli.options import JsonOption
 from prefstudy.cli.output import print_json, stdout_console
 
@@ -21,6 +20,8 @@ def list_(json_out: JsonOption = False) -> None:
     Each is built for 64x64 RGB images and checked against the plugin contract; a plugin that
     fails to import or breaks the contract is listed as broken, with its error.
     """
+    from prefstudy.backbones import describe_backbones  # builds models: torch
+
     infos = describe_backbones()
     if json_out:
         print_json({"backbones": [asdict(i) for i in infos]})

@@ -10,11 +10,8 @@ from rich.table import Table
 
 from prefstudy.cli.options import JsonOption, SeedOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json, stdout_console, warn
-from prefstudy.datasets import add_dataset, list_datasets
 from prefstudy.errors import PrefstudyError
-from prefstudy.progress import RichReporter
 from prefstudy.sources import SOURCES
-from prefstudy.sources.fetch import OFFICIAL_URL, fetch_fashion_mnist
 from prefstudy.studyfile import DatasetSpec
 
 app = typer.Typer(help="Add, fetch and list datasets.", no_args_is_help=True)
@@ -35,6 +32,9 @@ def add(
     json_out: JsonOption = False,
 ) -> None:
     """Decode a dataset's images once into the study's cache and record its items."""
+    from prefstudy.datasets import add_dataset
+    from prefstudy.progress import RichReporter
+
     ws = workspace(study)
     if kind is None:
         declared = ws.spec().datasets.get(name)
@@ -80,10 +80,15 @@ def add(
 def fetch(
     what: Annotated[str, typer.Argument(help="The dataset to download: fashion-mnist.")],
     dest: Annotated[Path | None, typer.Option(help="Where to put the files (default ~/.cache/prefstudy).")] = None,
-    url: Annotated[str, typer.Option(help="Base URL of the official files or a mirror.")] = OFFICIAL_URL,
+    url: Annotated[
+        str | None, typer.Option(help="Base URL of a mirror of the official files (default: the official site).")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Download even when a local copy is found.")] = False,
 ) -> None:
     """Download the official Fashion-MNIST files, sha256-checked; local copies are used first."""
+    from prefstudy.progress import RichReporter
+    from prefstudy.sources.fetch import fetch_fashion_mnist
+
     if what != "fashion-mnist":
         raise PrefstudyError(f"only fashion-mnist can be fetched; {what!r} must be obtained by hand (see README)")
     with RichReporter() as reporter:
@@ -97,6 +102,8 @@ def fetch(
 @app.command("list")
 def list_(study: StudyOption = None, json_out: JsonOption = False) -> None:
     """List the study's datasets."""
+    from prefstudy.datasets import list_datasets
+
     infos = list_datasets(workspace(study))
     if json_out:
         print_json(

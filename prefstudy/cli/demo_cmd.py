@@ -7,17 +7,15 @@ from typing import Annotated
 
 import typer
 
+from prefstudy.cli.options import DeviceOption
 from prefstudy.cli.output import note, stdout_console, warn
-from prefstudy.demo import run_demo
-from prefstudy.progress import RichReporter
-from prefstudy.report import render_table
 
 
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="Where to create (or reuse) the demo study.")] = Path(
         "prefstudy-demo"
     ),
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOption = "auto",
     epochs: Annotated[
         int | None, typer.Option(help="Override the demo runs' epochs (default: as in demo.toml).")
     ] = None,
@@ -26,6 +24,10 @@ def demo(
 
     Re-running it reuses the study and skips finished runs.
     """
+    from prefstudy.demo import run_demo
+    from prefstudy.progress import RichReporter
+    from prefstudy.report import render_table
+
     with RichReporter() as reporter:
         ws, setup, report = run_demo(directory, reporter, device, epochs)
     for problem in setup.problems:

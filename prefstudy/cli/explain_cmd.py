@@ -7,11 +7,9 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import JsonOption, StudyOption, workspace
+from prefstudy.cli.options import DeviceOption, JsonOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json
-from prefstudy.explain import explain_run
-from prefstudy.explain.agreement import DEFAULT_TOP
-from prefstudy.progress import RichReporter
+from prefstudy.explain.chance import DEFAULT_TOP
 
 
 def _rate(summary: dict, key: str) -> str:
@@ -28,11 +26,14 @@ def explain(
     out: Annotated[Path | None, typer.Option(help="Write pictures here (default runs/<id>/explain/<layer>/).")] = None,
     layer: Annotated[str | None, typer.Option(help="Take maps at this module instead of the cam layer.")] = None,
     top: Annotated[float, typer.Option(help="Share of the map's top pixels scored by IoU.")] = DEFAULT_TOP,
-    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    device: DeviceOption = "auto",
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Explain a run's test predictions with Grad-CAM and score the maps against the subject's regions."""
+    from prefstudy.explain.service import explain_run  # Grad-CAM: torch and Captum
+    from prefstudy.progress import RichReporter
+
     keys = [k.strip() for value in items or [] for k in value.split(",") if k.strip()]
     with RichReporter() as reporter:
         result = explain_run(

@@ -7,20 +7,15 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DatasetOption, JsonOption, StudyOption, SubjectOption, workspace
+from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, SubjectOption, workspace
 from prefstudy.cli.output import note, print_json
-from prefstudy.datasets import get_dataset
 from prefstudy.errors import PrefstudyError
-from prefstudy.labeler.app import LabelOptions
-from prefstudy.labeler.links import human_subjects, link_token
-from prefstudy.labeler.server import LOOPBACK, link, serve
-from prefstudy.subjects.labels import export_labels, import_labels
+from prefstudy.labeler import DEFAULT_PORT, LOOPBACK
 
 app = typer.Typer(
     help="Label images in the browser (`prefstudy label --dataset D --subject S`), or import/export labels.",
     invoke_without_command=True,
 )
-LINK_PORT = 8765
 
 
 @app.callback()
@@ -36,11 +31,11 @@ def label(
         str, typer.Option(help="Ask for a box over what drove the choice: always, sometimes or never.")
     ] = "sometimes",
     repeat: Annotated[float, typer.Option(help="Hidden fraction of images shown again (test-retest).")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed of each subject's image order.")] = 0,
+    seed: SeedOption = 0,
     limit: Annotated[int | None, typer.Option(help="Label only the first N images of the order.")] = None,
     fixation: Annotated[float, typer.Option(help="Seconds of the fixation cross before each image.")] = 0.3,
     host: Annotated[str, typer.Option(help="Listen here; 0.0.0.0 serves other machines (secret links).")] = LOOPBACK,
-    port: Annotated[int, typer.Option(help="The port; 0 picks a free one.")] = LINK_PORT,
+    port: Annotated[int, typer.Option(help="The port; 0 picks a free one.")] = DEFAULT_PORT,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
     study: StudyOption = None,
 ) -> None:
@@ -50,6 +45,10 @@ def label(
     if dataset is None:
         typer.echo(ctx.get_help())
         raise PrefstudyError("give --dataset to label (see `prefstudy data list`)")
+    from prefstudy.datasets import get_dataset
+    from prefstudy.labeler.app import LabelOptions
+    from prefstudy.labeler.server import serve
+
     ws = workspace(study)
     get_dataset(ws, dataset)
     options = LabelOptions(
@@ -70,12 +69,16 @@ def links(
     subject: Annotated[str | None, typer.Option("--subject", "-s", help="Only this subject.")] = None,
     host: Annotated[str, typer.Option(help="The address subjects reach the server at.")] = LOOPBACK,
     port: Annotated[int, typer.Option(help="The port the server listens on (start it with the same --port).")] = (
-        LINK_PORT
+        DEFAULT_PORT
     ),
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Print each person's secret link (created on first use), for `prefstudy label --host 0.0.0.0`."""
+    from prefstudy.labeler.links import link_token
+    from prefstudy.labeler.server import link
+    from prefstudy.subjects.registry import human_subjects
+
     ws = workspace(study)
     names = [subject] if subject else human_subjects(ws)
     if not names:
@@ -97,6 +100,8 @@ def import_(
     study: StudyOption = None,
 ) -> None:
     """Import a person's labels; every bad row is reported with its line number, and then nothing is imported."""
+    from prefstudy.subjects.label_files import import_labels
+
     n = import_labels(workspace(study), file, subject, dataset)
     note(f"imported {n} labels of {subject} on {dataset}")
 
@@ -110,6 +115,8 @@ def export(
     study: StudyOption = None,
 ) -> None:
     """Export every label of a subject, with response times, sessions, regions and repeats."""
+    from prefstudy.subjects.label_files import export_labels
+
     text = export_labels(workspace(study), subject, out, format, dataset)
     if text is not None:
         typer.echo(text, nl=False)

@@ -1,13 +1,22 @@
-"""Option types shared by several commands, defined once."""
+"""Option types shared by several commands, defined once.
+
+This module, like every ``cli`` module at import, stays light (no numpy, DuckDB or torch): the
+commands import what they compute with when they run, so `prefstudy --help` and the commands
+that only read the study start at once.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from prefstudy.workspace import STUDY_ENV, Workspace, open_workspace
+from prefstudy.config import PRECISIONS
+from prefstudy.env import STUDY_ENV
+
+if TYPE_CHECKING:
+    from prefstudy.workspace import Workspace
 
 StudyOption = Annotated[
     Path | None,
@@ -22,8 +31,19 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
 SubjectOption = Annotated[str, typer.Option("--subject", "-s", help="The subject's name.")]
 DatasetOption = Annotated[str, typer.Option("--dataset", "-d", help="The dataset's name in this study.")]
+DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when there is a GPU), cpu, cuda or cuda:N.")]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help=f"{' | '.join(PRECISIONS)}: auto takes bf16 autocast + channels_last where the device computes bf16 "
+        "natively, fp32 elsewhere.",
+    ),
+]
 
 
 def workspace(study: Path | None) -> Workspace:
     """The workspace a command works in."""
+    from prefstudy.workspace import open_workspace
+
     return open_workspace(study)

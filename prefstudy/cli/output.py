@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from prefstudy.progress import stderr_console
+from prefstudy.console import stderr_console
 
 
 def print_json(obj: Any) -> None:

@@ -10,17 +10,21 @@ import typer
 from prefstudy.cli.options import StudyOption, workspace
 from prefstudy.cli.output import note, stdout_console
 from prefstudy.errors import PrefstudyError
-from prefstudy.report import FORMATS, collect, render_json, render_markdown, render_table
+
+FORMATS = ("table", "markdown", "json")
 
 
 def report(
-    format: Annotated[str, typer.Option("--format", "-f", help="table, markdown or json.")] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", help=f"{', '.join(FORMATS)}.")] = "table",
     out: Annotated[Path | None, typer.Option(help="Write the report to FILE instead of stdout.")] = None,
     subject: Annotated[str | None, typer.Option(help="Only this subject.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
     study: StudyOption = None,
 ) -> None:
     """Report every finished run: TP/FP/FN/TN and accuracy per split, and accuracy across subjects."""
+    from prefstudy.files import write_text_atomically
+    from prefstudy.report import collect, render_json, render_markdown, render_table
+
     if format not in FORMATS:
         raise PrefstudyError(f"unknown report format {format!r}; use one of: {', '.join(FORMATS)}")
     data = collect(workspace(study), subject=subject, dataset=dataset)
@@ -33,5 +37,5 @@ def report(
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        write_text_atomically(out, text + "\n")
         note(f"wrote {out}")

@@ -9,7 +9,6 @@ import typer
 
 from prefstudy.cli.options import JsonOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json
-from prefstudy.run_import import import_runs
 
 app = typer.Typer(
     help="Merge runs made elsewhere (separate jobs, other machines) into this study.", no_args_is_help=True
@@ -23,6 +22,8 @@ def import_(
     json_out: JsonOption = False,
 ) -> None:
     """Import finished runs: their rows go to this study's database and their directories under runs/."""
+    from prefstudy.runs.importing import import_runs
+
     imported, skipped = import_runs(workspace(study), paths)
     if json_out:
         print_json({"imported": imported, "skipped": skipped})

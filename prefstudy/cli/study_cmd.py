@@ -8,13 +8,9 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import JsonOption, StudyOption, workspace
+from prefstudy.cli.options import DeviceOption, JsonOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json, warn
-from prefstudy.demo import resolve_study_file
 from prefstudy.errors import PrefstudyError
-from prefstudy.progress import RichReporter
-from prefstudy.study import BLOCKED, DONE, TODO, WAITING, plan, run_study, sync
-from prefstudy.workspace import init_workspace
 
 app = typer.Typer(help="Create a study and make its planned runs.", no_args_is_help=True)
 
@@ -41,9 +37,15 @@ def init(
     With --from, the study file's datasets are added (those whose files are found) and its
     simulated subjects created.
     """
+    from prefstudy.studyfile import resolve_study_file
+    from prefstudy.workspace import init_workspace
+
     ws = init_workspace(directory, resolve_study_file(from_file) if from_file is not None else None)
     note(f"created study {ws.root}")
     if from_file is not None:
+        from prefstudy.progress import RichReporter
+        from prefstudy.study.sync import sync
+
         with RichReporter() as reporter:
             _report_sync(sync(ws, reporter))
 
@@ -56,6 +58,8 @@ EpochsOverride = Annotated[
 @app.command("plan")
 def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out: JsonOption = False) -> None:
     """Show every planned run per subject: done, to do, or blocked (and why)."""
+    from prefstudy.study.plan import BLOCKED, DONE, TODO, WAITING, plan
+
     items = plan(workspace(study), epochs)
     if json_out:
         print_json(
@@ -92,7 +96,7 @@ def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out
 @app.command("run")
 def run(
     study: StudyOption = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOption = "auto",
     epochs: EpochsOverride = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -101,6 +105,11 @@ def run(
     Declared datasets and simulated subjects that are missing are set up first, so this can be
     re-run as data and labels come in.
     """
+    from prefstudy.progress import RichReporter
+    from prefstudy.study.plan import BLOCKED, DONE, plan
+    from prefstudy.study.run import run_study
+    from prefstudy.study.sync import sync
+
     ws = workspace(study)
     with RichReporter() as reporter:
         _report_sync(sync(ws, reporter))

@@ -10,9 +10,7 @@ from rich.table import Table
 
 from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json, stdout_console
-from prefstudy.subjects.registry import add_subject, list_subjects
-from prefstudy.subjects.rules import RULE_HELP
-from prefstudy.subjects.simulate import simulate_subject
+from prefstudy.subjects.vocabulary import RULE_HELP
 
 app = typer.Typer(help="Add subjects, simulate subjects with a known rule, list them.", no_args_is_help=True)
 
@@ -23,6 +21,8 @@ def add(
     study: StudyOption = None,
 ) -> None:
     """Register a person as a subject; they then label with `prefstudy label` or `label import`."""
+    from prefstudy.subjects.registry import add_subject
+
     add_subject(workspace(study), name)
     note(f"added subject {name}")
 
@@ -40,6 +40,8 @@ def simulate(
     json_out: JsonOption = False,
 ) -> None:
     """Label a dataset as a subject with a known preference rule would (run again to add another dataset)."""
+    from prefstudy.subjects.simulate import simulate_subject  # feature rules compute with torch
+
     result = simulate_subject(workspace(study), name, dataset, rule, noise=noise, repeat=repeat, seed=seed, limit=limit)
     if json_out:
         print_json(asdict(result))
@@ -53,6 +55,8 @@ def simulate(
 @app.command("list")
 def list_(study: StudyOption = None, json_out: JsonOption = False) -> None:
     """List subjects with their usable labels per dataset."""
+    from prefstudy.subjects.registry import list_subjects
+
     subjects = list_subjects(workspace(study))
     if json_out:
         print_json({"subjects": [asdict(s) for s in subjects]})

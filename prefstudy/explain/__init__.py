@@ -1,16 +1,11 @@
-"""Explanations: Grad-CAM heat maps, their pictures, and their agreement with the subject's reasons."""
+"""Explanations: Grad-CAM heat maps, their pictures, and their agreement with the subject's reasons.
 
-from prefstudy.explain.agreement import Agreement, agreement, chance_levels, region_mask
-from prefstudy.explain.gradcam import NOT_PREFERRED, PREFERRED, GradCam
-from prefstudy.explain.service import explain_run
+- :mod:`~prefstudy.explain.gradcam` — the Grad-CAM engine (Captum's ``LayerGradCam``);
+- :mod:`~prefstudy.explain.agreement` — pointing game, energy and IoU against a region;
+- :mod:`~prefstudy.explain.chance` — their chance levels (no torch);
+- :mod:`~prefstudy.explain.render` — the pictures and contact sheets;
+- :mod:`~prefstudy.explain.records` — the ``explanations`` tables (no torch);
+- :mod:`~prefstudy.explain.service` — `prefstudy explain RUN_ID`, end to end.
 
-__all__ = [
-    "NOT_PREFERRED",
-    "PREFERRED",
-    "Agreement",
-    "GradCam",
-    "agreement",
-    "chance_levels",
-    "explain_run",
-    "region_mask",
-]
+Nothing is imported here, so that reading the tables never brings in torch or Captum.
+"""

@@ -4,9 +4,7 @@
 - energy: the share of the map's mass inside the region (Wang et al., Score-CAM, 2020);
 - IoU: the top ``top`` share of the map's pixels against the region.
 
-Each rate means little without its chance level: for a map that knows nothing, the pointing
-game and the energy equal the region's share of the image, and the IoU of a random ``top``
-share of pixels with the region is ``top * r / (top + r - top * r)``.
+Each rate means little without its chance level (:mod:`.chance`).
 """
 
 from __future__ import annotations
@@ -15,9 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from prefstudy.explain.chance import DEFAULT_TOP
 from prefstudy.subjects.regions import Region, pixel_bounds
-
-DEFAULT_TOP = 0.2
 
 
 def region_mask(region: Region, height: int, width: int) -> torch.Tensor:
@@ -49,8 +46,3 @@ def agreement(heat: torch.Tensor, mask: torch.Tensor, top: float = DEFAULT_TOP) 
     m = mask.flatten()
     iou = float((chosen & m).sum()) / float((chosen | m).sum())
     return Agreement(pointing, energy, iou, empty=False)
-
-
-def chance_levels(share: float, top: float = DEFAULT_TOP) -> dict[str, float]:
-    """What each rate is for a map that knows nothing, given the region's share of the image."""
-    return {"pointing_game": share, "energy": share, "iou": top * share / (top + share - top * share)}

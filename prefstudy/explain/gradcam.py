@@ -8,6 +8,8 @@ Maps are ReLU'd, upsampled bilinearly to the model's input size, and batched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
@@ -43,10 +45,29 @@ class GradCam:
         maps = LayerAttribution.interpolate(cams, tuple(inputs.shape[-2:]), interpolate_mode="bilinear")
         return maps[:, 0].detach()
 
-    def attribute_batched(self, inputs: torch.Tensor, target: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
-        """:meth:`attribute` over a large set, ``batch_size`` inputs at a time."""
-        parts = [
-            self.attribute(inputs[i : i + batch_size], target[i : i + batch_size])
-            for i in range(0, len(inputs), batch_size)
-        ]
+    def attribute_batched(
+        self,
+        inputs: torch.Tensor,
+        target: torch.Tensor,
+        batch_size: int = 128,
+        *,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        advance: Callable[[int], None] | None = None,
+    ) -> torch.Tensor:
+        """:meth:`attribute` over a large set, ``batch_size`` inputs at a time, on the model's device.
+
+        ``transform`` turns each batch into model inputs (e.g. uint8 images into normalised floats),
+        so only one batch is ever converted at once; ``advance(n)`` is told of each batch done.
+        Maps come back on the CPU.
+        """
+        device = next(self.model.parameters()).device
+        parts = []
+        for start in range(0, len(inputs), batch_size):
+            batch = inputs[start : start + batch_size].to(device)
+            if transform is not None:
+                with torch.no_grad():
+                    batch = transform(batch)
+            parts.append(self.attribute(batch, target[start : start + batch_size].to(device)).cpu())
+            if advance is not None:
+                advance(len(batch))
         return torch.cat(parts) if parts else torch.empty(0, *inputs.shape[-2:])

@@ -20,15 +20,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from prefstudy.backbones import module_name
 from prefstudy.datasets import load_images
 from prefstudy.device import resolve_device
 from prefstudy.errors import PrefstudyError
-from prefstudy.explain.agreement import DEFAULT_TOP, Agreement, agreement, chance_levels, region_mask
+from prefstudy.explain.agreement import Agreement, agreement, region_mask
+from prefstudy.explain.chance import DEFAULT_TOP, chance_levels
 from prefstudy.explain.gradcam import GradCam
+from prefstudy.explain.records import ExplanationFile, ExplanationRow, write_explanations
 from prefstudy.explain.render import contact_sheet, draw_region, heat_image, original_image, overlay_image, save
 from prefstudy.inputs import InputAdapter
 from prefstudy.models import read_saved_model
 from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.record import predictions
 from prefstudy.subjects.labels import label_regions
 from prefstudy.subjects.regions import region_share
 from prefstudy.workspace import Workspace
@@ -54,19 +58,12 @@ class Explained:
 
 def _layer(module: torch.nn.Module, name: str | None, default: torch.nn.Module) -> tuple[str, torch.nn.Module]:
     if name is None:
-        return next(n for n, m in module.named_modules() if m is default), default
+        return module_name(module, default), default
     try:
         return name, module.get_submodule(name)
     except AttributeError:
         convs = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d)][-4:]
         raise PrefstudyError(f"the model has no layer {name!r}; e.g. {', '.join(convs)}") from None
-
-
-def _predictions(ws: Workspace, run_id: str) -> list[tuple[int, str, bool, float]]:
-    with ws.connect() as con:
-        return con.execute(
-            "SELECT item_idx, split, label, p_preferred FROM predictions WHERE run_id = ? ORDER BY item_idx", [run_id]
-        ).fetchall()
 
 
 def _summary(explained: list[Explained], answer: bool, top: float) -> dict[str, Any]:
@@ -115,9 +112,9 @@ def explain_run(
         if key not in key_to_idx:
             raise PrefstudyError(f"no item {key!r} in dataset {saved.dataset!r}")
         wanted.add(key_to_idx[key])
-    predictions = _predictions(ws, run_id)
-    chosen = [p for p in predictions if p[1] == "test" or p[0] in wanted]
-    missing = wanted - {p[0] for p in predictions}
+    predicted_items = predictions(ws, run_id)
+    chosen = [p for p in predicted_items if p.split == "test" or p.item_idx in wanted]
+    missing = wanted - {p.item_idx for p in predicted_items}
     if missing:
         raise PrefstudyError(f"item(s) {sorted(images.keys[i] for i in missing)[:3]} were not labelled in this run")
     regions = label_regions(ws, saved.subject, saved.dataset)
@@ -126,44 +123,39 @@ def explain_run(
     adapter = InputAdapter(plan, backbone).to(where)
     backbone.module.to(where)
     cam = GradCam(backbone.module, layer_module)
-    idx = torch.tensor([p[0] for p in chosen], dtype=torch.long)
-    predicted = torch.tensor([p[3] > 0.5 for p in chosen])
+    idx = torch.tensor([p.item_idx for p in chosen], dtype=torch.long)
+    predicted = torch.tensor([p.p_preferred > 0.5 for p in chosen])
     pixels = torch.from_numpy(images.images).permute(0, 3, 1, 2)
     report.start(len(chosen), f"Grad-CAM at {layer_name}")
-    maps = []
-    for start in range(0, len(chosen), batch_size):
-        batch = idx[start : start + batch_size]
-        with torch.no_grad():
-            x = adapter(pixels[batch].to(where))
-        maps.append(cam.attribute(x, predicted[start : start + batch_size].long().to(where)).cpu())
-        report.advance(len(batch))
-    heat = torch.cat(maps) if maps else torch.empty(0)
+    heat = cam.attribute_batched(pixels[idx], predicted.long(), batch_size, transform=adapter, advance=report.advance)
 
     explained = []
     height, width = plan.model[1:]
-    for (item_idx, split, label, _), pred, item_heat in zip(chosen, predicted.tolist(), heat, strict=True):
-        region = regions.get(item_idx)
+    for p, pred, item_heat in zip(chosen, predicted.tolist(), heat, strict=True):
+        region = regions.get(p.item_idx)
         score = agreement(item_heat, region_mask(region, height, width), top) if region else None
-        explained.append(Explained(item_idx, split, label, pred, item_heat.numpy(), region, score))
+        explained.append(Explained(p.item_idx, p.split, p.label, pred, item_heat.numpy(), region, score))
 
     target = Path(out) if out else ws.run_dir(run_id) / "explain" / _safe(layer_name)
     files = _draw(explained, images, wanted, n, target, report)
-    _record(ws, run_id, layer_name, top, explained, files)
+    write_explanations(ws, run_id, layer_name, top, [_row(e) for e in explained], files)
     test = [e for e in explained if e.split == "test"]
     return {
         "run_id": run_id,
         "layer": layer_name,
         "items_explained": len(explained),
         "top": top,
-        "files": [str(path) for _, _, path in files],
+        "files": [str(f.path) for f in files],
         "agreement": {"preferred": _summary(test, True, top), "not_preferred": _summary(test, False, top)},
     }
 
 
-def _draw(explained: list[Explained], images, wanted: set[int], n: int, out: Path, report: Reporter):
+def _draw(
+    explained: list[Explained], images, wanted: set[int], n: int, out: Path, report: Reporter
+) -> list[ExplanationFile]:
     """Item pictures for N per group (seeded) and the wanted items; a contact sheet per group."""
     rng = np.random.default_rng(0)
-    files: list[tuple[int | None, str, Path]] = []
+    files: list[ExplanationFile] = []
     to_draw: dict[int, Explained] = {e.item_idx: e for e in explained if e.item_idx in wanted}
     sheets = []
     for name, answer, correct in GROUPS:
@@ -179,54 +171,25 @@ def _draw(explained: list[Explained], images, wanted: set[int], n: int, out: Pat
         heat = heat_image(e.heat, original.size)
         overlays[e.item_idx] = draw_region(overlay_image(original, heat), e.region)
         for kind, picture in (("original", original), ("heatmap", heat), ("overlay", overlays[e.item_idx])):
-            files.append((e.item_idx, kind, save(picture, out / "items" / f"{stem}-{kind}.png")))
+            files.append(ExplanationFile(e.item_idx, kind, save(picture, out / "items" / f"{stem}-{kind}.png")))
         report.advance()
     for title, sample in sheets:
         if sample:
             sheet = contact_sheet([overlays[e.item_idx] for e in sample], f"{title} ({len(sample)} shown)")
-            files.append((None, "sheet", save(sheet, out / f"sheet-{title}.png")))
+            files.append(ExplanationFile(None, "sheet", save(sheet, out / f"sheet-{title}.png")))
     return files
 
 
-def _record(ws: Workspace, run_id: str, layer: str, top: float, explained: list[Explained], files) -> None:
-    m = len(explained)
-    region_column = np.empty(m, dtype=object)
-    for i, e in enumerate(explained):
-        region_column[i] = list(e.region) if e.region else None
-    rows = {
-        "run_id": np.full(m, run_id, dtype=object),
-        "layer": np.full(m, layer, dtype=object),
-        "item_idx": np.array([e.item_idx for e in explained], dtype=np.int32),
-        "split": np.array([e.split for e in explained], dtype=object),
-        "label": np.array([e.label for e in explained], dtype=bool),
-        "predicted": np.array([e.predicted for e in explained], dtype=bool),
-        "region": region_column,
-        "pointing": np.array([None if e.agreement is None else e.agreement.pointing for e in explained], dtype=object),
-        "energy": np.array([None if e.agreement is None else e.agreement.energy for e in explained], dtype=object),
-        "iou": np.array([None if e.agreement is None else e.agreement.iou for e in explained], dtype=object),
-        "top": np.full(m, top, dtype=np.float64),
-        "empty_map": np.array([e.agreement is not None and e.agreement.empty for e in explained], dtype=bool),
-    }
-    file_rows = {
-        "run_id": np.full(len(files), run_id, dtype=object),
-        "layer": np.full(len(files), layer, dtype=object),
-        "item_idx": np.array([i for i, _, _ in files], dtype=object),
-        "kind": np.array([k for _, k, _ in files], dtype=object),
-        "path": np.array([str(p) for _, _, p in files], dtype=object),
-    }
-    with ws.transaction() as con:
-        con.execute("DELETE FROM explanations WHERE run_id = ? AND layer = ?", [run_id, layer])
-        con.execute("DELETE FROM explanation_files WHERE run_id = ? AND layer = ?", [run_id, layer])
-        if m:
-            con.register("new_explanations", rows)
-            con.execute(
-                "INSERT INTO explanations SELECT run_id, layer, item_idx, split, label, predicted, region::DOUBLE[], "
-                "pointing::BOOLEAN, energy::DOUBLE, iou::DOUBLE, top, empty_map FROM new_explanations"
-            )
-            con.unregister("new_explanations")
-        if files:
-            con.register("new_files", file_rows)
-            con.execute(
-                "INSERT INTO explanation_files SELECT run_id, layer, item_idx::INTEGER, kind, path FROM new_files"
-            )
-            con.unregister("new_files")
+def _row(e: Explained) -> ExplanationRow:
+    score = e.agreement
+    return ExplanationRow(
+        item_idx=e.item_idx,
+        split=e.split,
+        label=e.label,
+        predicted=e.predicted,
+        region=e.region,
+        pointing=None if score is None else score.pointing,
+        energy=None if score is None else score.energy,
+        iou=None if score is None else score.iou,
+        empty_map=score is not None and score.empty,
+    )

@@ -1,1 +1,8 @@
-"""The labelling app: a subject answers preferred / not preferred per image, under a deadline, in blocks."""
+"""The labelling web app: a FastAPI server and a static page, behind one secret link per subject.
+
+Where it listens by default is named here, so the command line can show it without importing
+the server.
+"""
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8765  # fixed, so that links stay valid across restarts

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from prefstudy.subjects.labels import trial_history
 from prefstudy.workspace import Workspace
 
 TIMEOUT_GAP = 5
@@ -41,23 +42,19 @@ class TrialState:
 
 
 def load_state(ws: Workspace, subject: str, dataset: str) -> TrialState:
-    with ws.connect() as con:
-        rows = con.execute(
-            "SELECT id, item_idx, preferred, timed_out, repeat_of FROM labels WHERE subject = ? AND dataset = ? "
-            "ORDER BY id",
-            [subject, dataset],
-        ).fetchall()
+    """The subject's progress on the dataset, rebuilt from their stored trials."""
+    rows = trial_history(ws, subject, dataset)
     state = TrialState(trials=len(rows))
-    for position, (label_id, item, preferred, timed_out, repeat_of) in enumerate(rows):
-        if repeat_of is not None:
-            state.repeated.add(item)
-        elif timed_out or preferred is None:
-            if item not in state.answered_at:
-                state.timed_out_at[item] = position
-        elif item not in state.answered_at:
-            state.answered_at[item] = position
-            state.first_label[item] = label_id
-            state.timed_out_at.pop(item, None)
+    for position, row in enumerate(rows):
+        if row.repeat_of is not None:
+            state.repeated.add(row.item)
+        elif row.timed_out or row.preferred is None:
+            if row.item not in state.answered_at:
+                state.timed_out_at[row.item] = position
+        elif row.item not in state.answered_at:
+            state.answered_at[row.item] = position
+            state.first_label[row.item] = row.label_id
+            state.timed_out_at.pop(row.item, None)
     return state
 
 

@@ -9,12 +9,11 @@ from collections.abc import Callable
 import uvicorn
 
 from prefstudy.errors import PrefstudyError
+from prefstudy.labeler import LOOPBACK
 from prefstudy.labeler.app import LabelOptions, create_app
-from prefstudy.labeler.links import human_subjects, link_token
-from prefstudy.subjects.registry import HUMAN, ensure_subject
+from prefstudy.labeler.links import link_token
+from prefstudy.subjects.registry import HUMAN, ensure_subject, human_subjects
 from prefstudy.workspace import Workspace
-
-LOOPBACK = "127.0.0.1"
 
 
 def link(host: str, port: int, token: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from prefstudy.labeler.plan import TrialPlan
-from prefstudy.store import first_row
+from prefstudy.subjects.labels import answer_ids, answers_since, find_trial, insert_trial, set_region
 from prefstudy.subjects.regions import Region
 from prefstudy.workspace import Workspace
 
@@ -33,67 +33,46 @@ class Trial:
 def record_trial(ws: Workspace, subject: str, dataset: str, plan: TrialPlan, trial: Trial) -> tuple[int, bool]:
     """Store one trial; returns (label id, whether it was new). A retried trial returns the stored one."""
     with _write_lock, ws.transaction() as con:
-        existing = first_row(
-            con, "SELECT id, subject FROM labels WHERE session = ? AND trial = ?", [trial.session, trial.trial]
-        )
+        existing = find_trial(con, trial.session, trial.trial)
         if existing:
-            if existing[1] != subject:
+            if existing.subject != subject:
                 raise TrialRejected("that session belongs to someone else")
-            return existing[0], False
+            return existing.label_id, False
         timed_out = trial.preferred is None
         repeat_of = None
-        rows = con.execute(
-            "SELECT id FROM labels WHERE subject = ? AND dataset = ? AND item_idx = ? AND NOT timed_out "
-            "AND preferred IS NOT NULL ORDER BY id",
-            [subject, dataset, trial.item],
-        ).fetchall()
-        if rows and not timed_out:
-            if len(rows) > 1 or trial.item not in plan.repeat_set:
+        answers = answer_ids(con, subject, dataset, trial.item)
+        if answers and not timed_out:
+            if len(answers) > 1 or trial.item not in plan.repeat_set:
                 raise TrialRejected("this image is answered already")
-            repeat_of = rows[0][0]
-        con.execute(
-            "INSERT INTO labels (subject, dataset, item_idx, preferred, rt_ms, deadline_ms, timed_out, session, block, "
-            "trial, shown_at, repeat_of, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'labeler')",
-            [
-                subject,
-                dataset,
-                trial.item,
-                trial.preferred,
-                trial.rt_ms,
-                trial.deadline_ms,
-                timed_out,
-                trial.session,
-                trial.block,
-                trial.trial,
-                trial.shown_at,
-                repeat_of,
-            ],
+            repeat_of = answers[0]
+        label_id = insert_trial(
+            con,
+            {
+                "subject": subject,
+                "dataset": dataset,
+                "item_idx": trial.item,
+                "preferred": trial.preferred,
+                "rt_ms": trial.rt_ms,
+                "deadline_ms": trial.deadline_ms,
+                "timed_out": timed_out,
+                "session": trial.session,
+                "block": trial.block,
+                "trial": trial.trial,
+                "shown_at": trial.shown_at,
+                "repeat_of": repeat_of,
+                "source": "labeler",
+            },
         )
-        label_id = first_row(con, "SELECT id FROM labels WHERE session = ? AND trial = ?", [trial.session, trial.trial])
-        return label_id[0], True
+        return label_id, True
 
 
 def record_region(ws: Workspace, subject: str, session: str, trial: int, region: Region) -> bool:
     """Attach the subject's reason to an answered trial; False when there is no such answer of theirs."""
     with _write_lock, ws.transaction() as con:
-        row = first_row(
-            con,
-            "SELECT id FROM labels WHERE session = ? AND trial = ? AND subject = ? AND NOT timed_out",
-            [session, trial, subject],
-        )
-        if row is None:
-            return False
-        con.execute("UPDATE labels SET region = ? WHERE id = ?", [list(region), row[0]])
-        return True
+        return set_region(con, subject, session, trial, region)
 
 
 def labelled_today(ws: Workspace, subject: str, dataset: str) -> int:
     """Answers (not misses) the subject gave on the dataset since local midnight."""
     midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    with ws.connect() as con:
-        row = first_row(
-            con,
-            "SELECT count(*) FROM labels WHERE subject = ? AND dataset = ? AND NOT timed_out AND created_at >= ?",
-            [subject, dataset, midnight],
-        )
-    return row[0]
+    return answers_since(ws, subject, dataset, midnight)

@@ -3,6 +3,4 @@
 from prefstudy.report.model import Report, RunSummary, collect
 from prefstudy.report.render import render_json, render_markdown, render_table
 
-FORMATS = ("table", "markdown", "json")
-
-__all__ = ["FORMATS", "Report", "RunSummary", "collect", "render_json", "render_markdown", "render_table"]
+__all__ = ["Report", "RunSummary", "collect", "render_json", "render_markdown", "render_table"]

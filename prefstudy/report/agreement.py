@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prefstudy.explain.agreement import chance_levels
+from prefstudy.explain.chance import chance_levels
+from prefstudy.explain.records import agreement_summaries
 from prefstudy.workspace import Workspace
 
 
@@ -29,34 +30,18 @@ class AgreementRow:
 
 def collect_agreement(ws: Workspace, run_ids: set[str]) -> list[AgreementRow]:
     """Table 5 rows for the given runs' stored explanations."""
-    if not run_ids:
-        return []
-    with ws.connect() as con:
-        rows = con.execute(
-            """
-            SELECT run_id, layer, label, count(*), avg(pointing::DOUBLE), avg(energy), avg(iou),
-                   avg((region[3] - region[1]) * (region[4] - region[2])), any_value(top)
-            FROM explanations
-            WHERE split = 'test' AND label = predicted AND region IS NOT NULL
-            GROUP BY run_id, layer, label
-            ORDER BY run_id, layer, label DESC
-            """
-        ).fetchall()
     out = []
-    for run_id, layer, label, n, pointing, energy, iou, share, top in rows:
-        if run_id not in run_ids:
-            continue
-        chance = chance_levels(share, top)
-        answer = "preferred" if label else "not_preferred"
+    for s in agreement_summaries(ws, run_ids):
+        chance = chance_levels(s.region_share, s.top)
         out.append(
             AgreementRow(
-                run_id,
-                layer,
-                answer,
-                n,
-                pointing,
-                energy,
-                iou,
+                s.run_id,
+                s.layer,
+                "preferred" if s.label else "not_preferred",
+                s.n,
+                s.pointing_game,
+                s.energy,
+                s.iou,
                 chance["pointing_game"],
                 chance["energy"],
                 chance["iou"],

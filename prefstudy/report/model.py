@@ -5,18 +5,16 @@ Renderers (:mod:`prefstudy.report.render`) only format this; statistics and HTML
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import asdict, dataclass, field
 
 from prefstudy.metrics import Confusion
 from prefstudy.report.agreement import AgreementRow, collect_agreement
 from prefstudy.report.transfer import GainSummary, TransferPair, collect_pairs, summarize_gains
-from prefstudy.runs import FINISHED
-from prefstudy.splits import TEST, TRAIN, VALIDATION
+from prefstudy.runs.record import SPLIT_ORDER as SPLITS
+from prefstudy.runs.record import RunRow, finished_runs, run_metrics
+from prefstudy.splits import TEST, TRAIN
 from prefstudy.workspace import Workspace
-
-SPLITS = (TRAIN, VALIDATION, TEST)
 
 
 @dataclass(frozen=True)
@@ -117,53 +115,37 @@ def summarize_groups(runs: list[RunSummary]) -> list[GroupSummary]:
     return out
 
 
+def summarize_run(row: RunRow, metrics: dict[str, Confusion]) -> RunSummary:
+    """A finished run as the report shows it."""
+    transfer = row.transfer
+    return RunSummary(
+        run_id=row.id,
+        subject=row.subject,
+        dataset=row.dataset,
+        backbone=row.backbone,
+        protocol=row.protocol,
+        seed=row.seed,
+        epochs=row.epochs,
+        best_epoch=row.best_epoch,
+        parent_run=row.parent_run,
+        n_labels=row.config["n_labels"],
+        n_train=row.config["split_sizes"][TRAIN],
+        train_size=row.settings.get("train_size"),
+        transfer=f"{transfer['mode']} from {transfer['source_dataset']}" if transfer else None,
+        duration_s=row.duration_s,
+        metrics={s: metrics[s] for s in SPLITS if s in metrics},
+    )
+
+
 def collect(ws: Workspace, subject: str | None = None, dataset: str | None = None) -> Report:
     """The finished runs of the study (optionally of one subject or dataset), oldest first."""
-    where, params = ["r.status = ?"], [FINISHED]
-    if subject:
-        where.append("r.subject = ?")
-        params.append(subject)
-    if dataset:
-        where.append("r.dataset = ?")
-        params.append(dataset)
-    with ws.connect() as con:
-        rows = con.execute(
-            "SELECT id, subject, dataset, backbone, protocol, seed, epochs, best_epoch, parent_run, config, "
-            f"duration_s FROM runs r WHERE {' AND '.join(where)} ORDER BY created_at, id",
-            params,
-        ).fetchall()
-        metric_rows = con.execute("SELECT run_id, split, tp, fp, fn, tn FROM metrics").fetchall()
-    metrics: dict[str, dict[str, Confusion]] = {}
-    for run_id, split, tp, fp, fn, tn in metric_rows:
-        metrics.setdefault(run_id, {})[split] = Confusion(tp, fp, fn, tn)
-    runs = []
-    for run_id, subj, ds, backbone, protocol, seed, epochs, best, parent, config_json, duration in rows:
-        found = metrics.get(run_id, {})
-        config = json.loads(config_json)
-        transfer = config.get("transfer")
-        runs.append(
-            RunSummary(
-                run_id=run_id,
-                subject=subj,
-                dataset=ds,
-                backbone=backbone,
-                protocol=protocol,
-                seed=seed,
-                epochs=epochs,
-                best_epoch=best,
-                parent_run=parent,
-                n_labels=config["n_labels"],
-                n_train=config["split_sizes"][TRAIN],
-                train_size=config["settings"].get("train_size"),
-                transfer=f"{transfer['mode']} from {transfer['source_dataset']}" if transfer else None,
-                duration_s=duration,
-                metrics={s: found[s] for s in SPLITS if s in found},
-            )
-        )
+    rows = finished_runs(ws, subject=subject, dataset=dataset)
+    metrics = run_metrics(ws, [r.id for r in rows])
+    runs = [summarize_run(row, metrics.get(row.id, {})) for row in rows]
     return Report(
         study=ws.spec().name,
         runs=runs,
         groups=summarize_groups(runs),
-        transfer_pairs=collect_pairs(ws, [r for r in runs if r.parent_run]),
+        transfer_pairs=collect_pairs(ws, rows),
         agreement=collect_agreement(ws, {r.run_id for r in runs}),
     )

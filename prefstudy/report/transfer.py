@@ -4,19 +4,12 @@ from scratch with the same settings, scored on the same test items.
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass
-from typing import Protocol
 
-from prefstudy.runs import FINISHED
+from prefstudy.runs.record import Prediction, RunRow, predictions_by_run
+from prefstudy.splits import TEST
 from prefstudy.workspace import Workspace
-
-
-class _Run(Protocol):
-    run_id: str
-    subject: str
-    dataset: str
 
 
 @dataclass(frozen=True)
@@ -49,57 +42,61 @@ class GainSummary:
     largest: bool  # the number of labels where this transfer gains most
 
 
-def _test_accuracy(con, run_id: str, items: set[int] | None = None) -> tuple[float, set[int]]:
-    rows = con.execute(
-        "SELECT item_idx, label, p_preferred FROM predictions WHERE run_id = ? AND split = 'test'", [run_id]
-    ).fetchall()
-    chosen = [(i, label == (p > 0.5)) for i, label, p in rows if items is None or i in items]
+def _accuracy(predicted: list[Prediction], items: set[int] | None = None) -> tuple[float, set[int]]:
+    chosen = [(p.item_idx, p.label == (p.p_preferred > 0.5)) for p in predicted if items is None or p.item_idx in items]
     return (sum(ok for _, ok in chosen) / len(chosen) if chosen else float("nan")), {i for i, _ in chosen}
 
 
-def collect_pairs(ws: Workspace, transfer_runs: list[_Run]) -> list[TransferPair]:
-    """Pair each finished transfer run with the latest scratch run of the same subject, dataset and settings."""
+def _baseline(runs: list[RunRow], run: RunRow) -> RunRow | None:
+    """The latest run trained from scratch with the transfer run's subject, dataset and settings."""
+    found = [
+        r
+        for r in runs
+        if r.parent_run is None and (r.subject, r.dataset, r.settings) == (run.subject, run.dataset, run.settings)
+    ]
+    return found[-1] if found else None
+
+
+def pair_runs(runs: list[RunRow], test_predictions: dict[str, list[Prediction]]) -> list[TransferPair]:
+    """Each transfer run among ``runs`` (oldest first) beside its baseline, both scored on the test items they share."""
+    pairs = []
+    for run in runs:
+        if run.parent_run is None:
+            continue
+        baseline = _baseline(runs, run)
+        if baseline is None:
+            accuracy, items = _accuracy(test_predictions.get(run.id, []))
+            base_accuracy = None
+        else:
+            _, base_items = _accuracy(test_predictions.get(baseline.id, []))
+            accuracy, items = _accuracy(test_predictions.get(run.id, []), base_items)
+            base_accuracy, _ = _accuracy(test_predictions.get(baseline.id, []), items)
+        transfer = run.transfer
+        pairs.append(
+            TransferPair(
+                subject=run.subject,
+                dataset=run.dataset,
+                source_dataset=transfer["source_dataset"],
+                mode=transfer["mode"],
+                n_train=0 if transfer["mode"] == "zero-shot" else run.config["split_sizes"]["train"],
+                transfer_run=run.id,
+                baseline_run=baseline.id if baseline else None,
+                n_test=len(items),
+                baseline_accuracy=base_accuracy,
+                transfer_accuracy=accuracy,
+                gain_points=None if base_accuracy is None else 100 * (accuracy - base_accuracy),
+            )
+        )
+    return pairs
+
+
+def collect_pairs(ws: Workspace, runs: list[RunRow]) -> list[TransferPair]:
+    """Pair each finished transfer run among ``runs`` with the latest scratch run of the same settings."""
+    transfer_runs = [r for r in runs if r.parent_run]
     if not transfer_runs:
         return []
-    with ws.connect() as con:
-        rows = con.execute(
-            "SELECT id, subject, dataset, parent_run, config FROM runs WHERE status = ? ORDER BY created_at, id",
-            [FINISHED],
-        ).fetchall()
-        configs = {run_id: (subject, dataset, parent, json.loads(c)) for run_id, subject, dataset, parent, c in rows}
-        pairs = []
-        for run in transfer_runs:
-            subject, dataset, _, config = configs[run.run_id]
-            baselines = [
-                rid
-                for rid, (s, d, parent, c) in configs.items()
-                if parent is None and (s, d) == (subject, dataset) and c["settings"] == config["settings"]
-            ]
-            baseline = baselines[-1] if baselines else None
-            if baseline is None:
-                accuracy, items = _test_accuracy(con, run.run_id)
-                base_accuracy = None
-            else:
-                _, base_items = _test_accuracy(con, baseline)
-                accuracy, items = _test_accuracy(con, run.run_id, base_items)
-                base_accuracy, _ = _test_accuracy(con, baseline, items)
-            transfer = config["transfer"]
-            pairs.append(
-                TransferPair(
-                    subject=subject,
-                    dataset=dataset,
-                    source_dataset=transfer["source_dataset"],
-                    mode=transfer["mode"],
-                    n_train=0 if transfer["mode"] == "zero-shot" else config["split_sizes"]["train"],
-                    transfer_run=run.run_id,
-                    baseline_run=baseline,
-                    n_test=len(items),
-                    baseline_accuracy=base_accuracy,
-                    transfer_accuracy=accuracy,
-                    gain_points=None if base_accuracy is None else 100 * (accuracy - base_accuracy),
-                )
-            )
-    return pairs
+    needed = {r.id for r in transfer_runs} | {b.id for r in transfer_runs if (b := _baseline(runs, r))}
+    return pair_runs(runs, predictions_by_run(ws, needed, split=TEST))
 
 
 def summarize_gains(pairs: list[TransferPair]) -> list[GainSummary]:

@@ -1,36 +1,46 @@
 """Dataset readers by kind: ``fashion-mnist``, ``fashion-mnist-sample``, ``lfw``, ``indoor67``, ``folder``.
 
 Each reader turns its files into a :class:`~prefstudy.sources.base.Decoded` dataset;
-:mod:`prefstudy.datasets` caches and records it.
+:mod:`prefstudy.datasets` caches and records it. A reader's module is imported only when it is
+used, so naming the kinds (in ``--help``, in an error) stays light.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from prefstudy.errors import PrefstudyError
-from prefstudy.sources import fashion_mnist, folder, indoor67, lfw
-from prefstudy.sources.base import Decoded, Reporter, SourceOptions
+
+if TYPE_CHECKING:
+    from prefstudy.progress import Reporter
+    from prefstudy.sources.base import Decoded, SourceOptions
 
 
 @dataclass(frozen=True)
 class SourceKind:
     name: str
-    load: Callable[[SourceOptions, Reporter], Decoded]
+    reader: str  # "module:function" under prefstudy.sources
     summary: str
+
+    @property
+    def load(self) -> Callable[[SourceOptions, Reporter], Decoded]:
+        module, function = self.reader.split(":")
+        return getattr(import_module(f"prefstudy.sources.{module}"), function)
 
 
 SOURCES: dict[str, SourceKind] = {
     kind.name: kind
     for kind in (
-        SourceKind("fashion-mnist", fashion_mnist.load, "official Fashion-MNIST IDX files (60k train + 10k test)"),
-        SourceKind("fashion-mnist-sample", fashion_mnist.load_sample, "the 10k test split embedded in prefstudy"),
-        SourceKind("lfw", lfw.load, "Labeled Faces in the Wild: a folder or .tgz of <Person>/<Person>_NNNN.jpg"),
+        SourceKind("fashion-mnist", "fashion_mnist:load", "official Fashion-MNIST IDX files (60k train + 10k test)"),
+        SourceKind("fashion-mnist-sample", "fashion_mnist:load_sample", "the 10k test split embedded in prefstudy"),
+        SourceKind("lfw", "lfw:load", "Labeled Faces in the Wild: a folder or .tgz of <Person>/<Person>_NNNN.jpg"),
         SourceKind(
-            "indoor67", indoor67.load, "MIT Indoor-67 layout: Images/<category>/, TrainImages.txt, TestImages.txt"
+            "indoor67", "indoor67:load", "MIT Indoor-67 layout: Images/<category>/, TrainImages.txt, TestImages.txt"
         ),
-        SourceKind("folder", folder.load, "any image tree; first-level sub-folders become classes"),
+        SourceKind("folder", "folder:load", "any image tree; first-level sub-folders become classes"),
     )
 }
 
@@ -43,4 +53,4 @@ def get_source(kind: str) -> SourceKind:
         raise PrefstudyError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(SOURCES)}") from None
 
 
-__all__ = ["SOURCES", "Decoded", "SourceKind", "SourceOptions", "get_source"]
+__all__ = ["SOURCES", "SourceKind", "get_source"]

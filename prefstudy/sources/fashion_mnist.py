@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prefstudy.env import DATA_ENV
 from prefstudy.errors import PrefstudyError
 from prefstudy.sources.base import Decoded, Reporter, SourceOptions, seeded_order, sha256_hex
 from prefstudy.sources.idx import read_idx
@@ -22,7 +23,6 @@ SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-DATA_ENV = "PREFSTUDY_DATA"
 
 
 def default_search_dirs() -> list[Path]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from prefstudy.errors import PrefstudyError
+from prefstudy.files import atomic_path
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.sources import fashion_mnist
 
@@ -60,10 +60,11 @@ def verify(name: str, path: Path) -> bool:
 
 
 def fetch_fashion_mnist(
-    dest: Path | None = None, base_url: str = OFFICIAL_URL, force: bool = False, report: Reporter | None = None
+    dest: Path | None = None, base_url: str | None = None, force: bool = False, report: Reporter | None = None
 ) -> FetchResult:
-    """Make the four official files available; download only what no local copy provides."""
+    """Make the four official files available; download (from ``base_url``, or the official site) what is missing."""
     report = report or SilentReporter()
+    base_url = base_url or OFFICIAL_URL
     dest = Path(dest).expanduser() if dest else default_destination()
     if not force:
         try:
@@ -79,19 +80,16 @@ def fetch_fashion_mnist(
         if target.is_file() and verify(name, target) and not force:
             report.advance()
             continue
-        tmp = dest / f".{name}.part{os.getpid()}"
         url = base_url.rstrip("/") + "/" + name
         try:
-            with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-            if not verify(name, tmp):
-                raise PrefstudyError(f"{url} failed its sha256 check (not the official file); nothing was kept")
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as out:
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
+                if not verify(name, tmp):
+                    raise PrefstudyError(f"{url} failed its sha256 check (not the official file); nothing was kept")
         except (urllib.error.URLError, OSError) as error:
             raise PrefstudyError(f"could not download {url} ({error}); check the network or pass --path") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         downloaded.append(name)
         report.advance()
     return FetchResult(folder=dest, downloaded=downloaded, found_locally=False)

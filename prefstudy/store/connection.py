@@ -17,10 +17,10 @@ from typing import Any
 
 import duckdb
 
+from prefstudy.env import LOCK_TIMEOUT_ENV
 from prefstudy.errors import PrefstudyError
 from prefstudy.store.migrations import migrate
 
-LOCK_TIMEOUT_ENV = "PREFSTUDY_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 
 
@@ -89,3 +89,8 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ())
     """The first value of the first row of a query, or None."""
     row = first_row(con, sql, params)
     return row[0] if row else None
+
+
+def sql_path(path: Path) -> str:
+    """A file path as the body of a single-quoted SQL string (DuckDB's COPY takes no parameter there)."""
+    return str(path).replace("'", "''")

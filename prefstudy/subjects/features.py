@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from prefstudy.subjects.regions import Region, pixel_bounds
+from prefstudy.subjects.vocabulary import FEATURE_NAMES, canonical_feature
 
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -63,19 +64,13 @@ def symmetry(x: torch.Tensor) -> torch.Tensor:
     return 1.0 - (lum - lum.flip(-1)).abs().mean(dim=(1, 2))
 
 
-FEATURES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "brightness": brightness,
-    "contrast": contrast,
-    "edges": edges,
-    "colourfulness": colourfulness,
-    "symmetry": symmetry,
-}
-FEATURE_ALIASES = {"colorfulness": "colourfulness", "edge": "edges", "edge-density": "edges"}
+# Each name of FEATURE_NAMES is the function above of the same name.
+FEATURES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {name: globals()[name] for name in FEATURE_NAMES}
 
 
 def compute_feature(name: str, images: np.ndarray, region: Region | None = None, chunk: int = 4096) -> np.ndarray:
     """The feature's value for every image of a (N, H, W, C) uint8 array, inside ``region`` if given."""
-    fn = FEATURES[FEATURE_ALIASES.get(name, name)]
+    fn = FEATURES[canonical_feature(name)]
     _, height, width, _ = images.shape
     r0, r1, c0, c1 = pixel_bounds(region, height, width) if region else (0, height, 0, width)
     out = np.empty(len(images), dtype=np.float64)

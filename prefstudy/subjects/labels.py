@@ -1,31 +1,27 @@
-"""Labels: writing them (from any source), reading the ones a model learns from, and CSV import/export.
+"""The ``labels`` table: the one place labels are written and read, whoever gives them.
 
-A label CSV has a header and the columns ``key,preferred[,rt_ms]``; ``preferred`` is
-1/0, true/false, yes/no or y/n. An import is all-or-nothing: every bad row is reported with
-its line number and nothing is written.
+A label is one trial: a person in the labelling app, a row of an imported file, or a simulated
+subject's answer. The labels a model learns from are the *usable* ones: answered in time
+(not timed out), not a hidden repeat, and the latest such answer when an item was answered more
+than once. That rule lives here, once (:data:`USABLE`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import math
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 
-from prefstudy.datasets import get_dataset
-from prefstudy.errors import LabelFileError, PrefstudyError
-from prefstudy.store import scalar
-from prefstudy.subjects.registry import HUMAN, ensure_subject, require_subject
+from prefstudy.store import first_row, scalar, sql_path
+from prefstudy.subjects.regions import Region
 from prefstudy.workspace import Workspace
 
-TRUE_WORDS = {"1", "true", "yes", "y", "preferred", "t"}
-FALSE_WORDS = {"0", "false", "no", "n", "not preferred", "not_preferred", "f"}
 LABEL_COLUMNS = (
     "subject",
     "dataset",
@@ -42,10 +38,23 @@ LABEL_COLUMNS = (
     "repeat_of",
     "source",
 )
+USABLE = "NOT timed_out AND repeat_of IS NULL AND preferred IS NOT NULL"
+"""The labels a model learns from (of these, the latest per item)."""
+
+_LATEST_USABLE = f"""
+    SELECT item_idx, arg_max(preferred, id) AS preferred, arg_max_null(region, id) AS region
+    FROM labels
+    WHERE subject = ? AND dataset = ? AND {USABLE}
+    GROUP BY item_idx ORDER BY item_idx
+"""
 
 
 def new_session(prefix: str) -> str:
+    """A new session id, e.g. ``import-3fa9c1d2e4b5``."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+# --- writing ---------------------------------------------------------------------------------
 
 
 def insert_labels(con: duckdb.DuckDBPyConnection, rows: dict[str, np.ndarray]) -> int:
@@ -62,15 +71,75 @@ def insert_labels(con: duckdb.DuckDBPyConnection, rows: dict[str, np.ndarray]) -
     return len(next(iter(rows.values())))
 
 
-def label_count(ws: Workspace, subject: str, dataset: str) -> int:
-    """How many labels (of any kind) the subject has on the dataset."""
-    with ws.connect() as con:
-        return scalar(con, "SELECT count(*) FROM labels WHERE subject = ? AND dataset = ?", [subject, dataset])
+def insert_repeats(con: duckdb.DuckDBPyConnection, rows: dict[str, np.ndarray]) -> None:
+    """Insert second showings of items, each pointing at the first label of its item in the same session."""
+    con.register("repeats", rows)
+    try:
+        con.execute(
+            """
+            INSERT INTO labels (subject, dataset, item_idx, preferred, session, trial, region, source, repeat_of)
+            SELECT r.subject, r.dataset, r.item_idx, r.preferred, r.session, r.trial, r.region, r.source, l.id
+            FROM repeats r JOIN labels l
+              ON l.session = r.session AND l.item_idx = r.item_idx AND l.repeat_of IS NULL
+            """
+        )
+    finally:
+        con.unregister("repeats")
+
+
+@dataclass(frozen=True)
+class StoredTrial:
+    """A trial already stored for a (session, trial) pair."""
+
+    label_id: int
+    subject: str
+
+
+def find_trial(con: duckdb.DuckDBPyConnection, session: str, trial: int) -> StoredTrial | None:
+    """The label stored for ``(session, trial)``, if any."""
+    row = first_row(con, "SELECT id, subject FROM labels WHERE session = ? AND trial = ?", [session, trial])
+    return StoredTrial(row[0], row[1]) if row else None
+
+
+def answer_ids(con: duckdb.DuckDBPyConnection, subject: str, dataset: str, item: int) -> list[int]:
+    """Ids of the subject's in-time answers to ``item`` (first showings and repeats), oldest first."""
+    rows = con.execute(
+        "SELECT id FROM labels WHERE subject = ? AND dataset = ? AND item_idx = ? AND NOT timed_out "
+        "AND preferred IS NOT NULL ORDER BY id",
+        [subject, dataset, item],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def insert_trial(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> int:
+    """Insert one labelling-app trial (keys from LABEL_COLUMNS); returns its label id."""
+    columns = [c for c in LABEL_COLUMNS if c in row]
+    con.execute(
+        f"INSERT INTO labels ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [row[c] for c in columns],
+    )
+    return first_row(con, "SELECT id FROM labels WHERE session = ? AND trial = ?", [row["session"], row["trial"]])[0]
+
+
+def set_region(con: duckdb.DuckDBPyConnection, subject: str, session: str, trial: int, region: Region) -> bool:
+    """Attach a region (the subject's reason) to their answered trial; False when there is none."""
+    row = first_row(
+        con,
+        "SELECT id FROM labels WHERE session = ? AND trial = ? AND subject = ? AND NOT timed_out",
+        [session, trial, subject],
+    )
+    if row is None:
+        return False
+    con.execute("UPDATE labels SET region = ? WHERE id = ?", [list(region), row[0]])
+    return True
+
+
+# --- reading ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class UsableLabels:
-    """The labels a model learns from: one answer per item (the latest non-repeat, non-timed-out one)."""
+    """The labels a model learns from: one answer per item (the latest usable one)."""
 
     item_idx: np.ndarray  # int64, sorted
     preferred: np.ndarray  # bool
@@ -78,118 +147,86 @@ class UsableLabels:
 
 
 def usable_labels(ws: Workspace, subject: str, dataset: str) -> UsableLabels:
+    """The subject's usable labels on the dataset, and a digest that changes when any of them does."""
     with ws.connect() as con:
-        result = con.execute(
-            """
-            SELECT item_idx, arg_max(preferred, id) AS preferred
-            FROM labels
-            WHERE subject = ? AND dataset = ? AND NOT timed_out AND repeat_of IS NULL AND preferred IS NOT NULL
-            GROUP BY item_idx ORDER BY item_idx
-            """,
-            [subject, dataset],
-        ).fetchnumpy()
+        result = con.execute(f"SELECT item_idx, preferred FROM ({_LATEST_USABLE})", [subject, dataset]).fetchnumpy()
     idx = np.asarray(result["item_idx"], dtype=np.int64)
     preferred = np.asarray(result["preferred"], dtype=bool)
     digest = hashlib.sha256(idx.tobytes() + np.packbits(preferred).tobytes()).hexdigest()[:16]
     return UsableLabels(idx, preferred, digest)
 
 
-def label_regions(ws: Workspace, subject: str, dataset: str) -> dict[int, tuple[float, float, float, float]]:
+def label_regions(ws: Workspace, subject: str, dataset: str) -> dict[int, Region]:
     """The region (the subject's reason) of each item whose usable answer carries one."""
     with ws.connect() as con:
         rows = con.execute(
-            """
-            SELECT item_idx, arg_max_null(region, id) FROM labels
-            WHERE subject = ? AND dataset = ? AND NOT timed_out AND repeat_of IS NULL AND preferred IS NOT NULL
-            GROUP BY item_idx
-            """,
+            f"SELECT item_idx, region FROM ({_LATEST_USABLE}) WHERE region IS NOT NULL", [subject, dataset]
+        ).fetchall()
+    return {int(i): tuple(region) for i, region in rows}
+
+
+def usable_counts(ws: Workspace) -> dict[str, dict[str, int]]:
+    """subject -> dataset -> number of items with a usable label."""
+    with ws.connect() as con:
+        rows = con.execute(
+            f"SELECT subject, dataset, count(DISTINCT item_idx) FROM labels WHERE {USABLE} "
+            "GROUP BY subject, dataset ORDER BY subject, dataset"
+        ).fetchall()
+    counts: dict[str, dict[str, int]] = {}
+    for subject, dataset, n in rows:
+        counts.setdefault(subject, {})[dataset] = n
+    return counts
+
+
+def label_count(ws: Workspace, subject: str, dataset: str) -> int:
+    """How many labels (of any kind) the subject has on the dataset."""
+    with ws.connect() as con:
+        return scalar(con, "SELECT count(*) FROM labels WHERE subject = ? AND dataset = ?", [subject, dataset])
+
+
+def labelled_pairs(ws: Workspace) -> list[tuple[str, str]]:
+    """Every (subject, dataset) with at least one label, by subject."""
+    with ws.connect() as con:
+        rows = con.execute("SELECT DISTINCT subject, dataset FROM labels ORDER BY subject, dataset").fetchall()
+    return [(s, d) for s, d in rows]
+
+
+def subjects_with_labels(ws: Workspace, dataset: str) -> list[str]:
+    """The subjects with at least one label on ``dataset``, by name."""
+    return [s for s, d in labelled_pairs(ws) if d == dataset]
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    label_id: int
+    item: int
+    preferred: bool | None
+    timed_out: bool
+    repeat_of: int | None
+
+
+def trial_history(ws: Workspace, subject: str, dataset: str) -> list[TrialRow]:
+    """Every trial of the subject on the dataset, in the order they were stored."""
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT id, item_idx, preferred, timed_out, repeat_of FROM labels WHERE subject = ? AND dataset = ? "
+            "ORDER BY id",
             [subject, dataset],
         ).fetchall()
-    return {int(i): tuple(region) for i, region in rows if region is not None}
+    return [TrialRow(*row) for row in rows]
 
 
-def _parse_preferred(value: str) -> bool | None:
-    word = value.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    return None
-
-
-def import_labels(ws: Workspace, path: Path, subject: str, dataset: str) -> int:
-    """Import a person's labels from CSV, all or nothing; returns the number imported."""
-    info = get_dataset(ws, dataset)
-    path = Path(path)
-    if not path.is_file():
-        raise PrefstudyError(f"label file {path} not found")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise PrefstudyError(f"{path} is not a UTF-8 text file; export it as CSV") from None
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
-    if header[:2] != ["key", "preferred"] or any(h not in ("key", "preferred", "rt_ms") for h in header):
-        raise PrefstudyError(f"{path}: the header must be key,preferred[,rt_ms], got {','.join(header) or 'nothing'}")
+def answers_since(ws: Workspace, subject: str, dataset: str, since: datetime) -> int:
+    """Answers (not misses) the subject gave on the dataset since ``since`` (server-local time)."""
     with ws.connect() as con:
-        keys = con.execute("SELECT key, idx FROM items WHERE dataset = ?", [dataset]).fetchall()
-    idx_of = dict(keys)
-    problems: list[tuple[int, str]] = []
-    seen: dict[str, int] = {}
-    items, answers, rts = [], [], []
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            problems.append((line, f"expected {len(header)} columns, got {len(row)}"))
-            continue
-        record = dict(zip(header, (cell.strip() for cell in row), strict=True))
-        key = record["key"]
-        if key not in idx_of:
-            problems.append((line, f"unknown key {key!r} in dataset {dataset!r}"))
-        elif key in seen:
-            problems.append((line, f"key {key!r} already labelled on line {seen[key]}"))
-        answer = _parse_preferred(record["preferred"])
-        if answer is None:
-            problems.append((line, f"preferred must be 1/0, true/false or yes/no, got {record['preferred']!r}"))
-        rt = math.nan
-        if record.get("rt_ms"):
-            try:
-                rt = float(record["rt_ms"])
-                if not rt >= 0:
-                    raise ValueError
-            except ValueError:
-                problems.append((line, f"rt_ms must be a non-negative number, got {record['rt_ms']!r}"))
-        seen.setdefault(key, line)
-        if key in idx_of and answer is not None:
-            items.append(idx_of[key])
-            answers.append(answer)
-            rts.append(rt)
-    if problems:
-        raise LabelFileError(str(path), problems)
-    if not items:
-        raise PrefstudyError(f"{path} has no label rows")
-    n = len(items)
-    with ws.transaction() as con:
-        ensure_subject(con, subject, HUMAN)
-        insert_labels(
+        return scalar(
             con,
-            {
-                "subject": np.full(n, subject, dtype=object),
-                "dataset": np.full(n, info.name, dtype=object),
-                "item_idx": np.array(items, dtype=np.int32),
-                "preferred": np.array(answers, dtype=bool),
-                "rt_ms": np.where(np.isnan(rts), None, np.array(rts, dtype=object)),
-                "session": np.full(n, new_session("import"), dtype=object),
-                "trial": np.arange(1, n + 1, dtype=np.int32),
-                "source": np.full(n, "import", dtype=object),
-            },
+            "SELECT count(*) FROM labels WHERE subject = ? AND dataset = ? AND NOT timed_out AND created_at >= ?",
+            [subject, dataset, since],
         )
-    return n
 
 
-EXPORT_QUERY = """
+_EXPORT = """
     SELECT l.dataset, i.key, l.preferred, l.rt_ms, l.deadline_ms, l.timed_out, l.session, l.block, l.trial,
            l.shown_at, l.region, l.repeat_of, l.source, l.id AS label_id
     FROM labels l JOIN items i ON i.dataset = l.dataset AND i.idx = l.item_idx
@@ -198,43 +235,23 @@ EXPORT_QUERY = """
 """
 
 
-def export_labels(ws: Workspace, subject: str, out: Path | None, fmt: str, dataset: str | None = None) -> str | None:
-    """Export every label of a subject as CSV (to ``out`` or returned as text) or Parquet (to ``out``)."""
-    require_subject(ws, subject)
-    if fmt not in ("csv", "parquet"):
-        raise PrefstudyError(f"unknown export format {fmt!r}; use csv or parquet")
-    if fmt == "parquet" and out is None:
-        raise PrefstudyError("parquet export needs --out FILE")
-    if dataset is not None:
-        get_dataset(ws, dataset)
-    query = EXPORT_QUERY.format(dataset_filter="AND l.dataset = ?" if dataset else "")
-    params = [subject, dataset] if dataset else [subject]
+def _export_query(subject: str, dataset: str | None) -> tuple[str, list[str]]:
+    query = _EXPORT.format(dataset_filter="AND l.dataset = ?" if dataset else "")
+    return query, [subject, dataset] if dataset else [subject]
+
+
+def export_rows(ws: Workspace, subject: str, dataset: str | None = None) -> tuple[list[str], list[tuple]]:
+    """(columns, rows) of every label of the subject (on one dataset, if given), items by key."""
+    query, params = _export_query(subject, dataset)
     with ws.connect() as con:
-        if out is not None:
-            out = Path(out)
-            tmp = out.with_name(out.name + ".tmp")
-            options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
-            con.execute(f"COPY ({query}) TO '{_sql_path(tmp)}' ({options})", params)
-            tmp.replace(out)
-            return None
         relation = con.execute(query, params)
         columns = [d[0] for d in relation.description]
-        rows = relation.fetchall()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else _csv_value(v) for v in row])
-    return buffer.getvalue()
+        return columns, relation.fetchall()
 
 
-def _csv_value(value: object) -> object:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, list):
-        return " ".join(f"{v:g}" for v in value)
-    return value
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
+def copy_export(ws: Workspace, subject: str, dataset: str | None, path: Path, fmt: str) -> None:
+    """Write the same rows as :func:`export_rows` to ``path`` with DuckDB's COPY (csv or parquet)."""
+    query, params = _export_query(subject, dataset)
+    options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+    with ws.connect() as con:
+        con.execute(f"COPY ({query}) TO '{sql_path(path)}' ({options})", params)

@@ -1,4 +1,4 @@
-"""Subjects of a study: people who label, and simulated subjects with a known rule."""
+"""The ``subjects`` and ``simulations`` tables: people who label, and simulated subjects with a known rule."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import duckdb
 
 from prefstudy.errors import PrefstudyError
 from prefstudy.store import first_row, scalar
+from prefstudy.subjects.labels import usable_counts
 from prefstudy.workspace import Workspace, check_name
 
 HUMAN, SIMULATED = "human", "simulated"
@@ -17,7 +18,7 @@ HUMAN, SIMULATED = "human", "simulated"
 class SubjectSummary:
     name: str
     kind: str
-    labels: dict[str, int]  # dataset -> usable labels
+    labels: dict[str, int]  # dataset -> items with a usable label
     rules: dict[str, str]  # dataset -> rule, for simulated subjects
 
 
@@ -48,20 +49,48 @@ def require_subject(ws: Workspace, name: str) -> str:
     return row[0]
 
 
+def subject_kind(ws: Workspace, name: str) -> str | None:
+    """The subject's kind (human or simulated), or None when there is no such subject."""
+    with ws.connect() as con:
+        row = first_row(con, "SELECT kind FROM subjects WHERE name = ?", [name])
+    return row[0] if row else None
+
+
+def human_subjects(ws: Workspace) -> list[str]:
+    """The people of the study, by name."""
+    with ws.connect() as con:
+        return [s for (s,) in con.execute("SELECT name FROM subjects WHERE kind = ? ORDER BY name", [HUMAN]).fetchall()]
+
+
+def record_simulation(
+    con: duckdb.DuckDBPyConnection,
+    subject: str,
+    dataset: str,
+    rule: str,
+    *,
+    noise: float,
+    repeat: float,
+    seed: int,
+    session: str,
+) -> None:
+    """Record which rule a simulated subject answered a dataset by."""
+    con.execute(
+        "INSERT INTO simulations (subject, dataset, rule, noise, repeat, seed, session) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [subject, dataset, rule, noise, repeat, seed, session],
+    )
+
+
 def list_subjects(ws: Workspace) -> list[SubjectSummary]:
-    """Every subject, with the number of usable labels per dataset."""
+    """Every subject, with the number of items they have a usable label for, per dataset."""
     with ws.connect() as con:
         subjects = con.execute("SELECT name, kind FROM subjects ORDER BY name").fetchall()
-        counts = con.execute(
-            "SELECT subject, dataset, count(*) FROM labels WHERE NOT timed_out AND repeat_of IS NULL "
-            "GROUP BY subject, dataset ORDER BY dataset"
-        ).fetchall()
         rules = con.execute("SELECT subject, dataset, rule FROM simulations ORDER BY dataset").fetchall()
+    counts = usable_counts(ws)
     return [
         SubjectSummary(
             name=name,
             kind=kind,
-            labels={d: n for s, d, n in counts if s == name},
+            labels=counts.get(name, {}),
             rules={d: r for s, d, r in rules if s == name},
         )
         for name, kind in subjects

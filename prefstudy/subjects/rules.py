@@ -14,10 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from prefstudy.errors import PrefstudyError
-from prefstudy.subjects.features import FEATURE_ALIASES, FEATURES, compute_feature
 from prefstudy.subjects.regions import Region, parse_region
-
-RULE_HELP = "classes:NAME,NAME,... | feature:NAME | feature:NAME@REGION"
+from prefstudy.subjects.vocabulary import FEATURE_NAMES, RULE_HELP, canonical_feature
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,9 @@ class FeatureRule:
     region: Region | None = None
 
     def preferred(self, images: np.ndarray, item_classes: np.ndarray) -> np.ndarray:
+        # Imported here: features need torch, and parsing a rule (or listing subjects) must not.
+        from prefstudy.subjects.features import compute_feature
+
         values = compute_feature(self.feature, images, self.region)
         if np.ptp(values) == 0:
             raise PrefstudyError(
@@ -77,8 +78,8 @@ def parse_rule(text: str, class_names: list[str]) -> Rule:
         return ClassRule(classes)
     if kind == "feature":
         name, _, region = body.partition("@")
-        name = FEATURE_ALIASES.get(name.strip().lower(), name.strip().lower())
-        if name not in FEATURES:
-            raise PrefstudyError(f"unknown feature {name!r}; use one of: {', '.join(FEATURES)}")
+        name = canonical_feature(name)
+        if name not in FEATURE_NAMES:
+            raise PrefstudyError(f"unknown feature {name!r}; use one of: {', '.join(FEATURE_NAMES)}")
         return FeatureRule(name, parse_region(region) if region else None)
     raise PrefstudyError(f"unknown rule kind {kind!r}; use {RULE_HELP}")

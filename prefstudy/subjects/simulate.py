@@ -13,8 +13,8 @@ import numpy as np
 
 from prefstudy.datasets import ImageSet, load_images
 from prefstudy.errors import PrefstudyError
-from prefstudy.subjects.labels import insert_labels, label_count, new_session
-from prefstudy.subjects.registry import SIMULATED, ensure_subject
+from prefstudy.subjects.labels import insert_labels, insert_repeats, label_count, new_session
+from prefstudy.subjects.registry import SIMULATED, ensure_subject, record_simulation
 from prefstudy.subjects.rules import Rule, parse_rule
 from prefstudy.workspace import Workspace
 
@@ -111,23 +111,10 @@ def simulate_subject(
 
     with ws.transaction() as con:
         ensure_subject(con, subject, SIMULATED)
-        con.execute(
-            "INSERT INTO simulations (subject, dataset, rule, noise, repeat, seed, session) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [subject, dataset, rule_text, noise, repeat, seed, session],
-        )
+        record_simulation(con, subject, dataset, rule_text, noise=noise, repeat=repeat, seed=seed, session=session)
         insert_labels(con, columns(sim.item_idx, sim.preferred, 1))
         if r:
-            con.register("repeats", columns(sim.repeat_item_idx, sim.repeat_preferred, n + 1))
-            con.execute(
-                """
-                INSERT INTO labels (subject, dataset, item_idx, preferred, session, trial, region, source, repeat_of)
-                SELECT r.subject, r.dataset, r.item_idx, r.preferred, r.session, r.trial, r.region, r.source, l.id
-                FROM repeats r JOIN labels l
-                  ON l.session = r.session AND l.item_idx = r.item_idx AND l.repeat_of IS NULL
-                """
-            )
-            con.unregister("repeats")
+            insert_repeats(con, columns(sim.repeat_item_idx, sim.repeat_preferred, n + 1))
     return SimulationResult(
         subject=subject,
         dataset=dataset,

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from prefstudy.explain import agreement, chance_levels, region_mask
+from prefstudy.explain.agreement import agreement, region_mask
+from prefstudy.explain.chance import chance_levels
 
 
 def test_a_map_inside_the_region_agrees_fully():

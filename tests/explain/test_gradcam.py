@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from prefstudy.backbones import count_hooks, create_backbone
-from prefstudy.explain import NOT_PREFERRED, PREFERRED, GradCam
+from prefstudy.explain.gradcam import NOT_PREFERRED, PREFERRED, GradCam
 
 
 class HandSet(nn.Module):

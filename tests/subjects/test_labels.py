@@ -6,7 +6,8 @@ import duckdb
 import pytest
 
 from prefstudy.errors import LabelFileError
-from prefstudy.subjects.labels import import_labels, usable_labels
+from prefstudy.subjects.label_files import import_labels
+from prefstudy.subjects.labels import usable_labels
 
 
 def _write(tmp_path: Path, text: str) -> Path:

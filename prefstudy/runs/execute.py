@@ -1,0 +1,287 @@
+"""Making a run: build its model once, fit it, predict every labelled item, and write the run directory.
+
+:func:`start_run` and :func:`resume_run` are the driver: they read the study (labels, images, a
+transfer's source model), record the run as running, hand a :class:`RunJob` to :func:`execute`,
+and record what it wrote. :func:`execute` opens no database: it writes ``model.pt``,
+``predictions.parquet`` and ``result.json`` into the run directory, which is all
+:func:`~prefstudy.runs.record.record_runs` needs, here or after a copy from another machine.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import torch
+
+from prefstudy import __version__
+from prefstudy.backbones import Backbone, create_backbone
+from prefstudy.config import FP32, TrainSettings
+from prefstudy.datasets import ImageSet, load_images
+from prefstudy.device import resolve_device
+from prefstudy.distributed import World, current_world
+from prefstudy.errors import PrefstudyError
+from prefstudy.inputs import InputAdapter, InputPlan
+from prefstudy.metrics import confusion_by_split
+from prefstudy.models import SavedModel, read_saved_model, save_model
+from prefstudy.precision import Precision, resolve_precision
+from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.prepare import Prepared, prepare
+from prefstudy.runs.record import (
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    RUNNING,
+    RunDir,
+    begin_run,
+    get_run,
+    mark_run,
+    record_runs,
+    result_object,
+    run_dir,
+    run_result,
+)
+from prefstudy.train import FitResult, as_train_data, fit, predict_proba
+from prefstudy.transfer import TransferRequest, transfer_backbone, transfer_of
+from prefstudy.transfer import describe as describe_transfer
+from prefstudy.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `prefstudy run` was asked for."""
+
+    subject: str
+    dataset: str
+    settings: TrainSettings
+    device: str = "auto"
+    transfer: TransferRequest | None = None
+    precision: str = "auto"  # auto | fp32 | bf16: how to compute, not what to learn
+    compile: bool = False
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How a run computes: its numeric path, whether it is compiled, and the processes sharing it."""
+
+    precision: Precision
+    compile: bool = False
+    world: World = field(default_factory=World)
+
+
+@dataclass
+class RunJob:
+    """Everything one run needs, in memory; :func:`execute` reads nothing else."""
+
+    run_dir: RunDir
+    config: dict[str, Any]  # as in config.json
+    prepared: Prepared
+    images: ImageSet
+    settings: TrainSettings
+    transfer: TransferRequest | None
+    backbone: Backbone  # built once, by the driver: from scratch, or from the transfer's source
+    plan: InputPlan
+    device: torch.device
+    speed: Speed
+    resume: bool = False
+
+    @property
+    def zero_shot(self) -> bool:
+        return self.transfer is not None and self.transfer.mode == "zero-shot"
+
+
+def versions() -> dict[str, str]:
+    """The versions of what a run's numbers depend on."""
+    found = {"prefstudy": __version__, "python": platform.python_version()}
+    for package in ("torch", "torchvision", "numpy", "duckdb", "timm", "captum"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "absent"
+    return found
+
+
+def build_model(
+    images: ImageSet, settings: TrainSettings, source: SavedModel | None, transfer: TransferRequest | None
+) -> tuple[Backbone, InputPlan]:
+    """The run's backbone and input plan: a new model, or one started from a transfer source."""
+    info = images.info
+    shape = (info.channels, info.height, info.width)
+    torch.manual_seed(settings.seed)  # the same seed gives the same initial weights (and new head)
+    if source is None or transfer is None:
+        weights = settings.weights_path()
+        backbone = create_backbone(settings.backbone, in_chans=info.channels, input_size=shape[1:], weights=weights)
+        return backbone, InputPlan(images=shape, model=tuple(backbone.input_size))
+    return transfer_backbone(source, shape, transfer)
+
+
+def new_run_id(subject: str, dataset: str, protocol: str) -> str:
+    return f"{subject}-{dataset}-{protocol}-{uuid.uuid4().hex[:6]}"
+
+
+def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None) -> dict[str, Any]:
+    """Make a new run; returns its result (the `--json` object)."""
+    report = report or SilentReporter()
+    world = current_world()
+    device = world.device(resolve_device(request.device))
+    precision = resolve_precision(request.precision, device)
+    source = read_saved_model(ws, request.transfer.source_run) if request.transfer else None
+    settings = request.settings
+    if source is not None:  # a transfer run keeps its source's backbone
+        settings = settings.replace(backbone=source.backbone)
+    prepared = prepare(ws, request.subject, request.dataset, settings)
+    images = load_images(ws, request.dataset)
+    backbone, plan = build_model(images, settings, source, request.transfer)
+    run_id = world.broadcast(new_run_id(request.subject, request.dataset, settings.protocol))
+    config = {
+        "run_id": run_id,
+        "subject": request.subject,
+        "dataset": request.dataset,
+        "settings": settings.to_dict(),
+        "device": request.device,
+        "precision": precision.name,
+        "compile": request.compile,
+        "processes": world.size,
+        "input": plan.to_dict(),
+        "transfer": describe_transfer(source, request.transfer) if source else None,
+        "split_sizes": prepared.split_sizes(),
+        "labels_digest": prepared.labels.digest,
+        "n_labels": len(prepared.labels.item_idx),
+    }
+    if source is not None:
+        report.note(f"transfer ({request.transfer.mode}) from run {source.run_id}: input {plan.describe()}")
+    job = RunJob(
+        run_dir=run_dir(ws, run_id),
+        config=config,
+        prepared=prepared,
+        images=images,
+        settings=settings,
+        transfer=request.transfer,
+        backbone=backbone,
+        plan=plan,
+        device=device,
+        speed=Speed(precision, request.compile, world),
+    )
+    if world.main:  # the main process records the run; the others only train
+        job.run_dir.path.mkdir(parents=True)
+        job.run_dir.write_config({**config, "versions": versions()})
+        begin_run(ws, job.run_dir, str(device))
+    return _execute_and_record(ws, job, report)
+
+
+def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> dict[str, Any]:
+    """Continue an unfinished run from its last checkpoint, with its recorded settings."""
+    report = report or SilentReporter()
+    row = get_run(ws, run_id)
+    if row.status == FINISHED:
+        raise PrefstudyError(f"run {run_id} is already finished; start a new run instead")
+    settings = TrainSettings(**row.settings)
+    prepared = prepare(ws, row.subject, row.dataset, settings)
+    if prepared.labels.digest != row.labels_digest:
+        raise PrefstudyError(
+            f"the labels of {row.subject!r} on {row.dataset!r} changed since run {run_id} started; start a new run"
+        )
+    transfer = transfer_of(row.config)
+    source = read_saved_model(ws, transfer.source_run) if transfer else None
+    images = load_images(ws, row.dataset)
+    backbone, plan = build_model(images, settings, source, transfer)
+    world = current_world()
+    device = world.device(resolve_device(row.config["device"]))
+    # A run resumes on the path it started on; runs from before precisions were recorded were fp32.
+    speed = Speed(Precision(row.config.get("precision", FP32), device.type), row.config.get("compile", False), world)
+    job = RunJob(
+        run_dir=run_dir(ws, run_id),
+        config=row.config,
+        prepared=prepared,
+        images=images,
+        settings=settings,
+        transfer=transfer,
+        backbone=backbone,
+        plan=plan,
+        device=device,
+        speed=speed,
+        resume=True,
+    )
+    if world.main:
+        mark_run(ws, run_id, RUNNING)
+    return _execute_and_record(ws, job, report)
+
+
+def _execute_and_record(ws: Workspace, job: RunJob, report: Reporter) -> dict[str, Any]:
+    main = job.speed.world.main
+    run_id = job.config["run_id"]
+    try:
+        execute(job, report)
+    except KeyboardInterrupt:
+        if main:
+            mark_run(ws, run_id, INTERRUPTED, f"interrupted; continue with `prefstudy run --resume {run_id}`")
+        raise
+    except Exception as error:
+        if main:
+            mark_run(ws, run_id, FAILED, f"{type(error).__name__}: {error}")
+        raise
+    if not main:
+        return {"run_id": run_id, "rank": job.speed.world.rank}
+    record_runs(ws, [job.run_dir])
+    return run_result(ws, run_id)
+
+
+def execute(job: RunJob, report: Reporter | None = None) -> None:
+    """Train (unless zero-shot) and predict every labelled item; the main process writes the run directory.
+
+    Writes ``model.pt``, ``predictions.parquet`` and ``result.json`` (and, while training, the
+    checkpoint); opens no database. Under torchrun the other processes only train.
+    """
+    report = report or SilentReporter()
+    began = time.perf_counter()
+    backbone, labels, speed = job.backbone, job.prepared.labels, job.speed
+    adapter = InputAdapter(job.plan, backbone)
+    data = as_train_data(job.images.images[labels.item_idx], labels.preferred, job.prepared.split)
+    if job.zero_shot:
+        result = FitResult(best_epoch=None, history=[], state=backbone.module.state_dict())
+    else:
+        result = fit(
+            backbone,
+            adapter,
+            data,
+            job.settings,
+            job.device,
+            job.run_dir.checkpoint,
+            report,
+            resume=job.resume,
+            freeze_features=job.transfer is not None and job.transfer.mode == "frozen",
+            precision=speed.precision,
+            compile=speed.compile,
+            world=speed.world,
+        )
+        if not speed.world.main:
+            return
+        backbone.module.load_state_dict(result.state)
+    backbone.module.to(job.device)
+    report.start(1, "predicting")
+    everything = torch.arange(len(data.labels))
+    p = predict_proba(
+        backbone.module, adapter.to(job.device), data.images, everything, precision=speed.precision
+    ).numpy()
+    report.advance()
+    save_model(job.run_dir.model, job.settings.backbone, backbone, job.plan, result.state)
+    job.run_dir.write_predictions(
+        labels.item_idx, job.images.keys[labels.item_idx], job.prepared.split, labels.preferred, p
+    )
+    job.run_dir.write_result(
+        result_object(
+            job.config,
+            status=FINISHED,
+            device=str(job.device),
+            precision=speed.precision.name,
+            best_epoch=result.best_epoch,
+            duration_s=time.perf_counter() - began,
+            train_images_per_s=result.train_images_per_s,
+            metrics=confusion_by_split(job.prepared.split, labels.preferred, p),
+            history=[vars(h) for h in result.history],
+        )
+    )

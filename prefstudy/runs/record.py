@@ -1,0 +1,418 @@
+"""A run's record: the files of its directory, and its rows in the study database.
+
+This module is the one place that knows the run directory's layout and the one place that
+writes and reads the ``runs``, ``metrics``, ``epochs`` and ``predictions`` tables. It never
+imports torch, so reports, plans and imports stay light.
+
+A run is recorded in two steps. :func:`begin_run` inserts its row as *running* from its
+``config.json``; once a run directory holds its results (``result.json``,
+``predictions.parquet``, ``model.pt``), :func:`record_runs` writes every row from those files.
+A run made here and a run directory made on another machine are recorded the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import duckdb
+import numpy as np
+
+from prefstudy.config import FP32
+from prefstudy.errors import PrefstudyError
+from prefstudy.files import atomic_path, write_json_atomically
+from prefstudy.metrics import Confusion
+from prefstudy.splits import TEST, TRAIN, VALIDATION
+from prefstudy.store import first_row, sql_path
+from prefstudy.workspace import Workspace
+
+FINISHED, RUNNING, FAILED, INTERRUPTED = "finished", "running", "failed", "interrupted"
+STATUSES = (RUNNING, FINISHED, FAILED, INTERRUPTED)
+SPLIT_ORDER = (TRAIN, VALIDATION, TEST)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run directory ``runs/<id>/`` and the names of its files, which live here only."""
+
+    path: Path
+
+    CONFIG: ClassVar[str] = "config.json"  # the run's settings, input plan, transfer source, versions
+    CHECKPOINT: ClassVar[str] = "checkpoint.pt"  # the last epoch, for --resume
+    MODEL: ClassVar[str] = "model.pt"  # the selected weights
+    RESULT: ClassVar[str] = "result.json"  # the --json object: metrics and history
+    PREDICTIONS: ClassVar[str] = "predictions.parquet"  # p(preferred) of every labelled item
+    FINISHED_FILES: ClassVar[tuple[str, ...]] = (CONFIG, RESULT, PREDICTIONS, MODEL)
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    @property
+    def model(self) -> Path:
+        return self.path / self.MODEL
+
+    @property
+    def result_file(self) -> Path:
+        return self.path / self.RESULT
+
+    @property
+    def predictions(self) -> Path:
+        return self.path / self.PREDICTIONS
+
+    @staticmethod
+    def holds_a_run(path: Path) -> bool:
+        """Whether ``path`` looks like a run directory (it has a config)."""
+        return (Path(path) / RunDir.CONFIG).is_file()
+
+    def missing(self) -> list[str]:
+        """The files a finished run has and this directory lacks."""
+        return [name for name in self.FINISHED_FILES if not (self.path / name).is_file()]
+
+    def read_config(self) -> dict[str, Any]:
+        return self._read_json(self.config_file)
+
+    def read_result(self) -> dict[str, Any]:
+        return self._read_json(self.result_file)
+
+    def _read_json(self, path: Path) -> dict[str, Any]:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise PrefstudyError(f"{self.path}: unreadable run file {path.name} ({error})") from None
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_json_atomically(self.config_file, config)
+
+    def write_result(self, result: dict[str, Any]) -> None:
+        write_json_atomically(self.result_file, result)
+
+    def write_predictions(
+        self, item_idx: np.ndarray, keys: np.ndarray, split: np.ndarray, label: np.ndarray, p_preferred: np.ndarray
+    ) -> None:
+        """Write every labelled item's prediction, by item, to ``predictions.parquet``."""
+        columns = {
+            "item_idx": np.asarray(item_idx, dtype=np.int32),
+            "key": np.asarray(keys, dtype=object),
+            "split": np.asarray(split, dtype=object),
+            "label": np.asarray(label, dtype=bool),
+            "p_preferred": np.asarray(p_preferred, dtype=np.float64),
+        }
+        # An in-memory DuckDB writes the Parquet file: the study database is not opened.
+        with atomic_path(self.predictions) as tmp, duckdb.connect() as con:
+            con.register("predictions", columns)
+            con.execute(f"COPY (SELECT * FROM predictions ORDER BY item_idx) TO '{sql_path(tmp)}' (FORMAT parquet)")
+
+    def read_prediction_keys(self) -> list[tuple[int, str]]:
+        """(item index, item key) of every prediction in the directory."""
+        with duckdb.connect() as con:
+            return con.execute(
+                f"SELECT item_idx, key FROM read_parquet('{sql_path(self.predictions)}') ORDER BY item_idx"
+            ).fetchall()
+
+
+def run_dir(ws: Workspace, run_id: str) -> RunDir:
+    """The directory of run ``run_id`` in the study."""
+    return RunDir(ws.run_dir(run_id))
+
+
+# --- the --json object of a run ----------------------------------------------------------------
+
+HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+def _described(config: dict[str, Any]) -> dict[str, Any]:
+    """What a run's config says of it, as its row and its result name it."""
+    settings, transfer = config["settings"], config.get("transfer") or {}
+    return {
+        "run_id": config["run_id"],
+        "subject": config["subject"],
+        "dataset": config["dataset"],
+        "backbone": settings["backbone"],
+        "protocol": settings["protocol"],
+        "parent_run": transfer.get("source_run"),
+        "seed": settings["seed"],
+        # a zero-shot run trains no epoch
+        "epochs": 0 if transfer.get("mode") == "zero-shot" else settings["epochs"],
+        "processes": config.get("processes", 1),
+        "n_labels": config["n_labels"],
+    }
+
+
+def _metrics_object(metrics: dict[str, Confusion]) -> dict[str, dict[str, Any]]:
+    return {
+        split: {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn, "n": c.n, "accuracy": c.accuracy}
+        for split in SPLIT_ORDER
+        if (c := metrics.get(split)) is not None
+    }
+
+
+def result_object(
+    config: dict[str, Any],
+    *,
+    status: str,
+    device: str | None,
+    precision: str | None,
+    best_epoch: int | None,
+    duration_s: float | None,
+    train_images_per_s: float | None,
+    metrics: dict[str, Confusion],
+    history: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The `prefstudy run --json` object, which ``result.json`` also holds: one shape, built here only."""
+    described = _described(config)
+    return {
+        **{key: described[key] for key in ("run_id", "subject", "dataset", "backbone", "protocol", "seed", "epochs")},
+        "best_epoch": best_epoch,
+        "status": status,
+        "device": device,
+        "precision": precision or FP32,  # runs from before precisions were recorded were fp32
+        "processes": described["processes"],
+        "n_labels": described["n_labels"],
+        "duration_s": duration_s,
+        "train_images_per_s": train_images_per_s,
+        "metrics": _metrics_object(metrics),
+        "history": [{key: h[key] for key in HISTORY_FIELDS} for h in history],
+    }
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+_RUN_COLUMNS = (
+    "id",
+    "subject",
+    "dataset",
+    "backbone",
+    "protocol",
+    "parent_run",
+    "seed",
+    "epochs",
+    "config",
+    "labels_digest",
+    "status",
+    "device",
+    "versions",
+    "precision",
+)
+
+
+def _run_row(config: dict[str, Any], status: str, device: str) -> list[Any]:
+    """The values of _RUN_COLUMNS for a run with ``config`` (as in config.json, versions included)."""
+    config = dict(config)
+    versions = config.pop("versions", {})
+    d = _described(config)
+    return [
+        d["run_id"],
+        d["subject"],
+        d["dataset"],
+        d["backbone"],
+        d["protocol"],
+        d["parent_run"],
+        d["seed"],
+        d["epochs"],
+        json.dumps(config),
+        config["labels_digest"],
+        status,
+        device,
+        json.dumps(versions),
+        config.get("precision"),
+    ]
+
+
+def _insert_run(con: duckdb.DuckDBPyConnection, values: list[Any]) -> None:
+    columns = ", ".join(_RUN_COLUMNS)
+    con.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})", values)
+
+
+def begin_run(ws: Workspace, run: RunDir, device: str) -> None:
+    """Insert the run's row, as running on ``device``, from its ``config.json``."""
+    with ws.transaction() as con:
+        _insert_run(con, _run_row(run.read_config(), RUNNING, device))
+
+
+def mark_run(ws: Workspace, run_id: str, status: str, error: str | None = None) -> None:
+    """Set a run's status (e.g. failed or interrupted, with the error), or running again on resume."""
+    with ws.transaction() as con:
+        con.execute("UPDATE runs SET status = ?, error = ? WHERE id = ?", [status, error, run_id])
+
+
+def _write_finished(con: duckdb.DuckDBPyConnection, run: RunDir) -> str:
+    config, result = run.read_config(), run.read_result()
+    run_id = result["run_id"]
+    if first_row(con, "SELECT 1 FROM runs WHERE id = ?", [run_id]) is None:  # made elsewhere
+        _insert_run(con, _run_row(config, FINISHED, result["device"]))
+    con.execute(
+        "UPDATE runs SET status = ?, best_epoch = ?, finished_at = current_timestamp, duration_s = ?, "
+        "train_images_per_s = ?, error = NULL WHERE id = ?",
+        [FINISHED, result["best_epoch"], result["duration_s"], result["train_images_per_s"], run_id],
+    )
+    # A resumed run may have recorded partial results before; replace them.
+    for table in ("metrics", "predictions", "epochs"):
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+    for split, m in result["metrics"].items():
+        con.execute(
+            "INSERT INTO metrics (run_id, split, tp, fp, fn, tn, n, accuracy) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, split, m["tp"], m["fp"], m["fn"], m["tn"], m["n"], m["accuracy"]],
+        )
+    for h in result["history"]:
+        con.execute(
+            "INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [run_id, h["epoch"], h["train_loss"], h["train_accuracy"], h["val_loss"], h["val_accuracy"], h["seconds"]],
+        )
+    con.execute(
+        "INSERT INTO predictions (run_id, dataset, item_idx, split, label, p_preferred) "
+        f"SELECT ?, ?, item_idx, split, label, p_preferred FROM read_parquet('{sql_path(run.predictions)}')",
+        [run_id, result["dataset"]],
+    )
+    return run_id
+
+
+def record_runs(ws: Workspace, runs: Iterable[RunDir]) -> list[str]:
+    """Record finished run directories (made here or elsewhere) in one transaction; returns their ids."""
+    with ws.transaction() as con:
+        return [_write_finished(con, run) for run in runs]
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run as the database holds it."""
+
+    id: str
+    subject: str
+    dataset: str
+    backbone: str
+    protocol: str
+    parent_run: str | None
+    seed: int
+    epochs: int
+    config: dict[str, Any]
+    labels_digest: str
+    status: str
+    error: str | None
+    best_epoch: int | None
+    device: str | None
+    duration_s: float | None
+    train_images_per_s: float | None
+    precision: str | None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.config["settings"]
+
+    @property
+    def transfer(self) -> dict[str, Any] | None:
+        """What a transfer run records about its start (source run and dataset, mode, adapt), else None."""
+        return self.config.get("transfer")
+
+
+_ROW_SELECT = (
+    "SELECT id, subject, dataset, backbone, protocol, parent_run, seed, epochs, config, labels_digest, status, "
+    "error, best_epoch, device, duration_s, train_images_per_s, precision FROM runs"
+)
+
+
+def _run_rows(con: duckdb.DuckDBPyConnection, where: str = "", params: list[Any] | None = None) -> list[RunRow]:
+    rows = con.execute(f"{_ROW_SELECT} {where} ORDER BY created_at, id", params or []).fetchall()
+    return [RunRow(*row[:8], json.loads(row[8]), *row[9:]) for row in rows]
+
+
+def get_run(ws: Workspace, run_id: str) -> RunRow:
+    """A run's row; an unknown id fails with a hint."""
+    with ws.connect() as con:
+        rows = _run_rows(con, "WHERE id = ?", [run_id])
+    if not rows:
+        raise PrefstudyError(f"no run {run_id!r} in this study; see `prefstudy report`")
+    return rows[0]
+
+
+def run_ids(ws: Workspace) -> set[str]:
+    """The id of every run recorded in the study, whatever its status."""
+    with ws.connect() as con:
+        return {r for (r,) in con.execute("SELECT id FROM runs").fetchall()}
+
+
+def finished_runs(ws: Workspace, subject: str | None = None, dataset: str | None = None) -> list[RunRow]:
+    """The finished runs (of one subject and/or dataset, if given), oldest first."""
+    where, params = ["status = ?"], [FINISHED]
+    for column, value in (("subject", subject), ("dataset", dataset)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    with ws.connect() as con:
+        return _run_rows(con, "WHERE " + " AND ".join(where), params)
+
+
+def run_metrics(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, dict[str, Confusion]]:
+    """run id -> split -> confusion counts, for the given runs (or all)."""
+    where, params = ("", []) if ids is None else ("WHERE run_id IN (SELECT unnest(?))", [sorted(set(ids))])
+    with ws.connect() as con:
+        rows = con.execute(f"SELECT run_id, split, tp, fp, fn, tn FROM metrics {where}", params).fetchall()
+    out: dict[str, dict[str, Confusion]] = {}
+    for run_id, split, tp, fp, fn, tn in rows:
+        out.setdefault(run_id, {})[split] = Confusion(tp, fp, fn, tn)
+    return out
+
+
+@dataclass(frozen=True)
+class Prediction:
+    item_idx: int
+    split: str
+    label: bool  # the subject's answer
+    p_preferred: float
+
+
+def predictions(ws: Workspace, run_id: str) -> list[Prediction]:
+    """Every labelled item's prediction in a run, by item."""
+    return predictions_by_run(ws, [run_id]).get(run_id, [])
+
+
+def predictions_by_run(ws: Workspace, ids: Iterable[str], split: str | None = None) -> dict[str, list[Prediction]]:
+    """run id -> predictions by item, for the given runs (and only ``split``, if given)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    where, params = "run_id IN (SELECT unnest(?))", [ids]
+    if split is not None:
+        where += " AND split = ?"
+        params.append(split)
+    with ws.connect() as con:
+        rows = con.execute(
+            f"SELECT run_id, item_idx, split, label, p_preferred FROM predictions WHERE {where} "
+            "ORDER BY run_id, item_idx",
+            params,
+        ).fetchall()
+    out: dict[str, list[Prediction]] = {}
+    for run_id, *fields in rows:
+        out.setdefault(run_id, []).append(Prediction(*fields))
+    return out
+
+
+def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """The `prefstudy run --json` object of a recorded run."""
+    row = get_run(ws, run_id)
+    with ws.connect() as con:
+        history = con.execute(
+            f"SELECT {', '.join(HISTORY_FIELDS)} FROM epochs WHERE run_id = ? ORDER BY epoch", [run_id]
+        ).fetchall()
+    return result_object(
+        row.config,
+        status=row.status,
+        device=row.device,
+        precision=row.precision,
+        best_epoch=row.best_epoch,
+        duration_s=row.duration_s,
+        train_images_per_s=row.train_images_per_s,
+        metrics=run_metrics(ws, [run_id]).get(run_id, {}),
+        history=[dict(zip(HISTORY_FIELDS, h, strict=True)) for h in history],
+    )

@@ -1,0 +1,39 @@
+"""Making the study's due runs, transfer runs after the runs they start from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefstudy.errors import PrefstudyError
+from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.study.plan import TODO, plan
+from prefstudy.studyfile import RunSpec
+from prefstudy.transfer import TransferRequest
+from prefstudy.workspace import Workspace
+
+
+def run_study(
+    ws: Workspace, device: str = "auto", report: Reporter | None = None, epochs: int | None = None
+) -> list[dict[str, Any]]:
+    """Make every planned run that is not done yet, transfer runs after their sources; returns their results."""
+    report = report or SilentReporter()
+    results: list[dict[str, Any]] = []
+    made: set[tuple[str, RunSpec, str | None]] = set()
+    while True:  # a pass can finish the sources that transfer runs wait for
+        todo = [item for item in plan(ws, epochs) if item.status == TODO]
+        if not todo:
+            return results
+        for item in todo:
+            key = (item.subject, item.run, item.source_run)
+            if key in made:  # never loop on a run that does not count as done once made
+                raise PrefstudyError(f"{item.subject} on {item.dataset} is still due after it was made")
+            made.add(key)
+            run = item.run
+            what = f"{item.subject} on {run.dataset} ({run.settings.backbone}, {run.settings.protocol}"
+            transfer = None
+            if run.transfer is not None:
+                transfer = TransferRequest(item.source_run, run.transfer.mode, run.transfer.adapt)
+                what += f", {run.transfer.mode} from {item.source_run}"
+            report.note(f"run: {what})")
+            results.append(start_run(ws, RunRequest(item.subject, run.dataset, run.settings, device, transfer), report))
