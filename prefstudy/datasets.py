@@ -175,17 +175,17 @@ def list_datasets(ws: Workspace) -> list[DatasetInfo]:
 
 def load_images(ws: Workspace, name: str) -> ImageSet:
     """Load a dataset's cached images and item table into memory."""
-    info = get_dataset(ws, name)
+    with ws.connect() as con:  # one connection for the record and the items
+        info = get_dataset(ws, name)
+        items = con.execute(
+            "SELECT key, class, split, sha256 FROM items WHERE dataset = ? ORDER BY idx", [name]
+        ).fetchnumpy()
     cache = ws.root / info.cache_file
     if not cache.is_file():
         raise PrefstudyError(f"the image cache of dataset {name!r} ({cache}) is missing; add the dataset again")
     images = np.load(cache)
     if images.shape != (info.n_items, info.height, info.width, info.channels):
         raise PrefstudyError(f"the image cache of dataset {name!r} ({cache}) does not match its record; add it again")
-    with ws.connect() as con:
-        items = con.execute(
-            "SELECT key, class, split, sha256 FROM items WHERE dataset = ? ORDER BY idx", [name]
-        ).fetchnumpy()
     return ImageSet(
         info=info,
         images=images,
@@ -204,7 +204,7 @@ def key_index(ws: Workspace, name: str) -> dict[str, int]:
 
 def official_splits(ws: Workspace, name: str) -> np.ndarray:
     """Each item's official split ('train', 'test' or None), by item index."""
-    get_dataset(ws, name)  # an unknown dataset is one clear error
     with ws.connect() as con:
+        get_dataset(ws, name)  # an unknown dataset is one clear error
         rows = con.execute("SELECT split FROM items WHERE dataset = ? ORDER BY idx", [name]).fetchall()
     return np.array([split for (split,) in rows], dtype=object)

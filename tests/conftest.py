@@ -1,15 +1,18 @@
-"""Shared fixtures: isolated workspaces, the CLI runner, and the real data (skipped, with the reason, when absent)."""
+"""Shared fixtures: isolated workspaces, the CLI runner, studies built once per session, and the real data
+(skipped, with the reason, when absent)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from prefstudy.cli import app
+from prefstudy.config import TrainSettings
 from prefstudy.datasets import add_dataset
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.workspace import Workspace, init_workspace
@@ -51,17 +54,70 @@ def indoor_dir() -> Path:
     return path
 
 
+def copy_study(source: Path, target: Path) -> Workspace:
+    """A private copy of a study, to change freely."""
+    shutil.copytree(source, target)
+    return Workspace(target.resolve())
+
+
+@pytest.fixture(scope="session")
+def _empty_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once: an empty study named "study" (creating the database's schema takes a while)."""
+    return init_workspace(tmp_path_factory.mktemp("empty") / "study").root
+
+
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
+def ws(_empty_study: Path, tmp_path: Path) -> Workspace:
     """A fresh, empty study workspace."""
-    return init_workspace(tmp_path / "study")
+    return copy_study(_empty_study, tmp_path / "study")
+
+
+@pytest.fixture(scope="session")
+def _sample_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once: a study with the embedded real Fashion-MNIST test split as dataset 'fm' (decoded and hashed once)."""
+    ws = init_workspace(tmp_path_factory.mktemp("sample") / "study")
+    add_dataset(ws, DatasetSpec(name="fm", kind="fashion-mnist-sample"))
+    return ws.root
 
 
 @pytest.fixture
-def sample_ws(ws: Workspace) -> Workspace:
-    """A workspace with the embedded real Fashion-MNIST test split added as dataset 'fm'."""
-    add_dataset(ws, DatasetSpec(name="fm", kind="fashion-mnist-sample"))
+def sample_ws(ws: Workspace, _sample_study: Path) -> Workspace:
+    """The fresh workspace `ws`, with the embedded real Fashion-MNIST test split added as dataset 'fm'."""
+    shutil.copy(_sample_study / ws.db_path.name, ws.db_path)  # as `data add` left it, without decoding again
+    shutil.copytree(_sample_study / "cache", ws.cache_dir, dirs_exist_ok=True)
     return ws
+
+
+# The runs of the study every test may read (see `trained_study`): declared, so `study plan` finds them done.
+TRAINED_RUNS = {
+    "alice": TrainSettings(protocol="model2", epochs=2, batch_size=32),  # classes:Trouser,Bag,Sneaker, 1200 labels
+    "bob": TrainSettings(protocol="model2", epochs=1),  # feature:brightness, 400 labels
+}
+
+
+@pytest.fixture(scope="session")
+def trained_study(_sample_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """Built once per session and shared, read-only: Fashion-MNIST, two simulated subjects and one finished
+    model2 run each (see TRAINED_RUNS). Tests that change it take `trained_copy`."""
+    from prefstudy.runs.execute import RunRequest, start_run
+    from prefstudy.subjects.simulate import simulate_subject
+
+    ws = copy_study(_sample_study, tmp_path_factory.mktemp("trained") / "study")
+    ws.declare_dataset(DatasetSpec(name="fm", kind="fashion-mnist-sample"))
+    with ws.study_file.open("a", encoding="utf-8") as study_file:
+        study_file.write('\n[[runs]]\ndataset = "fm"\nepochs = 2\nbatch_size = 32\n')
+        study_file.write('\n[[runs]]\ndataset = "fm"\nepochs = 1\n')
+    simulate_subject(ws, "alice", "fm", "classes:Trouser,Bag,Sneaker", noise=0.0, seed=0, limit=1200)
+    simulate_subject(ws, "bob", "fm", "feature:brightness", seed=1, limit=400)
+    for subject, settings in TRAINED_RUNS.items():
+        start_run(ws, RunRequest(subject, "fm", settings))
+    return ws
+
+
+@pytest.fixture
+def trained_copy(trained_study: Workspace, tmp_path: Path) -> Workspace:
+    """A private copy of the trained study, to change freely."""
+    return copy_study(trained_study.root, tmp_path / "trained")
 
 
 class Cli:

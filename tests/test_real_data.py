@@ -7,6 +7,8 @@ import pytest
 
 from prefstudy.workspace import open_workspace
 
+pytestmark = pytest.mark.slow  # trains on real photos and the full Fashion-MNIST
+
 
 def cli_workspace(cli):
     return open_workspace(cli.study)

@@ -14,6 +14,8 @@ from conftest import SHARED_DATA, Cli
 from prefstudy.errors import PrefstudyError
 from prefstudy.workspace import Workspace, init_workspace
 
+pytestmark = pytest.mark.slow  # trains source and target models on real images
+
 TARGET = ("--epochs", "5", "--batch-size", "32", "--train-size", "100", "--json")
 
 

@@ -103,7 +103,9 @@ def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: Lab
     picture_of = lru_cache(maxsize=256)(lambda item: display_image(images, item))
 
     def progress(subject: str) -> dict:
-        plan, state = plans[subject], load_state(ws, subject, dataset)
+        with ws.connect():  # one connection for both reads
+            state, today = load_state(ws, subject, dataset), labelled_today(ws, subject, dataset)
+        plan = plans[subject]
         labelled = len(state.answered_at)
         blocks = max(1, math.ceil(plan.total / options.block))
         return {
@@ -112,7 +114,7 @@ def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: Lab
             "block": min(labelled // options.block + 1, blocks),
             "blocks": blocks,
             "blocks_done": min(labelled // options.block, blocks),
-            "today": labelled_today(ws, subject, dataset),
+            "today": today,
             "remaining": plan.remaining(state),
         }
 

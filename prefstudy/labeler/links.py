@@ -12,12 +12,12 @@ from prefstudy.workspace import Workspace
 
 def link_token(ws: Workspace, subject: str) -> str:
     """The subject's token, created on first use. Only people label: simulated subjects get none."""
-    kind = subject_kind(ws, subject)
-    if kind is None:
-        raise PrefstudyError(f"no subject {subject!r}; add one with `prefstudy subject add {subject}`")
-    if kind != HUMAN:
-        raise PrefstudyError(f"subject {subject!r} is simulated; only people label in the app")
     with ws.transaction() as con:
+        kind = subject_kind(ws, subject)
+        if kind is None:
+            raise PrefstudyError(f"no subject {subject!r}; add one with `prefstudy subject add {subject}`")
+        if kind != HUMAN:
+            raise PrefstudyError(f"subject {subject!r} is simulated; only people label in the app")
         existing = first_row(con, "SELECT token FROM label_links WHERE subject = ?", [subject])
         if existing:
             return existing[0]

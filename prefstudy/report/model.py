@@ -139,13 +139,16 @@ def summarize_run(row: RunRow, metrics: dict[str, Confusion]) -> RunSummary:
 
 def collect(ws: Workspace, subject: str | None = None, dataset: str | None = None) -> Report:
     """The finished runs of the study (optionally of one subject or dataset), oldest first."""
-    rows = finished_runs(ws, subject=subject, dataset=dataset)
-    metrics = run_metrics(ws, [r.id for r in rows])
-    runs = [summarize_run(row, metrics.get(row.id, {})) for row in rows]
+    with ws.connect():  # one connection for every read
+        rows = finished_runs(ws, subject=subject, dataset=dataset)
+        metrics = run_metrics(ws, [r.id for r in rows])
+        runs = [summarize_run(row, metrics.get(row.id, {})) for row in rows]
+        pairs = collect_pairs(ws, rows)
+        agreement = collect_agreement(ws, {r.run_id for r in runs})
     return Report(
         study=ws.spec().name,
         runs=runs,
         groups=summarize_groups(runs),
-        transfer_pairs=collect_pairs(ws, rows),
-        agreement=collect_agreement(ws, {r.run_id for r in runs}),
+        transfer_pairs=pairs,
+        agreement=agreement,
     )

@@ -66,9 +66,10 @@ def _check_splits(split: np.ndarray, preferred: np.ndarray, protocol: str) -> No
 
 def prepare(ws: Workspace, subject: str, dataset: str, settings: TrainSettings) -> Prepared:
     """Check the subject's labels and draw the split, before anything is written."""
-    require_subject(ws, subject)
-    official = official_splits(ws, dataset)
-    labels = usable_labels(ws, subject, dataset)
+    with ws.connect():  # one connection for the reads
+        require_subject(ws, subject)
+        official = official_splits(ws, dataset)
+        labels = usable_labels(ws, subject, dataset)
     _check_labels(labels, subject, dataset)
     split = assign_splits(
         official[labels.item_idx],

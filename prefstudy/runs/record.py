@@ -400,11 +400,12 @@ def predictions_by_run(ws: Workspace, ids: Iterable[str], split: str | None = No
 
 def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
     """The `prefstudy run --json` object of a recorded run."""
-    row = get_run(ws, run_id)
     with ws.connect() as con:
+        row = get_run(ws, run_id)
         history = con.execute(
             f"SELECT {', '.join(HISTORY_FIELDS)} FROM epochs WHERE run_id = ? ORDER BY epoch", [run_id]
         ).fetchall()
+        metrics = run_metrics(ws, [run_id]).get(run_id, {})
     return result_object(
         row.config,
         status=row.status,
@@ -413,6 +414,6 @@ def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
         best_epoch=row.best_epoch,
         duration_s=row.duration_s,
         train_images_per_s=row.train_images_per_s,
-        metrics=run_metrics(ws, [run_id]).get(run_id, {}),
+        metrics=metrics,
         history=[dict(zip(HISTORY_FIELDS, h, strict=True)) for h in history],
     )

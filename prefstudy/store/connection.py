@@ -3,12 +3,18 @@
 DuckDB lets one process at a time open a database file for writing. prefstudy opens a
 connection per unit of work and closes it, so a labelling server and a training run can share
 a workspace: whoever finds the file locked waits and retries instead of failing.
+
+A unit of work may span several functions: while a thread holds a connection to a database,
+:func:`connect` there hands out the same one (opening a DuckDB database costs ~30 ms), and a
+:func:`transaction` inside a transaction joins it. Nothing that takes long (training, feature
+computation) may run while a connection is held.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,35 +54,64 @@ def _open(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection:
             delay = min(delay * 2, 0.5)
 
 
+class _Held(threading.local):
+    """This thread's open connections, by database path, and whether each is inside a transaction."""
+
+    def __init__(self) -> None:
+        self.connections: dict[Path, duckdb.DuckDBPyConnection] = {}
+        self.in_transaction: set[Path] = set()
+
+
+_held = _Held()
+
+
 @contextmanager
 def connect(path: Path, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the workspace database for one unit of work, migrating it on first use.
 
     Waits (with backoff) while another process holds the file, up to ``timeout_s`` seconds
-    (default ``$PREFSTUDY_LOCK_TIMEOUT`` or 120).
+    (default ``$PREFSTUDY_LOCK_TIMEOUT`` or 120). Inside another ``connect`` to the same
+    database in this thread, it is that connection.
     """
+    path = Path(path).resolve()
+    if path in _held.connections:
+        yield _held.connections[path]
+        return
     if timeout_s is None:
         timeout_s = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_S))
-    path = Path(path).resolve()
     con = _open(path, timeout_s)
     try:
         migrate(con)
+        _held.connections[path] = con
         yield con
     finally:
+        _held.connections.pop(path, None)
+        _held.in_transaction.discard(path)
         con.close()
 
 
 @contextmanager
 def transaction(path: Path, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection inside one transaction: everything in the block lands, or nothing does."""
+    """A connection inside one transaction: everything in the block lands, or nothing does.
+
+    Inside another transaction on the same database in this thread, it joins that one.
+    """
+    path = Path(path).resolve()
     with connect(path, timeout_s) as con:
+        if path in _held.in_transaction:
+            yield con
+            return
         con.execute("BEGIN TRANSACTION")
+        _held.in_transaction.add(path)
         try:
             yield con
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        con.execute("COMMIT")
+        else:
+            con.execute("COMMIT")
+        finally:
+            _held.in_transaction.discard(path)
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple | None:

@@ -72,10 +72,15 @@ def plan(ws: Workspace, epochs: int | None = None) -> list[PlannedRun]:
     ``epochs`` overrides every declared run's epochs (e.g. 1 for a quick pass).
     """
     spec = ws.spec()
+    with ws.connect():  # one connection for every read of the plan
+        return _plan(ws, spec.runs, epochs)
+
+
+def _plan(ws: Workspace, declared_runs: tuple[RunSpec, ...], epochs: int | None) -> list[PlannedRun]:
     finished = finished_runs(ws)
     labelled = labelled_pairs(ws)
     planned = []
-    for declared in spec.runs:
+    for declared in declared_runs:
         run = RunSpec(declared.dataset, declared.settings.replace(epochs=epochs), declared.transfer)
         for subject in sorted({s for s, d in labelled if d == run.dataset}):
             source = _source_run(finished, subject, run) if run.transfer else None

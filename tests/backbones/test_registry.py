@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts the command in subprocesses many times, and trains
+
 ENTRY_POINTS = """\
 [prefstudy.backbones]
 crashes-on-import = broken_plugins.crash:make

@@ -11,6 +11,8 @@ from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.workspace import Workspace, init_workspace
 
+pytestmark = pytest.mark.slow  # trains a model to explain
+
 
 @pytest.fixture(scope="module")
 def _built(tmp_path_factory):

@@ -13,7 +13,10 @@ from harness import CHROMIUM, Server, browser, labels, serve, servers, wait_show
 
 from prefstudy.subjects.registry import add_subject
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: apt-get install chromium")
+pytestmark = [
+    pytest.mark.slow,  # drives Chromium against the real server
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: apt-get install chromium"),
+]
 
 
 def test_a_block_labelled_with_the_keyboard(sample_ws, browser, servers, tmp_path):

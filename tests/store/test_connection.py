@@ -37,6 +37,7 @@ def test_every_migration_is_applied_once(tmp_path: Path):
     assert {"datasets", "items", "subjects", "labels", "runs", "metrics", "predictions"} <= tables
 
 
+@pytest.mark.slow  # another process holds the lock for seconds
 def test_a_second_process_holding_the_lock_is_waited_for(tmp_path: Path):
     db = tmp_path / "x.duckdb"
     with connect(db):
@@ -53,6 +54,7 @@ def test_a_second_process_holding_the_lock_is_waited_for(tmp_path: Path):
     assert names == {"other-process", "this-process"}
 
 
+@pytest.mark.slow  # another process holds the lock for seconds
 def test_a_lock_held_too_long_is_one_clear_error(tmp_path: Path):
     db = tmp_path / "x.duckdb"
     with connect(db):
@@ -75,3 +77,34 @@ def test_a_failed_transaction_writes_nothing(tmp_path: Path):
         raise RuntimeError("boom")
     with connect(db) as con:
         assert con.execute("SELECT count(*) FROM subjects").fetchone()[0] == 0
+
+
+def test_a_unit_of_work_shares_one_connection_and_one_transaction(tmp_path: Path):
+    import threading
+
+    db = tmp_path / "s.duckdb"
+    with connect(db) as outer:
+        outer.execute("CREATE TABLE t (x INTEGER)")
+        with connect(db) as inner:
+            assert inner is outer  # no second open of the database
+        seen_elsewhere = []
+        worker = threading.Thread(target=lambda: seen_elsewhere.append(_open_in_thread(db)))
+        worker.start()
+        worker.join()
+        assert seen_elsewhere and seen_elsewhere[0] is not outer  # another thread gets its own
+    with pytest.raises(RuntimeError), transaction(db) as con:
+        con.execute("INSERT INTO t VALUES (1)")
+        with transaction(db) as joined:  # joins: rolled back with the outer transaction
+            assert joined is con
+            joined.execute("INSERT INTO t VALUES (2)")
+        raise RuntimeError("the unit of work fails")
+    with connect(db) as con:
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (0,)
+        with transaction(db) as inner:
+            inner.execute("INSERT INTO t VALUES (3)")
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (1,)  # committed by the inner transaction
+
+
+def _open_in_thread(db: Path):
+    with connect(db) as con:
+        return con

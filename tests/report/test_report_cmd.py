@@ -1,34 +1,41 @@
-"""`prefstudy report`: the paper's confusion tables per subject and run, in three formats."""
+"""`prefstudy report` on a study with finished runs: the paper's confusion tables per run, in three formats."""
 
 import json
 
 import pytest
+from conftest import Cli
 
-from prefstudy.subjects.simulate import simulate_subject
+from prefstudy.runs.record import run_result
 
 
 @pytest.fixture
-def reported(cli, sample_ws):
-    simulate_subject(sample_ws, "alice", "fm", "classes:Trouser,Bag", seed=0, limit=400)
-    simulate_subject(sample_ws, "bob", "fm", "feature:brightness", seed=1, limit=400)
-    runs = cli.json("run", "--all-subjects", "--dataset", "fm", "--protocol", "model2", "--epochs", "1")["runs"]
-    return {r["subject"]: r for r in runs}
+def reported(trained_study):
+    """The trained study's runs, by subject, as `prefstudy run --json` gave them."""
+    with trained_study.connect() as con:
+        ids = dict(con.execute("SELECT subject, id FROM runs").fetchall())
+    return {subject: run_result(trained_study, run_id) for subject, run_id in ids.items()}
+
+
+@pytest.fixture
+def cli(trained_study):
+    return Cli(trained_study.root)  # reports only read the study
 
 
 def test_json_report_matches_the_runs(cli, reported):
     report = json.loads(cli("report", "--format", "json").stdout)
     by_subject = {r["subject"]: r for r in report["runs"]}
     assert set(by_subject) == {"alice", "bob"}
+    assert (by_subject["alice"]["n_labels"], by_subject["bob"]["n_labels"]) == (1200, 400)
     for subject, run in reported.items():
         got = by_subject[subject]
-        assert got["run_id"] == run["run_id"] and got["n_labels"] == 400
+        assert got["run_id"] == run["run_id"]
         for split in ("train", "validation", "test"):
             assert {k: got["metrics"][split][k] for k in ("tp", "fp", "fn", "tn")} == {
                 k: run["metrics"][split][k] for k in ("tp", "fp", "fn", "tn")
             }
-    (group,) = report["groups"]
+    (scratch,) = report["groups"]
     accs = [r["metrics"]["test"]["accuracy"] for r in reported.values()]
-    assert group["n_subjects"] == 2 and group["mean_test_accuracy"] == pytest.approx(sum(accs) / 2)
+    assert scratch["n_subjects"] == 2 and scratch["mean_test_accuracy"] == pytest.approx(sum(accs) / 2)
 
 
 def test_markdown_report_has_a_paper_style_confusion_table_per_split(cli, reported, tmp_path):
@@ -50,9 +57,11 @@ def test_table_report_lists_every_run_and_split(cli, reported):
     assert text.count("validation") == 2
     only_bob = cli("report", "--subject", "bob", "--format", "json").stdout
     assert [r["subject"] for r in json.loads(only_bob)["runs"]] == ["bob"]
+    assert json.loads(cli("report", "--dataset", "faces", "--format", "json").stdout)["runs"] == []
 
 
-def test_an_empty_study_reports_that_there_is_nothing_yet(cli):
+def test_an_empty_study_reports_that_there_is_nothing_yet(ws):
+    cli = Cli(ws.root)
     assert "No finished runs yet" in cli("report").stdout
     assert json.loads(cli("report", "--format", "json").stdout)["runs"] == []
     result = cli("report", "--format", "pdf", ok=False)

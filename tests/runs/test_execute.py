@@ -5,11 +5,13 @@ import json
 import duckdb
 import numpy as np
 import pytest
+from conftest import TRAINED_RUNS, Cli
 
 from prefstudy.config import TrainSettings
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import RunRequest, resume_run, start_run
+from prefstudy.runs.record import run_result
 from prefstudy.subjects.simulate import simulate_subject
 
 FAST = ("--epochs", "3", "--batch-size", "32")
@@ -28,16 +30,19 @@ def _predictions(ws, run_id):
         ).fetchall()
 
 
-def test_model2_run_records_the_papers_tables_and_predictions(cli, alice_ws):
-    out = cli.json("run", "--subject", "alice", "--dataset", "fm", "--protocol", "model2", *FAST)
-    assert {"run_id", "subject", "dataset", "backbone", "protocol", "seed", "epochs", "metrics"} <= set(out)
+def test_model2_run_records_the_papers_tables_and_predictions(trained_study):
+    ws = trained_study  # alice's run, made by start_run as `prefstudy run` makes it
+    with ws.connect() as con:
+        (run_id,) = con.execute("SELECT id FROM runs WHERE subject = 'alice'").fetchone()
+    out = run_result(ws, run_id)
+    settings = TRAINED_RUNS["alice"]
     assert (out["subject"], out["dataset"], out["backbone"], out["protocol"], out["seed"], out["epochs"]) == (
         "alice",
         "fm",
         "paper-vgg",
         "model2",
         0,
-        3,
+        settings.epochs,
     )
     assert list(out["metrics"]) == ["train", "validation", "test"]
     sizes = {split: m["tp"] + m["fp"] + m["fn"] + m["tn"] for split, m in out["metrics"].items()}
@@ -45,39 +50,37 @@ def test_model2_run_records_the_papers_tables_and_predictions(cli, alice_ws):
     for m in out["metrics"].values():
         assert m["accuracy"] == pytest.approx((m["tp"] + m["tn"]) / (m["tp"] + m["fp"] + m["fn"] + m["tn"]))
     assert out["metrics"]["test"]["accuracy"] > 0.85  # three easy classes vs seven, real images
-    predictions = _predictions(alice_ws, out["run_id"])
+    assert out["best_epoch"] in (1, 2) and len(out["history"]) == settings.epochs
+    predictions = _predictions(ws, run_id)
     assert len(predictions) == 1200
     test_rows = [p for p in predictions if p[1] == "test"]
     tp = sum(1 for _, _, label, p in test_rows if label and p > 0.5)
     assert tp == out["metrics"]["test"]["tp"]
-    run_dir = alice_ws.run_dir(out["run_id"])
+    run_dir = ws.run_dir(run_id)
     assert {"config.json", "checkpoint.pt", "model.pt", "result.json", "predictions.parquet"} <= {
         p.name for p in run_dir.iterdir()
     }
-    assert json.loads((run_dir / "result.json").read_text())["metrics"] == out["metrics"]
+    assert json.loads((run_dir / "result.json").read_text()) == out  # the run directory holds what DuckDB holds
     exported = duckdb.sql(f"SELECT item_idx, key, split, label, p_preferred FROM '{run_dir / 'predictions.parquet'}'")
     rows = sorted(exported.fetchall())
     assert [(i, s, lab, p) for i, _, s, lab, p in rows] == predictions
     assert all(key == f"test-{i:05d}" for i, key, *_ in rows)  # the sample's item i is the official test image i
-    with alice_ws.connect() as con:
-        status, versions = con.execute("SELECT status, versions FROM runs WHERE id = ?", [out["run_id"]]).fetchall()[0]
+    with ws.connect() as con:
+        status, versions = con.execute("SELECT status, versions FROM runs WHERE id = ?", [run_id]).fetchall()[0]
     assert status == "finished" and "torch" in json.loads(versions)
 
 
-def test_model1_has_no_validation_split(cli, alice_ws):
-    out = cli.json("run", "--subject", "alice", "--dataset", "fm", "--protocol", "model1", *FAST)
-    assert list(out["metrics"]) == ["train", "test"]
-    assert (
-        out["metrics"]["train"]["tp"]
-        + out["metrics"]["train"]["fp"]
-        + out["metrics"]["train"]["fn"]
-        + out["metrics"]["train"]["tn"]
-        == 960
+def test_the_command_prints_the_run_as_json(trained_copy):
+    out = Cli(trained_copy.root).json(
+        "run", "--subject", "bob", "--dataset", "fm", "--protocol", "model1", "--epochs", "1"
     )
+    assert out == run_result(trained_copy, out["run_id"]) and list(out["metrics"]) == ["train", "test"]
+    assert out["metrics"]["train"]["n"] + out["metrics"]["test"]["n"] == 400
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_split_and_metrics(alice_ws):
-    settings = TrainSettings(epochs=2, batch_size=32, seed=5)
+    settings = TrainSettings(epochs=1, batch_size=64, seed=5)
     a = start_run(alice_ws, RunRequest("alice", "fm", settings))
     b = start_run(alice_ws, RunRequest("alice", "fm", settings))
     c = start_run(alice_ws, RunRequest("alice", "fm", settings.replace(seed=6)))
@@ -105,16 +108,17 @@ class _InterruptAfter:
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint_to_the_same_result(alice_ws):
-    settings = TrainSettings(epochs=3, batch_size=32, seed=2)
+    settings = TrainSettings(epochs=2, batch_size=32, seed=2)
     whole = start_run(alice_ws, RunRequest("alice", "fm", settings))
     with pytest.raises(KeyboardInterrupt):
-        start_run(alice_ws, RunRequest("alice", "fm", settings), _InterruptAfter(epoch=2))
+        start_run(alice_ws, RunRequest("alice", "fm", settings), _InterruptAfter(epoch=1))
     with alice_ws.connect() as con:
         run_id, status = con.execute("SELECT id, status FROM runs WHERE status != 'finished'").fetchall()[0]
     assert status == "interrupted"
     resumed = resume_run(alice_ws, run_id, SilentReporter())
-    assert resumed["status"] == "finished" and [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+    assert resumed["status"] == "finished" and [h["epoch"] for h in resumed["history"]] == [1, 2]
     assert resumed["metrics"] == whole["metrics"]
     p_whole = np.array([p[3] for p in _predictions(alice_ws, whole["run_id"])])
     p_resumed = np.array([p[3] for p in _predictions(alice_ws, run_id)])
@@ -123,6 +127,7 @@ def test_resume_continues_from_the_checkpoint_to_the_same_result(alice_ws):
         resume_run(alice_ws, run_id)
 
 
+@pytest.mark.slow
 def test_all_subjects_makes_one_run_each(cli, alice_ws):
     simulate_subject(alice_ws, "bob", "fm", "feature:brightness", seed=1, limit=600)
     out = cli.json("run", "--all-subjects", "--dataset", "fm", "--protocol", "model1", "--epochs", "1")

@@ -92,6 +92,7 @@ def test_init_from_a_study_file_sets_up_what_it_can(cli, tmp_path: Path, small_s
     assert subjects["alice"]["labels"] == {"fm": 400} and subjects["bob"]["rules"] == {"fm": "feature:brightness"}
 
 
+@pytest.mark.slow  # trains five models
 def test_study_run_makes_each_run_once_and_again_when_labels_change(cli, tmp_path: Path, small_study: Path):
     ws = init_workspace(tmp_path / "s", small_study)
     first = cli.json("study", "run", "--study", ws.root)
@@ -166,6 +167,7 @@ transfer_from = "fm"
 """
 
 
+@pytest.mark.slow  # trains six models on real images
 def test_study_run_makes_transfer_runs_after_their_source(cli, tmp_path: Path, lfw_dir: Path):
     source = tmp_path / "transfer.toml"
     source.write_text(TRANSFER_STUDY.format(lfw=lfw_dir))

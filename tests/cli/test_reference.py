@@ -1,0 +1,27 @@
+"""docs/cli.md is generated from the command tree, and kept up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefstudy.cli.reference import command_tree, render_reference
+
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+
+def test_the_reference_in_docs_is_up_to_date():
+    assert REFERENCE.read_text(encoding="utf-8") == render_reference(), "docs/cli.md is stale: run `make docs`"
+
+
+def test_the_reference_names_every_command_with_its_options_and_defaults():
+    text = render_reference()
+    root = command_tree()
+    for group, command in root.commands.items():
+        assert f"## `prefstudy {group}`" in text
+        for sub in getattr(command, "commands", {}):
+            assert f"## `prefstudy {group} {sub}`" in text
+    assert "| `--precision` | text | `auto` |" in text
+    assert "| `--epochs` | integer | `10` | Training epochs. |" in text
+    assert "| `--study` | path |  |" in text and "(env: `$PREFSTUDY_STUDY`)" in text
+    assert "prefstudy data add NAME [OPTIONS]" in text
+    assert "| `RUN_ID` | text | required |" in text

@@ -1,0 +1,134 @@
+"""Commands that only read or write the study run, for real, in a process where importing torch fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+# Run the real command after making torch, torchvision, timm and Captum unimportable.
+NO_TORCH = """
+import sys
+for name in ("torch", "torchvision", "timm", "captum"):
+    sys.modules[name] = None  # `import torch` now raises ImportError
+from prefstudy.cli import main
+sys.argv[0] = "prefstudy"
+main()
+"""
+
+
+def _command(study: Path, *args: str) -> list[str]:
+    return [sys.executable, "-c", NO_TORCH, *args, "--study", str(study)]
+
+
+def prefstudy_without_torch(study: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(_command(study, *args), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"prefstudy {' '.join(args)}: {result.stderr[-2000:]}"
+    return result
+
+
+def test_the_blocker_really_blocks_torch(trained_study):
+    args = ("run", "--subject", "bob", "--dataset", "fm", "--epochs", "1")
+    result = subprocess.run(_command(trained_study.root, *args), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "import of torch halted" in result.stderr  # training needs torch
+
+
+def test_report_and_subject_list_read_finished_runs_without_torch(trained_study):
+    report = json.loads(prefstudy_without_torch(trained_study.root, "report", "--format", "json").stdout)
+    assert sorted(r["subject"] for r in report["runs"]) == ["alice", "bob"]
+    assert all(sum(r["metrics"]["test"][k] for k in ("tp", "fp", "fn", "tn")) > 0 for r in report["runs"])
+    subjects = json.loads(prefstudy_without_torch(trained_study.root, "subject", "list", "--json").stdout)
+    assert {s["name"]: s["labels"] for s in subjects["subjects"]} == {"alice": {"fm": 1200}, "bob": {"fm": 400}}
+
+
+def test_the_labelling_server_answers_and_stores_a_trial_without_torch(trained_copy):
+    process = subprocess.Popen(
+        _command(trained_copy.root, "label", "--dataset", "fm", "--subject", "ann", "--port", "0", "--no-browser"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()  # "ann: http://localhost:PORT/s/TOKEN", once it listens
+        found = re.search(r"(http://\S+)/s/(\S+)", line)
+        assert found, line + process.stderr.read()
+        base, token = found.groups()
+        state = _get(f"{base}/api/{token}/state", tries=50)
+        assert state["subject"] == "ann" and state["progress"]["labelled"] == 0
+        (item,) = _get(f"{base}/api/{token}/queue?n=1")["items"]
+        image = urllib.request.urlopen(base + item["image"], timeout=10)
+        assert image.headers["Content-Type"] == "image/png" and image.read(8) == b"\x89PNG\r\n\x1a\n"
+        trial = {"session": state["session"], "trial": 1, "block": 1, "item": item["item"], "answer": "preferred",
+                 "rt_ms": 512.0}  # fmt: skip
+        request = urllib.request.Request(
+            f"{base}/api/{token}/trial", json.dumps(trial).encode(), {"Content-Type": "application/json"}
+        )
+        assert json.loads(urllib.request.urlopen(request, timeout=10).read())["new"] is True
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    with trained_copy.connect() as con:
+        stored = con.execute("SELECT item_idx, preferred, rt_ms, source FROM labels WHERE subject = 'ann'").fetchall()
+    assert stored == [(item["item"], True, 512.0, "labeler")]
+
+
+def _get(url: str, tries: int = 1) -> dict:
+    for attempt in range(tries):
+        try:
+            return json.loads(urllib.request.urlopen(url, timeout=10).read())
+        except OSError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.slow  # many subprocesses
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("report",),
+        ("report", "--format", "markdown"),
+        ("study", "plan", "--json"),
+        ("data", "list", "--json"),
+        ("label", "export", "--subject", "alice"),
+        ("label", "links"),
+        ("subject", "add", "dora"),
+    ],
+)
+def test_every_command_that_only_reads_or_writes_records_runs_without_torch(trained_copy, args):
+    if args[:2] == ("label", "links"):
+        prefstudy_without_torch(trained_copy.root, "subject", "add", "erin")
+    if args == ("--help",):
+        result = subprocess.run([sys.executable, "-c", NO_TORCH, "--help"], capture_output=True, text=True, check=True)
+        assert "Usage" in result.stdout
+        return
+    out = prefstudy_without_torch(trained_copy.root, *args).stdout
+    if args == ("study", "plan", "--json"):
+        statuses = sorted((r["subject"], r["epochs"], r["status"]) for r in json.loads(out)["runs"])
+        assert statuses == [("alice", 1, "todo"), ("alice", 2, "done"), ("bob", 1, "done"), ("bob", 2, "todo")]
+    if args[:2] == ("label", "export"):
+        assert out.startswith("dataset,key,preferred") and out.count("\n") == 1201
+
+
+def test_study_init_and_label_import_write_without_torch(tmp_path):
+    env = {**os.environ, "PREFSTUDY_STUDY": ""}
+    study = tmp_path / "s"
+    made = subprocess.run([sys.executable, "-c", NO_TORCH, "study", "init", str(study)], env=env, capture_output=True)
+    assert made.returncode == 0 and (study / "study.toml").is_file()
+    labels = tmp_path / "labels.csv"
+    labels.write_text("key,preferred\nx,1\n")
+    result = subprocess.run(
+        _command(study, "label", "import", str(labels), "--subject", "ann", "--dataset", "fm"),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "no dataset 'fm'" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,109 @@
+"""Rendering a hand-built report: every number where the paper puts it, in each format. No database, no model."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from prefstudy.metrics import Confusion
+from prefstudy.report.agreement import AgreementRow
+from prefstudy.report.model import Report, RunSummary, summarize_groups
+from prefstudy.report.render import render_json, render_markdown, render_table, sections
+from prefstudy.report.transfer import TransferPair, summarize_gains
+
+
+def _run(run_id: str, subject: str, test: Confusion, transfer: str | None = None, train_size=None) -> RunSummary:
+    return RunSummary(
+        run_id=run_id,
+        subject=subject,
+        dataset="faces",
+        backbone="paper-vgg",
+        protocol="model2",
+        seed=0,
+        epochs=5,
+        best_epoch=3,
+        parent_run="src" if transfer else None,
+        n_labels=500,
+        n_train=train_size or 330,
+        train_size=train_size,
+        transfer=transfer,
+        duration_s=12.0,
+        metrics={"train": Confusion(150, 10, 20, 150), "validation": Confusion(30, 5, 5, 30), "test": test},
+    )
+
+
+def _pair(subject: str, n_train: int, base: float, transfer: float) -> TransferPair:
+    return TransferPair(subject, "faces", "fm", "finetune", n_train, f"t-{subject}", f"b-{subject}", 100, base,
+                        transfer, 100 * (transfer - base))  # fmt: skip
+
+
+REPORT = Report(
+    study="unit",
+    runs=[
+        _run("alice-1", "alice", Confusion(tp=40, fp=10, fn=5, tn=45)),  # 85 %
+        _run("bob-1", "bob", Confusion(tp=30, fp=20, fn=20, tn=30)),  # 60 %
+        _run("alice-2", "alice", Confusion(tp=45, fp=5, fn=5, tn=45), transfer="finetune from fm", train_size=100),
+    ],
+    transfer_pairs=[_pair("alice", 100, 0.70, 0.90), _pair("bob", 100, 0.60, 0.65), _pair("alice", 400, 0.80, 0.82)],
+    agreement=[AgreementRow("alice-1", "features.4", "preferred", 40, 0.675, 0.5, 0.25, 0.25, 0.25, 0.1428)],
+)
+REPORT.groups = summarize_groups(REPORT.runs)
+
+
+def test_groups_summarise_each_subjects_latest_run_per_variant():
+    scratch, transferred = REPORT.groups
+    assert (scratch.transfer, scratch.n_subjects) == (None, 2)
+    assert (scratch.mean_test_accuracy, scratch.min_test_accuracy, scratch.max_test_accuracy) == (0.725, 0.6, 0.85)
+    assert round(scratch.sd_test_accuracy, 4) == 0.1768  # sd of 85 % and 60 %
+    assert (transferred.transfer, transferred.train_size, transferred.n_subjects) == ("finetune from fm", 100, 1)
+    assert transferred.sd_test_accuracy is None
+
+
+def test_gains_are_averaged_per_number_of_labels_and_the_largest_is_marked():
+    at_100, at_400 = summarize_gains(REPORT.transfer_pairs)
+    assert (at_100.n_train, at_100.n_subjects, round(at_100.mean_gain_points, 6)) == (100, 2, 12.5)
+    assert (round(at_100.min_gain_points, 6), round(at_100.max_gain_points, 6)) == (5.0, 20.0)
+    assert at_100.largest and not at_400.largest
+
+
+def test_markdown_has_every_section_and_a_paper_style_confusion_table():
+    text = render_markdown(REPORT)
+    assert text.startswith("# Study report: unit\n")
+    for title, *_ in sections(REPORT):
+        assert f"## {title}" in text
+    run_row = "| alice-1 | alice | faces | paper-vgg | model2 | from scratch | 3/5 | test | 100 | 40 | 10 | 5 | 45 |"
+    assert run_row + " 85.00 % |" in text
+    assert "| faces | paper-vgg | model2 | from scratch | 2 | 72.50 % | 17.68 % | 60.00 % | 85.00 % |" in text
+    assert "| fm | faces | finetune | 100 | 2 | +12.5 | +5.0 | +20.0 | ◀ |" in text
+    assert (
+        "| alice-1 | features.4 | preferred | 40 | 67.50 % (25.00 %) | 50.00 % (25.00 %) | 25.00 % (14.28 %) |" in text
+    )
+    assert "### alice-2 — alice, faces, model2" in text
+    assert "| preferred | 45 (TP) | 5 (FN) |\n| not preferred | 5 (FP) | 45 (TN) |" in text
+
+
+def test_json_holds_the_same_numbers():
+    data = json.loads(render_json(REPORT))
+    assert [r["run_id"] for r in data["runs"]] == ["alice-1", "bob-1", "alice-2"]
+    assert data["runs"][1]["metrics"]["test"] == {"tp": 30, "fp": 20, "fn": 20, "tn": 30, "accuracy": 0.6}
+    assert [g["n_subjects"] for g in data["groups"]] == [2, 1]
+    assert [round(g["mean_gain_points"], 6) for g in data["transfer_gains"]] == [12.5, 2.0]
+
+
+def test_the_terminal_tables_show_each_run_once_per_block():
+    out = io.StringIO()
+    render_table(REPORT, Console(file=out, width=250))
+    text = out.getvalue()
+    assert text.count("alice-1") == 2  # its run block and the agreement table
+    assert text.count("validation") == 3 and "85.00 %" in text and "+12.5" in text
+
+
+def test_an_empty_report_says_there_is_nothing_yet():
+    empty = Report(study="unit")
+    assert "No finished runs yet." in render_markdown(empty)
+    out = io.StringIO()
+    render_table(empty, Console(file=out))
+    assert "No finished runs yet" in out.getvalue()
+    assert json.loads(render_json(empty))["runs"] == []

@@ -1,0 +1,123 @@
+"""The architecture, checked: layers (import-linter), no import cycle, SQL in its tables' homes, light modules."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "prefstudy"
+HEAVY = ("torch", "torchvision", "timm", "captum")
+
+# Each table and the one module that writes it; reading it elsewhere goes through that module.
+TABLE_HOMES = {
+    "datasets": "prefstudy/datasets.py",
+    "items": "prefstudy/datasets.py",
+    "subjects": "prefstudy/subjects/registry.py",
+    "simulations": "prefstudy/subjects/registry.py",
+    "labels": "prefstudy/subjects/labels.py",
+    "runs": "prefstudy/runs/record.py",
+    "metrics": "prefstudy/runs/record.py",
+    "epochs": "prefstudy/runs/record.py",
+    "predictions": "prefstudy/runs/record.py",
+    "explanations": "prefstudy/explain/records.py",
+    "explanation_files": "prefstudy/explain/records.py",
+    "label_links": "prefstudy/labeler/links.py",
+}
+# Queries that read another home's table, on purpose: a label export names items by key.
+CROSS_READS = {("prefstudy/subjects/labels.py", "items")}
+SQL = re.compile(r"\b(?:SELECT\s|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|COPY\s*\()")
+
+
+def _sources() -> dict[str, str]:
+    return {p.relative_to(REPO).as_posix(): p.read_text(encoding="utf-8") for p in PACKAGE.rglob("*.py")}
+
+
+def test_the_layer_and_torch_free_contracts_hold():
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "2 kept, 0 broken" in result.stdout
+
+
+def test_no_module_imports_itself_back_through_others():
+    graph = grimp.build_graph("prefstudy")
+    cycles = []
+    for importer in sorted(graph.modules):
+        for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+            if imported != "prefstudy" and graph.chain_exists(importer=imported, imported=importer):
+                cycles.append(graph.find_shortest_chain(importer=imported, imported=importer))
+    assert not cycles, f"import cycles: {cycles[:3]}"
+
+
+def test_sql_lives_only_in_the_homes_of_its_tables():
+    homes = set(TABLE_HOMES.values()) | {"prefstudy/store/migrations.py", "prefstudy/store/connection.py"}
+    with_sql = {path for path, text in _sources().items() if SQL.search(text)}
+    assert with_sql <= homes, f"SQL outside the tables' homes: {sorted(with_sql - homes)}"
+    for path, text in _sources().items():
+        if path == "prefstudy/store/migrations.py":
+            continue
+        for table, home in TABLE_HOMES.items():
+            writes = re.search(rf"\b(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+{table}\b", text)
+            reads = re.search(rf"\b(?:FROM|JOIN)\s+{table}\b", text)
+            if path != home:
+                assert not writes, f"{path} writes {table}; only {home} may"
+                assert not reads or (path, table) in CROSS_READS, f"{path} reads {table}; ask {home}"
+
+
+def test_every_table_of_the_schema_has_a_home():
+    from prefstudy.store.migrations import MIGRATIONS
+
+    created = {m for _, sql in MIGRATIONS for m in re.findall(r"CREATE TABLE (\w+)", sql)}
+    assert created == set(TABLE_HOMES)
+
+
+def test_every_package_is_declared_for_the_build():
+    import tomllib
+
+    declared = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(d.relative_to(REPO).parts)
+        for d in [PACKAGE, *PACKAGE.rglob("*")]
+        if d.is_dir() and "__pycache__" not in d.parts and (any(d.glob("*.py")) or d.name == "static")
+    }
+    assert found | {"prefstudy.studies"} == declared
+
+
+def test_no_module_is_much_over_500_lines():
+    sizes = {path: text.count("\n") for path, text in _sources().items()}
+    largest = max(sizes, key=sizes.get)
+    assert sizes[largest] <= 500, f"{largest} has {sizes[largest]} lines; split it"
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "prefstudy.cli",
+        "prefstudy.runs.record",
+        "prefstudy.runs.importing",
+        "prefstudy.report",
+        "prefstudy.study.plan",
+        "prefstudy.subjects.registry",
+        "prefstudy.subjects.label_files",
+        "prefstudy.labeler.server",
+    ],
+)
+def test_modules_that_only_read_and_write_records_import_no_torch(module):
+    code = f"import sys, {module}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_the_command_tree_imports_nothing_heavy_until_a_command_runs():
+    code = (
+        "import sys, prefstudy.cli; "
+        "print(','.join(m for m in ('torch', 'timm', 'captum', 'numpy', 'duckdb', 'fastapi') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == ""
