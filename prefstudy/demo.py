@@ -13,7 +13,7 @@ from prefstudy.workspace import STUDY_FILE, Workspace, init_workspace, open_work
 
 
 def run_demo(
-    directory: Path, report: Reporter, device: str = "auto", epochs: int | None = None
+    directory: Path, report: Reporter, device: str = "auto", epochs: int | None = None, precision: str = "auto"
 ) -> tuple[Workspace, SyncReport, Report]:
     """Create (or reuse) the demo workspace in ``directory``, make its runs, and collect the report."""
     if (directory / STUDY_FILE).is_file():
@@ -21,5 +21,5 @@ def run_demo(
     else:
         ws = init_workspace(directory, shipped_study("demo"))
     setup = sync(ws, report)
-    run_study(ws, device, report, epochs)
+    run_study(ws, device, report, epochs, precision)
     return ws, setup, collect(ws)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import click
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
@@ -35,7 +34,7 @@ from prefstudy.errors import PrefstudyError
 class PrefstudyGroup(TyperGroup):
     """The root group: turns known errors into one line on stderr and exit status 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PrefstudyError as error:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DeviceOption
+from prefstudy.cli.options import DeviceOption, PrecisionOption
 from prefstudy.cli.output import note, stdout_console, warn
 
 
@@ -19,6 +19,7 @@ def demo(
     epochs: Annotated[
         int | None, typer.Option(help="Override the demo runs' epochs (default: as in demo.toml).")
     ] = None,
+    precision: PrecisionOption = "auto",
 ) -> None:
     """Run the demo study: real Fashion-MNIST, three simulated subjects, a model2 run each, the report.
 
@@ -29,7 +30,7 @@ def demo(
     from prefstudy.report import render_table
 
     with RichReporter() as reporter:
-        ws, setup, report = run_demo(directory, reporter, device, epochs)
+        ws, setup, report = run_demo(directory, reporter, device, epochs, precision)
     for problem in setup.problems:
         warn(problem)
     render_table(report, stdout_console())

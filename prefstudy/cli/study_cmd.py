@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DeviceOption, JsonOption, StudyOption, workspace
+from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json, warn
 from prefstudy.errors import PrefstudyError
 
@@ -97,6 +97,7 @@ def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out
 def run(
     study: StudyOption = None,
     device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
     epochs: EpochsOverride = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -117,7 +118,7 @@ def run(
         for p in pending:
             if p.status == BLOCKED:
                 warn(f"{p.subject} on {p.dataset} ({p.settings.protocol}) skipped: {p.reason}")
-        results = run_study(ws, device, reporter, epochs)
+        results = run_study(ws, device, reporter, epochs, precision)
     done = sum(p.status == DONE for p in pending)
     if json_out:
         print_json({"made": results, "already_done": done})

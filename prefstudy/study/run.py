@@ -14,9 +14,17 @@ from prefstudy.workspace import Workspace
 
 
 def run_study(
-    ws: Workspace, device: str = "auto", report: Reporter | None = None, epochs: int | None = None
+    ws: Workspace,
+    device: str = "auto",
+    report: Reporter | None = None,
+    epochs: int | None = None,
+    precision: str = "auto",
 ) -> list[dict[str, Any]]:
-    """Make every planned run that is not done yet, transfer runs after their sources; returns their results."""
+    """Make every planned run that is not done yet, transfer runs after their sources; returns their results.
+
+    ``precision`` says how to compute (see :mod:`prefstudy.precision`); it is not a setting, so it
+    does not change which runs are done.
+    """
     report = report or SilentReporter()
     results: list[dict[str, Any]] = []
     made: set[tuple[str, RunSpec, str | None]] = set()
@@ -36,4 +44,5 @@ def run_study(
                 transfer = TransferRequest(item.source_run, run.transfer.mode, run.transfer.adapt)
                 what += f", {run.transfer.mode} from {item.source_run}"
             report.note(f"run: {what})")
-            results.append(start_run(ws, RunRequest(item.subject, run.dataset, run.settings, device, transfer), report))
+            request = RunRequest(item.subject, run.dataset, run.settings, device, transfer, precision=precision)
+            results.append(start_run(ws, request, report))
