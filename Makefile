@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test test-fast bench lint docs clean
 
 PLUGIN := plugins/prefstudy-example-backbone
 
@@ -22,11 +22,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The fast lane: everything but the tests marked slow (training for long, torchrun, Chromium, many subprocesses).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
+
+# The command reference is generated from the command tree; tests/cli/test_reference.py fails when it is stale.
+docs: $(STAMP)
+	$(BIN)/python -m prefstudy.cli.reference docs/cli.md
 
 clean:
 	rm -rf $(VENV) prefstudy-demo .pytest_cache .benchmarks

@@ -23,7 +23,7 @@ def _run_of(ws, subject: str) -> str:
 def test_a_saved_model_predicts_what_its_run_recorded(trained_study):
     run_id = _run_of(trained_study, "alice")
     saved = read_saved_model(trained_study, run_id)
-    assert (saved.subject, saved.dataset, saved.backbone) == ("alice", "fm", "paper-vgg")
+    assert (saved.subject, saved.dataset, saved.backbone) == ("alice", "fm", "paper-vgg:small")
     assert saved.input_size == saved.images == (1, 28, 28)
     backbone, plan = saved.build()
     assert not backbone.module.training

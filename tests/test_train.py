@@ -32,8 +32,8 @@ def alice_ws(sample_ws):
     ("name", "dtype", "channels_last"), [(BF16, torch.bfloat16, True), (FP32, torch.float32, False)]
 )
 def test_fit_trains_on_the_path_it_is_given(sample_ws, tmp_path, name, dtype, channels_last):
-    images = load_images(sample_ws, "fm").images[:96]
-    data = as_train_data(images, np.arange(96) % 2, np.full(96, "train", dtype=object))
+    images = load_images(sample_ws, "fm").images[:48]
+    data = as_train_data(images, np.arange(48) % 2, np.full(48, "train", dtype=object))
     backbone = create_backbone("paper-vgg", in_chans=1, input_size=(28, 28))
     seen = []
     backbone.cam_layer.register_forward_hook(
@@ -41,14 +41,14 @@ def test_fit_trains_on_the_path_it_is_given(sample_ws, tmp_path, name, dtype, ch
             (output.dtype, inputs[0].is_contiguous(memory_format=torch.channels_last))
         )
     )
-    settings = TrainSettings(protocol="model1", epochs=1, batch_size=32)
+    settings = TrainSettings(protocol="model1", epochs=1, batch_size=16)
     adapter = InputAdapter(InputPlan((1, 28, 28), (1, 28, 28)), backbone)
     precision = Precision(name, "cpu")
     result = fit(
         backbone, adapter, data, settings, torch.device("cpu"), tmp_path / "c.pt", SilentReporter(), precision=precision
     )
     assert set(seen) == {(dtype, channels_last)} and len(seen) == 3  # every training step on that path
-    assert result.history[0].images == 96 and result.train_images_per_s > 0
+    assert result.history[0].images == 48 and result.train_images_per_s > 0
 
 
 def test_every_process_gets_a_disjoint_share_of_each_batch_of_at_least_two():

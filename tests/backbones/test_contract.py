@@ -10,10 +10,13 @@ from prefstudy.transfer import SourceModel, TransferRequest, transfer_backbone
 
 # Families whose variants differ in kind get more than their example built.
 EXTRA_VARIANTS = {"timm": ["timm:mobilenetv3_small_100", "timm:efficientnet_b0"]}
-NAMES = sorted(
-    {example_name(family, load_factory(family)) for family in list_backbones()}
-    | {name for family in list_backbones() for name in EXTRA_VARIANTS.get(family, [])}
-)
+# Importing timm alone takes seconds, so its models are checked in the slow lane.
+SLOW_FAMILIES = {"timm"}
+NAMES = [
+    pytest.param(name, marks=[pytest.mark.slow] if family in SLOW_FAMILIES else [])
+    for family in list_backbones()
+    for name in sorted({example_name(family, load_factory(family)), *EXTRA_VARIANTS.get(family, [])})
+]
 
 
 def test_the_built_in_families_and_the_example_plugin_are_registered():

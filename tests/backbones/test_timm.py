@@ -1,14 +1,19 @@
+"""The timm family: any timm CNN as a backbone, local weights only."""
+
 from pathlib import Path
 
 import pytest
-import timm
 import torch
 
 from prefstudy.backbones import create_backbone
 from prefstudy.errors import PrefstudyError
 
+pytestmark = pytest.mark.slow  # importing timm alone takes seconds; the contract tests cover timm:resnet18 too
+
 
 def test_a_local_weights_file_is_loaded_and_adapted_to_one_channel(tmp_path: Path):
+    import timm
+
     torch.manual_seed(0)
     pretrained = timm.create_model("resnet18", pretrained=False)  # stands for an ImageNet checkpoint
     torch.save(pretrained.state_dict(), tmp_path / "resnet18.pth")

@@ -25,3 +25,15 @@ def test_the_reference_names_every_command_with_its_options_and_defaults():
     assert "| `--study` | path |  |" in text and "(env: `$PREFSTUDY_STUDY`)" in text
     assert "prefstudy data add NAME [OPTIONS]" in text
     assert "| `RUN_ID` | text | required |" in text
+
+
+def test_every_command_with_json_output_has_its_contract_in_docs():
+    contracts = (REFERENCE.parent / "json.md").read_text(encoding="utf-8")
+    root = command_tree()
+    for group, command in root.commands.items():
+        for name, sub in [
+            (group, command),
+            *[(f"{group} {n}", c) for n, c in getattr(command, "commands", {}).items()],
+        ]:
+            if any("--json" in getattr(p, "opts", ()) for p in sub.params):
+                assert f"`prefstudy {name}" in contracts, f"docs/json.md lacks `prefstudy {name} --json`"

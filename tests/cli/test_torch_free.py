@@ -34,6 +34,7 @@ def prefstudy_without_torch(study: Path, *args: str) -> subprocess.CompletedProc
     return result
 
 
+@pytest.mark.slow  # a subprocess
 def test_the_blocker_really_blocks_torch(trained_study):
     args = ("run", "--subject", "bob", "--dataset", "fm", "--epochs", "1")
     result = subprocess.run(_command(trained_study.root, *args), capture_output=True, text=True, timeout=120)
@@ -113,12 +114,13 @@ def test_every_command_that_only_reads_or_writes_records_runs_without_torch(trai
         return
     out = prefstudy_without_torch(trained_copy.root, *args).stdout
     if args == ("study", "plan", "--json"):
-        statuses = sorted((r["subject"], r["epochs"], r["status"]) for r in json.loads(out)["runs"])
-        assert statuses == [("alice", 1, "todo"), ("alice", 2, "done"), ("bob", 1, "done"), ("bob", 2, "todo")]
+        statuses = sorted((r["subject"], r["batch_size"], r["status"]) for r in json.loads(out)["runs"])
+        assert statuses == [("alice", 16, "done"), ("alice", 128, "todo"), ("bob", 16, "todo"), ("bob", 128, "done")]
     if args[:2] == ("label", "export"):
         assert out.startswith("dataset,key,preferred") and out.count("\n") == 1201
 
 
+@pytest.mark.slow  # subprocesses
 def test_study_init_and_label_import_write_without_torch(tmp_path):
     env = {**os.environ, "PREFSTUDY_STUDY": ""}
     study = tmp_path / "s"

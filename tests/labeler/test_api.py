@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+from conftest import copy_study
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -20,6 +21,16 @@ def people(sample_ws):
     for name in ("ann", "ben"):
         add_subject(sample_ws, name)
     return {name: link_token(sample_ws, name) for name in ("ann", "ben")}
+
+
+@pytest.fixture(scope="module")
+def served(_sample_study, tmp_path_factory):
+    """One app for requests that must be refused (and so change nothing): built once for the module."""
+    ws = copy_study(_sample_study, tmp_path_factory.mktemp("served") / "study")
+    for name in ("ann", "ben"):
+        add_subject(ws, name)
+    people = {name: link_token(ws, name) for name in ("ann", "ben")}
+    return _client(ws, people), people
 
 
 def _client(ws, people, **options) -> TestClient:
@@ -100,6 +111,7 @@ def test_a_missed_deadline_is_stored_and_the_item_comes_back_later(sample_ws, pe
     assert client.get(f"/api/{token}/queue?n=1").json()["items"][0]["item"] == order[0]
 
 
+@pytest.mark.slow  # 30 trials through the API
 def test_hidden_repeats_come_back_after_a_gap_and_are_linked(sample_ws, people):
     client = _client(sample_ws, people, limit=40, repeat=0.5, block=20)  # a repeat needs 10 trials in between
     token = people["ann"]
@@ -156,8 +168,8 @@ def test_regions_attach_to_the_subjects_own_answers(sample_ws, people):
         ("get", "/static/../prefstudy.duckdb", None, 404),
     ],
 )
-def test_unknown_or_malformed_requests_are_4xx_without_a_traceback(sample_ws, people, method, path, body, status):
-    client = _client(sample_ws, people)
+def test_unknown_or_malformed_requests_are_4xx_without_a_traceback(served, method, path, body, status):
+    client, people = served
     response = getattr(client, method)(path.format(ann=people["ann"]), **({"json": body} if body else {}))
     assert response.status_code == status
     assert "Traceback" not in response.text and "prefstudy/" not in response.text

@@ -33,9 +33,10 @@ def test_json_report_matches_the_runs(cli, reported):
             assert {k: got["metrics"][split][k] for k in ("tp", "fp", "fn", "tn")} == {
                 k: run["metrics"][split][k] for k in ("tp", "fp", "fn", "tn")
             }
-    (scratch,) = report["groups"]
+    (group,) = report["groups"]
     accs = [r["metrics"]["test"]["accuracy"] for r in reported.values()]
-    assert scratch["n_subjects"] == 2 and scratch["mean_test_accuracy"] == pytest.approx(sum(accs) / 2)
+    assert (group["backbone"], group["n_subjects"]) == ("paper-vgg:small", 2)
+    assert group["mean_test_accuracy"] == pytest.approx(sum(accs) / 2)
 
 
 def test_markdown_report_has_a_paper_style_confusion_table_per_split(cli, reported, tmp_path):

@@ -13,6 +13,7 @@ from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import RunRequest, resume_run, start_run
 from prefstudy.runs.record import run_result
 from prefstudy.subjects.simulate import simulate_subject
+from prefstudy.transfer import TransferRequest
 
 FAST = ("--epochs", "3", "--batch-size", "32")
 
@@ -39,7 +40,7 @@ def test_model2_run_records_the_papers_tables_and_predictions(trained_study):
     assert (out["subject"], out["dataset"], out["backbone"], out["protocol"], out["seed"], out["epochs"]) == (
         "alice",
         "fm",
-        "paper-vgg",
+        settings.backbone,
         "model2",
         0,
         settings.epochs,
@@ -68,14 +69,6 @@ def test_model2_run_records_the_papers_tables_and_predictions(trained_study):
     with ws.connect() as con:
         status, versions = con.execute("SELECT status, versions FROM runs WHERE id = ?", [run_id]).fetchall()[0]
     assert status == "finished" and "torch" in json.loads(versions)
-
-
-def test_the_command_prints_the_run_as_json(trained_copy):
-    out = Cli(trained_copy.root).json(
-        "run", "--subject", "bob", "--dataset", "fm", "--protocol", "model1", "--epochs", "1"
-    )
-    assert out == run_result(trained_copy, out["run_id"]) and list(out["metrics"]) == ["train", "test"]
-    assert out["metrics"]["train"]["n"] + out["metrics"]["test"]["n"] == 400
 
 
 @pytest.mark.slow
@@ -169,12 +162,57 @@ def test_unusable_labels_are_one_clear_error_and_no_run_is_recorded(cli, sample_
         (["--subject", "alice", "--dataset", "fm", "--device", "cuda:0"], None),
     ],
 )
-def test_bad_run_requests_are_one_clear_error(cli, alice_ws, args, message):
-    result = cli("run", *args, ok=False)
+def test_bad_run_requests_are_one_clear_error(trained_study, args, message):
     if message is None:  # CUDA: an error here, a run on a machine with a GPU
         import torch
 
         if torch.cuda.is_available():
             pytest.skip("this machine has a GPU")
         message = "no CUDA GPU"
+    result = Cli(trained_study.root)("run", *args, ok=False)  # refused before anything is written
     assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_run_builds_its_model_once_and_a_transfer_loads_its_source_once(trained_copy, monkeypatch):
+    import prefstudy.runs.execute as execute
+    import prefstudy.transfer as transfer_module
+
+    calls = {"build": 0, "source": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(execute, "create_backbone", counted("build", execute.create_backbone))
+    monkeypatch.setattr(transfer_module, "create_backbone", counted("build", transfer_module.create_backbone))
+    monkeypatch.setattr(execute, "read_saved_model", counted("source", execute.read_saved_model))
+    cli = Cli(trained_copy.root)
+    out = cli.json(
+        "run",
+        "--subject",
+        "bob",
+        "--dataset",
+        "fm",
+        "--protocol",
+        "model1",
+        "--epochs",
+        "1",
+        "--backbone",
+        "paper-vgg:small",
+    )
+    assert calls == {"build": 1, "source": 0}
+    assert out == run_result(trained_copy, out["run_id"]) and list(out["metrics"]) == ["train", "test"]
+    assert out["metrics"]["train"]["n"] + out["metrics"]["test"]["n"] == 400
+    source = out["run_id"]
+    same_split = TrainSettings(protocol="model1")  # as the source's: the same seed and fractions
+    zero_shot = start_run(
+        trained_copy, RunRequest("bob", "fm", same_split, transfer=TransferRequest(source, "zero-shot"))
+    )
+    assert calls == {"build": 2, "source": 1}
+    assert zero_shot["epochs"] == 0 and zero_shot["best_epoch"] is None
+    assert zero_shot["backbone"] == "paper-vgg:small"  # a transfer keeps its source's backbone
+    # The source model, applied as it is to the same items: the same answers.
+    assert zero_shot["metrics"]["test"] == run_result(trained_copy, source)["metrics"]["test"]

@@ -116,6 +116,7 @@ def test_study_run_makes_each_run_once_and_again_when_labels_change(cli, tmp_pat
     assert [(r["subject"], r["n_labels"]) for r in made] == [("dave", 41)]
 
 
+@pytest.mark.slow  # decodes the full Fashion-MNIST
 def test_init_from_a_shipped_study_by_name(cli, tmp_path: Path):
     result = cli("study", "init", tmp_path / "p", "--from", "paper")
     assert "dataset 'faces' not added" in result.stderr and "dataset 'rooms' not added" in result.stderr
