@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -43,15 +42,22 @@ def study(tmp_path_factory) -> Path:
     return ws.root
 
 
+# A small interpreter starts each command and reads its peak memory: a child forked from this test
+# process (torch loaded) would inherit its memory in ru_maxrss.
+LAUNCHER = """
+import resource, subprocess, sys, time
+began = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+print(time.perf_counter() - began, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+"""
+
+
 def _run(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (kB) of one run of ``argv``."""
-    began = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - began
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.returncode == 0, argv
-    return elapsed, usage.ru_maxrss
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], env=env, capture_output=True, text=True, check=True)
+    seconds, peak_kb, code = out.stdout.split()
+    assert code == "0", argv
+    return float(seconds), int(peak_kb)
 
 
 def _measure(argv: list[str], env: dict[str, str]) -> tuple[float, int]:

@@ -90,6 +90,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(cli, ws, tmp_path: Path,
     _nothing_written(ws)
 
 
+@pytest.mark.slow  # writes and reads 30 MB of IDX files
 def test_truncated_idx_file_is_one_error_line_and_writes_nothing(cli, ws, tmp_path: Path):
     folder = tmp_path / "fm"
     folder.mkdir()

@@ -30,9 +30,16 @@ from prefstudy.console import stderr_console
 from prefstudy.env import DEBUG_ENV
 from prefstudy.errors import PrefstudyError
 
+# The order a study goes in, which `prefstudy --help` and docs/cli.md follow.
+ORDER = ("study", "data", "subject", "label", "run", "runs", "explain", "report", "backbones", "demo")
+
 
 class PrefstudyGroup(TyperGroup):
-    """The root group: turns known errors into one line on stderr and exit status 1."""
+    """The root group: lists commands in ORDER; turns known errors into one line on stderr and exit status 1."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = {name: self.commands[name] for name in sorted(self.commands, key=ORDER.index)}
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -45,6 +52,7 @@ class PrefstudyGroup(TyperGroup):
 
 
 app = typer.Typer(
+    rich_markup_mode=None,
     cls=PrefstudyGroup,
     name="prefstudy",
     help="Personal visual preference studies with many subjects: label, learn, transfer, explain, report.",

@@ -10,7 +10,11 @@ from rich.table import Table
 from prefstudy.cli.options import JsonOption
 from prefstudy.cli.output import print_json, stdout_console
 
-app = typer.Typer(help="Backbones registered through the prefstudy.backbones entry points.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="Backbones registered through the prefstudy.backbones entry points.",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")

@@ -14,7 +14,7 @@ from prefstudy.errors import PrefstudyError
 from prefstudy.sources import SOURCES
 from prefstudy.studyfile import DatasetSpec
 
-app = typer.Typer(help="Add, fetch and list datasets.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Add, fetch and list datasets.", no_args_is_help=True)
 
 
 @app.command("add")

@@ -13,6 +13,7 @@ from prefstudy.errors import PrefstudyError
 from prefstudy.labeler import DEFAULT_PORT, LOOPBACK
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Label images in the browser (`prefstudy label --dataset D --subject S`), or import/export labels.",
     invoke_without_command=True,
 )

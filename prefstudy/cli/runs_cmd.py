@@ -11,7 +11,9 @@ from prefstudy.cli.options import JsonOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json
 
 app = typer.Typer(
-    help="Merge runs made elsewhere (separate jobs, other machines) into this study.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Merge runs made elsewhere (separate jobs, other machines) into this study.",
+    no_args_is_help=True,
 )
 
 

@@ -12,7 +12,7 @@ from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, Stu
 from prefstudy.cli.output import note, print_json, warn
 from prefstudy.errors import PrefstudyError
 
-app = typer.Typer(help="Create a study and make its planned runs.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode=None, help="Create a study and make its planned runs.", no_args_is_help=True)
 
 
 def _report_sync(outcome) -> None:

@@ -12,7 +12,9 @@ from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOp
 from prefstudy.cli.output import note, print_json, stdout_console
 from prefstudy.subjects.vocabulary import RULE_HELP
 
-app = typer.Typer(help="Add subjects, simulate subjects with a known rule, list them.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Add subjects, simulate subjects with a known rule, list them.", no_args_is_help=True
+)
 
 
 @app.command("add")

@@ -10,6 +10,7 @@ from prefstudy.sources import fashion_mnist
 from prefstudy.sources.base import SourceOptions
 
 
+@pytest.mark.slow  # decodes all 70,000 images
 def test_full_fashion_mnist_keeps_the_official_60k_10k_split(fashion_mnist_dir: Path):
     decoded = fashion_mnist.load(SourceOptions(path=fashion_mnist_dir), SilentReporter())
     assert decoded.images.shape == (70_000, 28, 28, 1)

@@ -58,6 +58,7 @@ def test_lfw_wrong_layout_is_one_clear_error(tmp_path: Path):
         lfw.load(SourceOptions(path=tmp_path), SilentReporter())
 
 
+@pytest.mark.slow  # decodes 3,000 real photos
 def test_indoor67_honours_the_official_split(indoor_dir: Path):
     decoded = indoor67.load(SourceOptions(path=indoor_dir, size=32), SilentReporter())
     train = {line.strip() for line in (indoor_dir / "TrainImages.txt").read_text().splitlines() if line.strip()}

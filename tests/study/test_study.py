@@ -83,6 +83,7 @@ def test_bad_study_files_are_one_clear_error(text, message):
         parse_study(text)
 
 
+@pytest.mark.slow  # simulates subjects with feature rules
 def test_init_from_a_study_file_sets_up_what_it_can(cli, tmp_path: Path, small_study: Path):
     result = cli("study", "init", tmp_path / "s", "--from", small_study)
     assert "dataset 'faces' not added: /nowhere/lfw does not exist" in result.stderr
