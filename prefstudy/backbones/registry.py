@@ -98,10 +98,12 @@ class BackboneInfo:
     parameters: int | None = None
 
 
-def describe_backbones() -> list[BackboneInfo]:
-    """Every registered family, built once for 64x64 RGB images and checked against the contract."""
+def describe_backbones(families: list[str] | None = None) -> list[BackboneInfo]:
+    """Every registered family (or those named), built once for 64x64 RGB images and checked against the contract."""
     infos = []
     for family, ep in sorted(_entry_points().items()):
+        if families is not None and family not in families:
+            continue
         dist = getattr(ep, "dist", None)
         where = {"distribution": dist.name if dist else None, "version": dist.version if dist else None}
         try:

@@ -91,46 +91,72 @@ def _get(url: str, tries: int = 1) -> dict:
     raise AssertionError("unreachable")
 
 
+def _runs_in_report(ws, out: str) -> None:
+    with ws.connect() as con:
+        run_ids = [r for (r,) in con.execute("SELECT id FROM runs").fetchall()]
+    assert len(run_ids) == 2 and all(run_id in out for run_id in run_ids)
+
+
+def _plan_statuses(ws, out: str) -> None:
+    statuses = sorted((r["subject"], r["batch_size"], r["status"]) for r in json.loads(out)["runs"])
+    assert statuses == [("alice", 16, "done"), ("alice", 128, "todo"), ("bob", 16, "todo"), ("bob", 128, "done")]
+
+
+def _dataset_listed(ws, out: str) -> None:
+    (fm,) = json.loads(out)["datasets"]
+    assert (fm["name"], fm["n_items"], fm["image_size"]) == ("fm", 10000, [28, 28, 1])
+
+
+def _labels_exported(ws, out: str) -> None:
+    assert out.startswith("dataset,key,preferred") and out.count("\n") == 1201  # a header and 1200 labels
+
+
+def _link_printed(ws, out: str) -> None:
+    assert re.fullmatch(r"erin: http://localhost:8765/s/[\w-]{24}\n", out)
+
+
+def _subject_added(ws, out: str) -> None:
+    with ws.connect() as con:
+        assert con.execute("SELECT kind FROM subjects WHERE name = 'dora'").fetchall() == [("human",)]
+
+
 @pytest.mark.slow  # many subprocesses
 @pytest.mark.parametrize(
-    "args",
+    ("args", "check"),
     [
-        ("--help",),
-        ("report",),
-        ("report", "--format", "markdown"),
-        ("study", "plan", "--json"),
-        ("data", "list", "--json"),
-        ("label", "export", "--subject", "alice"),
-        ("label", "links"),
-        ("subject", "add", "dora"),
+        (("report",), _runs_in_report),
+        (("report", "--format", "markdown"), _runs_in_report),
+        (("study", "plan", "--json"), _plan_statuses),
+        (("data", "list", "--json"), _dataset_listed),
+        (("label", "export", "--subject", "alice"), _labels_exported),
+        (("label", "links"), _link_printed),
+        (("subject", "add", "dora"), _subject_added),
     ],
+    ids=["report", "report-markdown", "study-plan", "data-list", "label-export", "label-links", "subject-add"],
 )
-def test_every_command_that_only_reads_or_writes_records_runs_without_torch(trained_copy, args):
+def test_every_command_that_only_reads_or_writes_records_runs_without_torch(trained_copy, args, check):
     if args[:2] == ("label", "links"):
         prefstudy_without_torch(trained_copy.root, "subject", "add", "erin")
-    if args == ("--help",):
-        result = subprocess.run([sys.executable, "-c", NO_TORCH, "--help"], capture_output=True, text=True, check=True)
-        assert "Usage" in result.stdout
-        return
-    out = prefstudy_without_torch(trained_copy.root, *args).stdout
-    if args == ("study", "plan", "--json"):
-        statuses = sorted((r["subject"], r["batch_size"], r["status"]) for r in json.loads(out)["runs"])
-        assert statuses == [("alice", 16, "done"), ("alice", 128, "todo"), ("bob", 16, "todo"), ("bob", 128, "done")]
-    if args[:2] == ("label", "export"):
-        assert out.startswith("dataset,key,preferred") and out.count("\n") == 1201
+    check(trained_copy, prefstudy_without_torch(trained_copy.root, *args).stdout)
 
 
 @pytest.mark.slow  # subprocesses
-def test_study_init_and_label_import_write_without_torch(tmp_path):
+def test_help_study_init_and_label_import_run_without_torch(trained_copy, tmp_path):
+    shown = subprocess.run([sys.executable, "-c", NO_TORCH, "--help"], capture_output=True, text=True, check=True)
+    assert "Usage: prefstudy" in shown.stdout and "study" in shown.stdout
     env = {**os.environ, "PREFSTUDY_STUDY": ""}
     study = tmp_path / "s"
     made = subprocess.run([sys.executable, "-c", NO_TORCH, "study", "init", str(study)], env=env, capture_output=True)
-    assert made.returncode == 0 and (study / "study.toml").is_file()
+    assert made.returncode == 0 and (study / "study.toml").is_file() and (study / "prefstudy.duckdb").is_file()
     labels = tmp_path / "labels.csv"
-    labels.write_text("key,preferred\nx,1\n")
-    result = subprocess.run(
+    labels.write_text("key,preferred\ntest-00000,1\ntest-00001,0\ntest-00002,yes\n")
+    prefstudy_without_torch(trained_copy.root, "label", "import", str(labels), "--subject", "carl", "--dataset", "fm")
+    with trained_copy.connect() as con:
+        stored = con.execute("SELECT item_idx, preferred FROM labels WHERE subject = 'carl' ORDER BY item_idx")
+        assert stored.fetchall() == [(0, True), (1, False), (2, True)]
+    refused = subprocess.run(
         _command(study, "label", "import", str(labels), "--subject", "ann", "--dataset", "fm"),
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 1 and "no dataset 'fm'" in result.stderr and "Traceback" not in result.stderr
+    assert refused.returncode == 1 and "no dataset 'fm'" in refused.stderr and "Traceback" not in refused.stderr

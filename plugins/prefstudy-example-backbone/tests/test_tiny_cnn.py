@@ -9,7 +9,7 @@ from prefstudy.errors import PrefstudyError
 
 def test_registered_through_the_entry_point():
     assert "tiny-cnn" in list_backbones()
-    (info,) = [i for i in describe_backbones() if i.name == "tiny-cnn"]
+    (info,) = describe_backbones(["tiny-cnn"])
     assert (info.status, info.distribution, info.cam_layer) == ("ok", "prefstudy-example-backbone", "features.6")
 
 
