@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prefstudy.bounds import COUNT, OPEN_FRACTION, POSITIVE, SEED, TRAIN_SIZE, Bound
 from prefstudy.errors import PrefstudyError
 
 PROTOCOLS = ("model1", "model2")
@@ -54,18 +55,14 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise PrefstudyError(f"unknown protocol {self.protocol!r}; use one of: {', '.join(PROTOCOLS)}")
-        if self.epochs < 1:
-            raise PrefstudyError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise PrefstudyError(f"batch size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise PrefstudyError(f"learning rate must be positive, got {self.lr}")
-        if self.train_size is not None and (isinstance(self.train_size, bool) or self.train_size < 2):
-            raise PrefstudyError(f"train size must be at least 2, got {self.train_size}")
-        for name in ("test_fraction", "validation_fraction"):
+        for name, bound in _BOUNDS.items():
             value = getattr(self, name)
-            if not 0 < value < 1:
-                raise PrefstudyError(f"{name.replace('_', ' ')} must be between 0 and 1, got {value}")
+            if value is not None or name != "train_size":
+                bound.check(name.replace("_", " "), value)
+        for name in ("backbone", "weights"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) and value.strip()) and (value is not None or name == "backbone"):
+                raise PrefstudyError(f"{name} must be a non-empty string, got {value!r}")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -81,3 +78,14 @@ class TrainSettings:
     def weights_path(self) -> Path | None:
         """The local weights file, with ``~`` expanded, or None."""
         return Path(self.weights).expanduser() if self.weights else None
+
+
+_BOUNDS: dict[str, Bound] = {
+    "epochs": COUNT,
+    "seed": SEED,
+    "batch_size": COUNT,
+    "lr": POSITIVE,
+    "test_fraction": OPEN_FRACTION,
+    "validation_fraction": OPEN_FRACTION,
+    "train_size": TRAIN_SIZE,
+}

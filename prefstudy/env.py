@@ -4,3 +4,4 @@ STUDY_ENV = "PREFSTUDY_STUDY"  # the study directory, when --study is not given
 DATA_ENV = "PREFSTUDY_DATA"  # where to look for dataset files (e.g. Fashion-MNIST's IDX files)
 DEBUG_ENV = "PREFSTUDY_DEBUG"  # 1 = show tracebacks instead of one-line errors
 LOCK_TIMEOUT_ENV = "PREFSTUDY_LOCK_TIMEOUT"  # seconds to wait for a database another process holds
+MAX_PIXELS_ENV = "PREFSTUDY_MAX_PIXELS"  # the largest image (width x height) decoded; larger ones are left out

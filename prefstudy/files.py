@@ -14,6 +14,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from prefstudy.errors import PrefstudyError
+
+
+def writable_dir(directory: Path) -> Path:
+    """``directory``, created if missing; one clear line when it cannot be written to.
+
+    Commands call it for their output folder before long work, so a typo in ``--out`` fails at
+    once rather than after the computation.
+    """
+    directory = Path(directory)
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise PrefstudyError(f"cannot write into {directory}: it is a file, not a directory")
+        directory.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as error:  # ValueError: a NUL in the name
+        raise PrefstudyError(f"cannot create {directory}: {_reason(error)}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise PrefstudyError(f"cannot write into {directory}: permission denied")
+    return directory
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
@@ -25,14 +45,28 @@ def atomic_path(path: Path) -> Iterator[Path]:
             torch.save(state, tmp)
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        is_dir = path.is_dir()
+    except (OSError, ValueError) as error:
+        raise PrefstudyError(f"cannot write {path}: {_reason(error)}") from None
+    if is_dir:
+        raise PrefstudyError(f"cannot write {path}: it is a directory; give a file name")
+    writable_dir(path.parent)
     # The pid keeps two processes writing the same file (e.g. two torchrun ranks) apart.
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as error:
+        if error.filename not in (str(tmp), str(path)):
+            raise
+        raise PrefstudyError(f"cannot write {path}: {_reason(error)}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _reason(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)
 
 
 def write_text_atomically(path: Path, text: str) -> Path:

@@ -52,7 +52,7 @@ class RichReporter:
 
     def __init__(self, console: Console | None = None):
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -79,4 +79,4 @@ class RichReporter:
             self._progress.advance(self._task, n)
 
     def note(self, message: str) -> None:
-        self._progress.console.print(message, highlight=False, soft_wrap=True)
+        self._progress.console.print(message, markup=False, highlight=False, soft_wrap=True)

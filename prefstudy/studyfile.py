@@ -31,7 +31,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from prefstudy.config import DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, TrainSettings, check_transfer
+import tomli_w
+
+from prefstudy.bounds import CHANNELS, COUNT, IMAGE_SIZE, REPEAT, SEED, SHARE, Bound
+from prefstudy.config import DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, PROTOCOLS, TrainSettings, check_transfer
 from prefstudy.errors import PrefstudyError
 
 if sys.version_info >= (3, 11):
@@ -52,6 +55,12 @@ class DatasetSpec:
     size: int | None = None
     channels: int | None = None
 
+    def __post_init__(self) -> None:
+        _check_text("kind", self.kind)
+        if self.path is not None:
+            _check_text("path", self.path)
+        _check_numbers(self, {"limit": COUNT, "seed": SEED, "size": IMAGE_SIZE, "channels": CHANNELS})
+
 
 @dataclass(frozen=True)
 class SubjectSpec:
@@ -64,6 +73,11 @@ class SubjectSpec:
     repeat: float = 0.0
     seed: int = 0
     limit: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("name", "dataset", "rule"):
+            _check_text(key, getattr(self, key))
+        _check_numbers(self, {"noise": SHARE, "repeat": REPEAT, "seed": SEED, "limit": COUNT})
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,19 @@ class StudySpec:
     runs: tuple[RunSpec, ...] = ()
 
 
+def _check_text(key: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise PrefstudyError(f"{key} must be a non-empty string, got {value!r}")
+
+
+def _check_numbers(spec: Any, bounds: dict[str, Bound]) -> None:
+    """Each named field that is set lies in its bound: the same rules as the command-line options."""
+    for key, bound in bounds.items():
+        value = getattr(spec, key)
+        if value is not None:
+            bound.check(key, value)
+
+
 _DATASET_KEYS = {"kind", "path", "limit", "seed", "size", "channels"}
 _SUBJECT_KEYS = {"name", "dataset", "rule", "noise", "repeat", "seed", "limit"}
 _TOP_KEYS = {"study", "datasets", "subjects", "runs"}
@@ -108,6 +135,18 @@ def _check_keys(where: str, table: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise PrefstudyError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(allowed))})")
+
+
+def _table(where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PrefstudyError(f"{where}: must be a table, got {value!r:.60}")
+    return value
+
+
+def _array_of_tables(where: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise PrefstudyError(f"{where}: must be an array of tables ([[{where.rsplit(' ', 1)[-1]}]]), got {value!r:.60}")
+    return value
 
 
 def _require(where: str, table: dict[str, Any], key: str) -> Any:
@@ -123,34 +162,39 @@ def parse_study(text: str, origin: str = "study.toml") -> StudySpec:
     except tomllib.TOMLDecodeError as error:
         raise PrefstudyError(f"{origin}: not valid TOML ({error})") from None
     _check_keys(origin, doc, _TOP_KEYS)
-    head = doc.get("study", {})
+    head = _table(f"{origin} [study]", doc.get("study", {}))
     _check_keys(f"{origin} [study]", head, {"name", "description"})
+    for key in ("name", "description"):
+        if key in head and not isinstance(head[key], str):
+            raise PrefstudyError(f"{origin} [study]: {key} must be a string, got {head[key]!r}")
 
     datasets: dict[str, DatasetSpec] = {}
-    for name, table in doc.get("datasets", {}).items():
+    for name, table in _table(f"{origin} [datasets]", doc.get("datasets", {})).items():
         where = f"{origin} [datasets.{name}]"
-        if not isinstance(table, dict):
-            raise PrefstudyError(f"{where}: must be a table")
+        _table(where, table)
         _check_keys(where, table, _DATASET_KEYS)
         try:
             datasets[name] = DatasetSpec(
                 name=name, kind=_require(where, table, "kind"), **{k: v for k, v in table.items() if k != "kind"}
             )
-        except TypeError as error:
+        except (PrefstudyError, TypeError) as error:
             raise PrefstudyError(f"{where}: {error}") from None
 
     subjects = []
-    for i, table in enumerate(doc.get("subjects", []), start=1):
+    for i, table in enumerate(_array_of_tables(f"{origin} subjects", doc.get("subjects", [])), start=1):
         where = f"{origin} [[subjects]] #{i}"
         _check_keys(where, table, _SUBJECT_KEYS)
         for key in ("name", "dataset", "rule"):
             _require(where, table, key)
-        if table["dataset"] not in datasets:
+        if not isinstance(table["dataset"], str) or table["dataset"] not in datasets:
             raise PrefstudyError(f"{where}: dataset {table['dataset']!r} is not declared under [datasets]")
-        subjects.append(SubjectSpec(**table))
+        try:
+            subjects.append(SubjectSpec(**table))
+        except PrefstudyError as error:
+            raise PrefstudyError(f"{where}: {error}") from None
 
     runs = []
-    for i, table in enumerate(doc.get("runs", []), start=1):
+    for i, table in enumerate(_array_of_tables(f"{origin} runs", doc.get("runs", [])), start=1):
         runs += _parse_runs(f"{origin} [[runs]] #{i}", table, datasets)
 
     return StudySpec(
@@ -170,7 +214,7 @@ def _parse_runs(where: str, table: dict[str, Any], datasets: dict[str, DatasetSp
     _check_keys(where, table, {"dataset", *TrainSettings.field_names(), *_TRANSFER_KEYS})
     dataset = _require(where, table, "dataset")
     for key in ("dataset", "transfer_from"):
-        if key in table and table[key] not in datasets:
+        if key in table and (not isinstance(table[key], str) or table[key] not in datasets):
             raise PrefstudyError(f"{where}: dataset {table[key]!r} is not declared under [datasets]")
     transfer = None
     if "transfer_from" in table:
@@ -182,12 +226,16 @@ def _parse_runs(where: str, table: dict[str, Any], datasets: dict[str, DatasetSp
         )
         try:
             check_transfer(transfer.mode, transfer.adapt)
+            if transfer.source_protocol is not None and transfer.source_protocol not in PROTOCOLS:
+                raise PrefstudyError(f"source_protocol must be one of {', '.join(PROTOCOLS)}")
         except PrefstudyError as error:
             raise PrefstudyError(f"{where}: {error}") from None
     elif set(table) & _TRANSFER_KEYS:
         raise PrefstudyError(f'{where}: transfer, adapt and source_protocol need transfer_from = "DATASET"')
     sizes = table.get("train_size")
     sizes = sizes if isinstance(sizes, list) else [sizes]
+    if not sizes:
+        raise PrefstudyError(f"{where}: train_size = [] makes no run; give sizes, or leave train_size out")
     base = {k: v for k, v in table.items() if k in TrainSettings.field_names() and k != "train_size"}
     runs = []
     for size in sizes:
@@ -209,20 +257,13 @@ def load_study(path: Path) -> StudySpec:
 
 def dataset_declaration(spec: DatasetSpec) -> str:
     """The TOML block declaring ``spec``, to append to a study file."""
-    lines = [f"[datasets.{spec.name}]", f'kind = "{spec.kind}"']
-    if spec.path is not None:
-        lines.append(f"path = {_toml_string(spec.path)}")
-    for key in ("limit", "size", "channels"):
-        value = getattr(spec, key)
-        if value is not None:
-            lines.append(f"{key} = {value}")
+    table: dict[str, Any] = {"kind": spec.kind}
+    for key in ("path", "limit", "size", "channels"):
+        if getattr(spec, key) is not None:
+            table[key] = getattr(spec, key)
     if spec.limit is not None:
-        lines.append(f"seed = {spec.seed}")
-    return "\n".join(lines) + "\n"
-
-
-def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        table["seed"] = spec.seed
+    return tomli_w.dumps({"datasets": {spec.name: table}})
 
 
 SHIPPED_STUDIES = ("demo", "paper")

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import tomli_w
 
 from prefstudy.env import STUDY_ENV
 from prefstudy.errors import PrefstudyError
+from prefstudy.files import writable_dir, write_text_atomically
 from prefstudy.store import connect, transaction
 from prefstudy.studyfile import DatasetSpec, StudySpec, dataset_declaration, load_study, parse_study
 
@@ -24,18 +28,18 @@ STUDY_FILE = "study.toml"
 DB_FILE = "prefstudy.duckdb"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-_TEMPLATE = """\
+_HEADER = """\
 # prefstudy study definition. `prefstudy study run` makes every run declared here for every
 # subject who has labels on its dataset, and skips the runs already finished.
-[study]
-name = "{name}"
-
+"""
+_FOOTER = """
 # `prefstudy data add` appends the datasets it adds below. Runs look like:
 # [[runs]]
 # dataset = "fm"
 # protocol = "model2"   # model1 = train/test, model2 = train/validation/test
 # epochs = 10
 """
+_PARTS = (STUDY_FILE, DB_FILE, "runs", "cache")  # what `study init` creates; study.toml is placed last
 
 
 def check_name(what: str, name: str) -> str:
@@ -93,7 +97,14 @@ class Workspace:
             text += "\n"
         text += "\n" + dataset_declaration(spec)
         parse_study(text, origin=str(self.study_file))  # never leave a study file that no longer parses
-        self.study_file.write_text(text, encoding="utf-8")
+        write_text_atomically(self.study_file, text)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL in it
+        return False
 
 
 def _candidates(start: Path) -> Iterator[Path]:
@@ -108,7 +119,7 @@ def open_workspace(path: Path | str | None = None) -> Workspace:
         path = os.environ[STUDY_ENV]
     if path is not None:
         root = Path(path).expanduser()
-        if not (root / STUDY_FILE).is_file():
+        if not _is_file(root / STUDY_FILE):
             raise PrefstudyError(
                 f"{root} is not a prefstudy study (no {STUDY_FILE}); create one with `prefstudy study init {root}`"
             )
@@ -123,24 +134,44 @@ def open_workspace(path: Path | str | None = None) -> Workspace:
 
 
 def init_workspace(root: Path | str, template: Path | None = None) -> Workspace:
-    """Create a study directory, from a study file when given; refuse to overwrite an existing study."""
+    """Create a study directory, from a study file when given; refuse to overwrite an existing study.
+
+    The study is built in a temporary directory and moved into place, ``study.toml`` last, so a
+    failure leaves no half-made study behind.
+    """
     root = Path(root).expanduser()
     if (root / STUDY_FILE).exists():
         raise PrefstudyError(f"{root} is already a prefstudy study ({STUDY_FILE} exists)")
     if root.exists() and not root.is_dir():
         raise PrefstudyError(f"{root} exists and is not a directory")
+    if root.is_dir():
+        clashes = [part for part in _PARTS if (root / part).exists()]
+        if clashes:
+            raise PrefstudyError(
+                f"{root} already holds {', '.join(clashes)} but no {STUDY_FILE}; choose another directory"
+            )
     if template is not None:
-        text = Path(template).read_text(encoding="utf-8") if Path(template).is_file() else None
-        if text is None:
+        if not Path(template).is_file():
             raise PrefstudyError(f"study file {template} not found")
+        text = Path(template).read_text(encoding="utf-8")
         parse_study(text, origin=str(template))  # validate before creating anything
     else:
-        text = _TEMPLATE.format(name=root.resolve().name)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / STUDY_FILE).write_text(text, encoding="utf-8")
-    workspace = Workspace(root.resolve())
-    workspace.runs_dir.mkdir(exist_ok=True)
-    workspace.cache_dir.mkdir(exist_ok=True)
-    with workspace.connect():
-        pass  # creates the database and applies the schema
-    return workspace
+        text = _HEADER + tomli_w.dumps({"study": {"name": root.resolve().name}}) + _FOOTER
+    parent = writable_dir(root if root.is_dir() else root.resolve().parent)
+    staging = Path(tempfile.mkdtemp(prefix=".prefstudy-init-", dir=parent))
+    try:
+        (staging / STUDY_FILE).write_text(text, encoding="utf-8")
+        (staging / "runs").mkdir()
+        (staging / "cache").mkdir()
+        with connect(staging / DB_FILE):
+            pass  # creates the database and applies the schema
+        if root.is_dir():
+            for part in _PARTS:  # study.toml last: until it is there, this is not a study
+                os.replace(staging / part, root / part)
+        else:
+            os.replace(staging, root)
+    except OSError as error:
+        raise PrefstudyError(f"cannot create the study at {root}: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Workspace(root.resolve())

@@ -9,14 +9,18 @@ import shutil
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+import typer
+from click.testing import CliRunner
 
 from prefstudy.cli import app
 from prefstudy.config import TrainSettings
 from prefstudy.datasets import add_dataset
+from prefstudy.env import DATA_ENV, DEBUG_ENV, LOCK_TIMEOUT_ENV, MAX_PIXELS_ENV, STUDY_ENV
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.workspace import Workspace, init_workspace
 
+# The click command tree, built once: typer.testing's runner rebuilds it on every call (~150 ms each).
+COMMAND = typer.main.get_command(app)
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PREFSTUDY_SHARED_DATA", REPO.parent / "shared" / "data"))
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -27,7 +31,7 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     """No test reads the developer's home, data or study settings."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
-    for name in ("PREFSTUDY_STUDY", "PREFSTUDY_DATA", "PREFSTUDY_DEBUG"):
+    for name in (STUDY_ENV, DATA_ENV, DEBUG_ENV, LOCK_TIMEOUT_ENV, MAX_PIXELS_ENV):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -132,7 +136,7 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, ok: bool = True):
-        result = self.runner.invoke(app, [str(a) for a in args], env={"PREFSTUDY_STUDY": str(self.study)})
+        result = self.runner.invoke(COMMAND, [str(a) for a in args], env={"PREFSTUDY_STUDY": str(self.study)})
         if ok and result.exit_code != 0:
             raise AssertionError(
                 f"prefstudy {' '.join(map(str, args))} failed ({result.exit_code}):\n"

@@ -73,7 +73,9 @@ def create_backbone(
     except PrefstudyError:
         raise
     except Exception as error:
-        raise PrefstudyError(f"backbone {name!r} failed to build: {type(error).__name__}: {error}") from None
+        detail = " ".join(str(error).split())  # e.g. a state dict's missing keys, one per line
+        detail = detail if len(detail) <= 300 else detail[:300] + " …"
+        raise PrefstudyError(f"backbone {name!r} failed to build: {type(error).__name__}: {detail}") from None
     if not isinstance(backbone, Backbone):
         raise PrefstudyError(f"backbone {name!r} broke the plugin contract: its factory returned {type(backbone)}")
     try:

@@ -11,7 +11,6 @@ import os
 from typing import Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from prefstudy.cli import (
@@ -26,7 +25,7 @@ from prefstudy.cli import (
     study_cmd,
     subject_cmd,
 )
-from prefstudy.console import stderr_console
+from prefstudy.console import labelled, stderr_console
 from prefstudy.env import DEBUG_ENV
 from prefstudy.errors import PrefstudyError
 
@@ -47,7 +46,8 @@ class PrefstudyGroup(TyperGroup):
         except PrefstudyError as error:
             if os.environ.get(DEBUG_ENV) == "1":
                 raise
-            stderr_console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+            one_line = " ".join(str(error).splitlines())  # a message from a library may span lines
+            stderr_console.print(labelled("error", "red", one_line), soft_wrap=True)
             raise typer.Exit(1) from None
 
 

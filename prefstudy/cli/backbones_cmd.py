@@ -9,6 +9,7 @@ from rich.table import Table
 
 from prefstudy.cli.options import JsonOption
 from prefstudy.cli.output import print_json, stdout_console
+from prefstudy.console import labelled
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -34,7 +35,7 @@ def list_(json_out: JsonOption = False) -> None:
     for column in ("name", "example", "distribution", "version", "input", "cam layer", "parameters", "status"):
         table.add_column(column)
     for i in infos:
-        status = "ok" if i.status == "ok" else f"[red]broken[/red]: {i.error}"
+        status = "ok" if i.status == "ok" else labelled("broken", "red", i.error)
         table.add_row(
             i.name,
             i.example,

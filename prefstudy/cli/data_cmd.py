@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prefstudy.cli.options import JsonOption, SeedOption, StudyOption, workspace
+from prefstudy.bounds import CHANNELS, COUNT, IMAGE_SIZE
+from prefstudy.cli.options import JsonOption, SeedOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json, stdout_console, warn
 from prefstudy.errors import PrefstudyError
 from prefstudy.sources import SOURCES
@@ -24,10 +25,14 @@ def add(
         str | None, typer.Option(help=f"One of: {', '.join(SOURCES)}. Default: as declared in study.toml.")
     ] = None,
     path: Annotated[str | None, typer.Option(help="Where the files are (folder, or .tgz for lfw).")] = None,
-    limit: Annotated[int | None, typer.Option(help="Keep a seeded random subset of N images.")] = None,
+    limit: Annotated[int | None, bounded(COUNT, "--limit", help="Keep a seeded random subset of N images.")] = None,
     seed: SeedOption = 0,
-    size: Annotated[int | None, typer.Option(help="Cache images at SIZE x SIZE (photos: default 64).")] = None,
-    channels: Annotated[int | None, typer.Option(help="1 = grayscale, 3 = RGB (photos: default 3).")] = None,
+    size: Annotated[
+        int | None, bounded(IMAGE_SIZE, "--size", help="Cache images at SIZE x SIZE (photos: default 64).")
+    ] = None,
+    channels: Annotated[
+        int | None, bounded(CHANNELS, "--channels", help="1 = grayscale, 3 = RGB (photos: default 3).")
+    ] = None,
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DeviceOption, PrecisionOption
+from prefstudy.bounds import COUNT
+from prefstudy.cli.options import DeviceOption, PrecisionOption, bounded
 from prefstudy.cli.output import note, stdout_console, warn
 
 
@@ -17,7 +18,7 @@ def demo(
     ),
     device: DeviceOption = "auto",
     epochs: Annotated[
-        int | None, typer.Option(help="Override the demo runs' epochs (default: as in demo.toml).")
+        int | None, bounded(COUNT, "--epochs", help="Override the demo runs' epochs (default: as in demo.toml).")
     ] = None,
     precision: PrecisionOption = "auto",
 ) -> None:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DeviceOption, JsonOption, StudyOption, workspace
+from prefstudy.bounds import COUNT_OR_NONE, OPEN_FRACTION
+from prefstudy.cli.options import DeviceOption, JsonOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json
 from prefstudy.explain.chance import DEFAULT_TOP
 
@@ -19,13 +20,17 @@ def _rate(summary: dict, key: str) -> str:
 
 def explain(
     run_id: Annotated[str, typer.Argument(help="A finished run, e.g. alice-faces-model2-3fa9c1.")],
-    n: Annotated[int, typer.Option("--n", help="Pictures for N items per group (class x correct/wrong).")] = 8,
+    n: Annotated[
+        int, bounded(COUNT_OR_NONE, "--n", help="Pictures for N items per group (class x correct/wrong).")
+    ] = 8,
     items: Annotated[
         list[str] | None, typer.Option("--items", help="Also draw these item keys (repeat, or comma-separated).")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write pictures here (default runs/<id>/explain/<layer>/).")] = None,
     layer: Annotated[str | None, typer.Option(help="Take maps at this module instead of the cam layer.")] = None,
-    top: Annotated[float, typer.Option(help="Share of the map's top pixels scored by IoU.")] = DEFAULT_TOP,
+    top: Annotated[
+        float, bounded(OPEN_FRACTION, "--top", help="Share of the map's top pixels scored by IoU.")
+    ] = DEFAULT_TOP,
     device: DeviceOption = "auto",
     study: StudyOption = None,
     json_out: JsonOption = False,

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, SubjectOption, workspace
+from prefstudy.bounds import COUNT, FIXATION_S, PORT, PORT_OR_ANY, REPEAT, SECONDS
+from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, SubjectOption, bounded, workspace
 from prefstudy.cli.output import note, print_json
 from prefstudy.errors import PrefstudyError
 from prefstudy.labeler import DEFAULT_PORT, LOOPBACK
@@ -26,17 +27,23 @@ def label(
     subject: Annotated[
         str | None, typer.Option("--subject", "-s", help="Who labels (added if new); default: every person.")
     ] = None,
-    deadline: Annotated[float, typer.Option(help="Seconds per image; 0 = no deadline. The paper: 1.")] = 1.0,
-    block: Annotated[int, typer.Option(help="Trials per block, with a break between blocks.")] = 100,
+    deadline: Annotated[
+        float, bounded(SECONDS, "--deadline", help="Seconds per image; 0 = no deadline. The paper: 1.")
+    ] = 1.0,
+    block: Annotated[int, bounded(COUNT, "--block", help="Trials per block, with a break between blocks.")] = 100,
     mark_reason: Annotated[
         str, typer.Option(help="Ask for a box over what drove the choice: always, sometimes or never.")
     ] = "sometimes",
-    repeat: Annotated[float, typer.Option(help="Hidden fraction of images shown again (test-retest).")] = 0.0,
+    repeat: Annotated[
+        float, bounded(REPEAT, "--repeat", help="Hidden fraction of images shown again (test-retest).")
+    ] = 0.0,
     seed: SeedOption = 0,
-    limit: Annotated[int | None, typer.Option(help="Label only the first N images of the order.")] = None,
-    fixation: Annotated[float, typer.Option(help="Seconds of the fixation cross before each image.")] = 0.3,
+    limit: Annotated[int | None, bounded(COUNT, "--limit", help="Label only the first N images of the order.")] = None,
+    fixation: Annotated[
+        float, bounded(FIXATION_S, "--fixation", help="Seconds of the fixation cross before each image.")
+    ] = 0.3,
     host: Annotated[str, typer.Option(help="Listen here; 0.0.0.0 serves other machines (secret links).")] = LOOPBACK,
-    port: Annotated[int, typer.Option(help="The port; 0 picks a free one.")] = DEFAULT_PORT,
+    port: Annotated[int, bounded(PORT_OR_ANY, "--port", help="The port; 0 picks a free one.")] = DEFAULT_PORT,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
     study: StudyOption = None,
 ) -> None:
@@ -69,9 +76,9 @@ def label(
 def links(
     subject: Annotated[str | None, typer.Option("--subject", "-s", help="Only this subject.")] = None,
     host: Annotated[str, typer.Option(help="The address subjects reach the server at.")] = LOOPBACK,
-    port: Annotated[int, typer.Option(help="The port the server listens on (start it with the same --port).")] = (
-        DEFAULT_PORT
-    ),
+    port: Annotated[
+        int, bounded(PORT, "--port", help="The fixed port the server listens on (start it with the same --port).")
+    ] = DEFAULT_PORT,
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:

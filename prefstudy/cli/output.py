@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from prefstudy.console import stderr_console
+from prefstudy.console import labelled, stderr_console, stdout_console
+
+__all__ = ["note", "print_json", "stdout_console", "warn"]
 
 
 def print_json(obj: Any) -> None:
@@ -19,13 +18,10 @@ def print_json(obj: Any) -> None:
 
 
 def note(message: str) -> None:
-    stderr_console.print(escape(message), highlight=False, soft_wrap=True)
+    """A status line on stderr, printed as it is."""
+    stderr_console.print(message, soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    stderr_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
-
-
-def stdout_console() -> Console:
-    """A console on the current stdout; wide when stdout is not a terminal, so tables do not wrap."""
-    return Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+    """A warning on stderr, printed as it is after a yellow `warning:`."""
+    stderr_console.print(labelled("warning", "yellow", message), soft_wrap=True)

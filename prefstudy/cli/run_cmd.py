@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, SeedOption, StudyOption, workspace
+from prefstudy.bounds import COUNT, OPEN_FRACTION, POSITIVE, TRAIN_SIZE
+from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, SeedOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json
 from prefstudy.config import ADAPT_MODES, DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, TrainSettings
 from prefstudy.errors import PrefstudyError
@@ -31,18 +32,23 @@ def run(
     protocol: Annotated[
         str, typer.Option(help="model1 = train/test; model2 = train/validation/test (validation picks the epoch).")
     ] = _DEFAULTS.protocol,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = _DEFAULTS.epochs,
+    epochs: Annotated[int, bounded(COUNT, "--epochs", help="Training epochs.")] = _DEFAULTS.epochs,
     seed: SeedOption = _DEFAULTS.seed,
-    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = _DEFAULTS.batch_size,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _DEFAULTS.lr,
+    batch_size: Annotated[int, bounded(COUNT, "--batch-size", help="Images per batch.")] = _DEFAULTS.batch_size,
+    lr: Annotated[float, bounded(POSITIVE, "--lr", help="Adam learning rate.")] = _DEFAULTS.lr,
     test_fraction: Annotated[
-        float, typer.Option(help="Test share of items without an official split.")
+        float, bounded(OPEN_FRACTION, "--test-fraction", help="Test share of items without an official split.")
     ] = _DEFAULTS.test_fraction,
     validation_fraction: Annotated[
-        float, typer.Option(help="Validation share of the training items (model2).")
+        float, bounded(OPEN_FRACTION, "--validation-fraction", help="Validation share of the training items (model2).")
     ] = _DEFAULTS.validation_fraction,
     train_size: Annotated[
-        int | None, typer.Option(help="Train on a seeded N of the training labels (validation and test unchanged).")
+        int | None,
+        bounded(
+            TRAIN_SIZE,
+            "--train-size",
+            help="Train on a seeded N of the training labels (validation and test unchanged).",
+        ),
     ] = None,
     transfer_from: Annotated[
         str | None, typer.Option(help="Start from finished run RUN_ID: its features, a new head, all fine-tuned.")

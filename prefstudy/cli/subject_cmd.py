@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, workspace
+from prefstudy.bounds import COUNT, REPEAT, SHARE
+from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json, stdout_console
 from prefstudy.subjects.vocabulary import RULE_HELP
 
@@ -34,9 +35,11 @@ def simulate(
     name: Annotated[str, typer.Argument(help="The simulated subject's name.")],
     dataset: DatasetOption,
     rule: Annotated[str, typer.Option(help=RULE_HELP)],
-    noise: Annotated[float, typer.Option(help="Probability of flipping each answer.")] = 0.0,
-    repeat: Annotated[float, typer.Option(help="Fraction of items shown twice, for test-retest.")] = 0.0,
-    limit: Annotated[int | None, typer.Option(help="Label a seeded random N items instead of all.")] = None,
+    noise: Annotated[float, bounded(SHARE, "--noise", help="Probability of flipping each answer.")] = 0.0,
+    repeat: Annotated[float, bounded(REPEAT, "--repeat", help="Fraction of items shown twice, for test-retest.")] = 0.0,
+    limit: Annotated[
+        int | None, bounded(COUNT, "--limit", help="Label a seeded random N items instead of all.")
+    ] = None,
     seed: SeedOption = 0,
     study: StudyOption = None,
     json_out: JsonOption = False,

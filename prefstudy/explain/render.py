@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image, ImageDraw
 
+from prefstudy.files import atomic_path
+
 DISPLAY_SIDE = 112  # small images (28x28) are enlarged to at least this, so a person can see them
 _JET = (colormaps["jet"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
 
@@ -58,6 +60,6 @@ def contact_sheet(tiles: list[Image.Image], title: str, columns: int = 8) -> Ima
 
 
 def save(picture: Image.Image, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path)
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format="PNG")
     return path

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from prefstudy.backbones import module_name
+from prefstudy.bounds import COUNT_OR_NONE, OPEN_FRACTION
 from prefstudy.datasets import load_images
 from prefstudy.device import resolve_device
 from prefstudy.errors import PrefstudyError
@@ -29,6 +30,7 @@ from prefstudy.explain.chance import DEFAULT_TOP, chance_levels
 from prefstudy.explain.gradcam import GradCam
 from prefstudy.explain.records import ExplanationFile, ExplanationRow, write_explanations
 from prefstudy.explain.render import contact_sheet, draw_region, heat_image, original_image, overlay_image, save
+from prefstudy.files import writable_dir
 from prefstudy.inputs import InputAdapter
 from prefstudy.models import read_saved_model
 from prefstudy.progress import Reporter, SilentReporter
@@ -100,8 +102,10 @@ def explain_run(
 ) -> dict[str, Any]:
     """Explain a finished run's test items (and ``items``); returns the `--json` object."""
     report = report or SilentReporter()
-    if not 0 < top < 1:
-        raise PrefstudyError(f"--top must be between 0 and 1, got {top}")
+    OPEN_FRACTION.check("--top", top)
+    COUNT_OR_NONE.check("--n", n)
+    if out is not None:
+        writable_dir(Path(out))  # before the maps are computed, not after
     saved = read_saved_model(ws, run_id)
     backbone, plan = saved.build()
     layer_name, layer_module = _layer(backbone.module, layer, backbone.cam_layer)

@@ -2,7 +2,10 @@
 
 Each image is read, hashed, decoded with Pillow, fitted to a square (shorter side resized,
 centre cropped, so nothing is stretched) and stored as uint8. Files Pillow cannot read —
-corrupt, truncated, or not images at all — are collected with the reason and left out.
+corrupt, truncated, or not images at all — are collected with the reason and left out, and so
+are images of more than ``$PREFSTUDY_MAX_PIXELS`` pixels (default 100 MP: any camera photo
+passes, a decompression bomb does not). That limit replaces Pillow's own check, whose warning
+would otherwise reach the user raw; JPEGs are decoded at a reduced scale, near the cache size.
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from prefstudy.bounds import COUNT, IMAGE_SIZE, PIXELS
+from prefstudy.env import MAX_PIXELS_ENV
 from prefstudy.errors import PrefstudyError
 from prefstudy.sources.base import Decoded, Reporter, SourceOptions, seeded_order, sha256_hex
 
 DEFAULT_PHOTO_SIZE = 64
 DEFAULT_PHOTO_CHANNELS = 3
+DEFAULT_MAX_PIXELS = 100_000_000
+# prefstudy checks every image's size itself (see max_pixels), before decoding a pixel.
+Image.MAX_IMAGE_PIXELS = None
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
@@ -70,10 +78,30 @@ def tar_reader(archive: Path) -> ReadMany:
     return read
 
 
-def decode_image(data: bytes, size: int, channels: int) -> np.ndarray:
-    """Decode image bytes into a (size, size, channels) uint8 array, fitted without distortion."""
+def max_pixels() -> int:
+    """The largest image, in pixels, that prefstudy decodes: ``$PREFSTUDY_MAX_PIXELS`` or 100 MP."""
+    text = os.environ.get(MAX_PIXELS_ENV)
+    return DEFAULT_MAX_PIXELS if text is None else int(PIXELS.parse(f"${MAX_PIXELS_ENV}", text))
+
+
+class ImageTooLarge(ValueError):
+    """An image with more pixels than :func:`max_pixels` allows."""
+
+
+def decode_image(data: bytes, size: int, channels: int, limit: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode image bytes into a (size, size, channels) uint8 array, fitted without distortion.
+
+    Raises :class:`ImageTooLarge`, having read only the header, when the image has more than
+    ``limit`` pixels.
+    """
     mode = "L" if channels == 1 else "RGB"
     with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        if width * height > limit:
+            raise ImageTooLarge(
+                f"too large: {width}x{height} is {width * height / 1e6:.3g} MP, over the limit of "
+                f"{limit / 1e6:g} MP (${MAX_PIXELS_ENV})"
+            )
         image.draft(mode, (size, size))  # JPEG: decode at a reduced scale, much faster for big photos
         fitted = ImageOps.fit(image.convert(mode), (size, size), Image.Resampling.BILINEAR)
     array = np.asarray(fitted, dtype=np.uint8)
@@ -83,25 +111,27 @@ def decode_image(data: bytes, size: int, channels: int) -> np.ndarray:
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
 
 
-def _decode_one(item: tuple[ImageEntry, bytes | None, str | None], size: int, channels: int):
+def _decode_one(item: tuple[ImageEntry, bytes | None, str | None], size: int, channels: int, limit: int):
     entry, data, why = item
     if data is None:
         return entry, None, None, why
     if not data:
         return entry, None, None, "empty file"
     try:
-        return entry, decode_image(data, size, channels), sha256_hex(data), None
-    except Image.DecompressionBombError:
-        return entry, None, None, "too large to decode safely"
+        return entry, decode_image(data, size, channels, limit), sha256_hex(data), None
+    except ImageTooLarge as error:
+        return entry, None, None, str(error)
     except _DECODE_ERRORS as error:  # what Pillow raises for broken files; each one means "skip it"
         reason = "not an image" if "cannot identify" in str(error) else f"corrupt or truncated ({error})"
         return entry, None, None, reason
 
 
-def _decode_batch(entries: Sequence[ImageEntry], read: ReadMany, size: int, channels: int, report: Reporter):
+def _decode_batch(
+    entries: Sequence[ImageEntry], read: ReadMany, size: int, channels: int, limit: int, report: Reporter
+):
     workers = max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL while decoding
-        for result in pool.map(lambda item: _decode_one(item, size, channels), read(entries)):
+        for result in pool.map(lambda item: _decode_one(item, size, channels, limit), read(entries)):
             report.advance()
             yield result
 
@@ -125,14 +155,14 @@ def decode_entries(
     channels = options.channels or DEFAULT_PHOTO_CHANNELS
     if channels not in (1, 3):
         raise PrefstudyError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-    if not 8 <= size <= 1024:
-        raise PrefstudyError(f"image size must be between 8 and 1024 pixels, got {size}")
+    IMAGE_SIZE.check("image size", size)
     entries = sorted(entries, key=lambda e: e.key)
     if not entries:
         raise PrefstudyError(f"no image files found in {source_path}")
-    if options.limit is not None and options.limit < 1:
-        raise PrefstudyError(f"--limit must be at least 1, got {options.limit}")
+    if options.limit is not None:
+        COUNT.check("--limit", options.limit)
 
+    limit = max_pixels()
     order = seeded_order(len(entries), options.seed) if options.limit is not None else np.arange(len(entries))
     wanted = len(entries) if options.limit is None else min(options.limit, len(entries))
     good: list[tuple[ImageEntry, np.ndarray, str]] = []
@@ -142,7 +172,7 @@ def decode_entries(
     while len(good) < wanted and cursor < len(order):
         batch = [entries[i] for i in order[cursor : cursor + wanted - len(good)]]
         cursor += len(batch)
-        for entry, array, digest, why in _decode_batch(batch, read, size, channels, report):
+        for entry, array, digest, why in _decode_batch(batch, read, size, channels, limit, report):
             if array is None:
                 skipped.append((entry.key, why or "unreadable"))
             else:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prefstudy.bounds import RT_MS
 from prefstudy.datasets import get_dataset, key_index
 from prefstudy.errors import LabelFileError, PrefstudyError
 from prefstudy.files import atomic_path
@@ -46,6 +47,13 @@ def import_labels(ws: Workspace, path: Path, subject: str, dataset: str) -> int:
     except UnicodeDecodeError:
         raise PrefstudyError(f"{path} is not a UTF-8 text file; export it as CSV") from None
     reader = csv.reader(io.StringIO(text))
+    try:
+        return _import_rows(ws, path, reader, subject, info.name)
+    except csv.Error as error:
+        raise PrefstudyError(f"{path}: line {reader.line_num}: not a readable CSV row ({error})") from None
+
+
+def _import_rows(ws: Workspace, path: Path, reader, subject: str, dataset: str) -> int:
     header = [h.strip().lower() for h in next(reader, [])]
     if header[:2] != ["key", "preferred"] or any(h not in ("key", "preferred", "rt_ms") for h in header):
         raise PrefstudyError(f"{path}: the header must be key,preferred[,rt_ms], got {','.join(header) or 'nothing'}")
@@ -72,11 +80,9 @@ def import_labels(ws: Workspace, path: Path, subject: str, dataset: str) -> int:
         rt = math.nan
         if record.get("rt_ms"):
             try:
-                rt = float(record["rt_ms"])
-                if not rt >= 0:
-                    raise ValueError
-            except ValueError:
-                problems.append((line, f"rt_ms must be a non-negative number, got {record['rt_ms']!r}"))
+                rt = RT_MS.parse("rt_ms", record["rt_ms"])
+            except PrefstudyError as error:
+                problems.append((line, f"{error} (milliseconds; the labelling page caps it the same way)"))
         seen.setdefault(key, line)
         if key in idx_of and answer is not None:
             items.append(idx_of[key])
@@ -93,7 +99,7 @@ def import_labels(ws: Workspace, path: Path, subject: str, dataset: str) -> int:
             con,
             {
                 "subject": np.full(n, subject, dtype=object),
-                "dataset": np.full(n, info.name, dtype=object),
+                "dataset": np.full(n, dataset, dtype=object),
                 "item_idx": np.array(items, dtype=np.int32),
                 "preferred": np.array(answers, dtype=bool),
                 "rt_ms": np.where(np.isnan(rts), None, np.array(rts, dtype=object)),

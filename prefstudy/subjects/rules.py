@@ -72,14 +72,18 @@ def parse_rule(text: str, class_names: list[str]) -> Rule:
         if not class_names:
             raise PrefstudyError("this dataset has no classes; use a feature: rule instead")
         tokens = [t.strip() for t in body.split(",") if t.strip()]
+        if not tokens:
+            raise PrefstudyError(f"invalid rule {text!r}: name at least one class after classes:")
         classes = tuple(dict.fromkeys(_resolve_class(t, class_names) for t in tokens))
         if len(classes) == len(class_names):
             raise PrefstudyError("a classes: rule naming every class prefers everything; name fewer classes")
         return ClassRule(classes)
     if kind == "feature":
-        name, _, region = body.partition("@")
+        name, at, region = body.partition("@")
         name = canonical_feature(name)
         if name not in FEATURE_NAMES:
             raise PrefstudyError(f"unknown feature {name!r}; use one of: {', '.join(FEATURE_NAMES)}")
-        return FeatureRule(name, parse_region(region) if region else None)
+        if at and not region.strip():
+            raise PrefstudyError(f"invalid rule {text!r}: name a region after @ (e.g. top, center or 0,0,0.5,0.5)")
+        return FeatureRule(name, parse_region(region) if at else None)
     raise PrefstudyError(f"unknown rule kind {kind!r}; use {RULE_HELP}")

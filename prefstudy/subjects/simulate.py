@@ -62,6 +62,11 @@ def _constant_column(value: object, m: int) -> np.ndarray:
     return column
 
 
+def _refuse_labelled(ws: Workspace, subject: str, dataset: str) -> None:
+    if label_count(ws, subject, dataset):
+        raise PrefstudyError(f"subject {subject!r} already has labels on {dataset!r}; simulate another subject name")
+
+
 @dataclass(frozen=True)
 class SimulationResult:
     subject: str
@@ -87,8 +92,7 @@ def simulate_subject(
     """Create (or extend to a new dataset) a simulated subject and store its labels."""
     images = load_images(ws, dataset)
     rule = parse_rule(rule_text, images.info.class_names)
-    if label_count(ws, subject, dataset):
-        raise PrefstudyError(f"subject {subject!r} already has labels on {dataset!r}; simulate another subject name")
+    _refuse_labelled(ws, subject, dataset)
     sim = simulate_labels(images, rule, noise=noise, repeat=repeat, seed=seed, limit=limit)
     if sim.preferred.all() or not sim.preferred.any():
         raise PrefstudyError(f"rule {rule_text!r} gives every item of {dataset!r} the same answer; choose another rule")
@@ -110,6 +114,7 @@ def simulate_subject(
         }
 
     with ws.transaction() as con:
+        _refuse_labelled(ws, subject, dataset)  # again: another process may have simulated them meanwhile
         ensure_subject(con, subject, SIMULATED)
         record_simulation(con, subject, dataset, rule_text, noise=noise, repeat=repeat, seed=seed, session=session)
         insert_labels(con, columns(sim.item_idx, sim.preferred, 1))

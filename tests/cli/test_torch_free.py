@@ -41,6 +41,7 @@ def test_the_blocker_really_blocks_torch(trained_study):
     assert result.returncode != 0 and "import of torch halted" in result.stderr  # training needs torch
 
 
+@pytest.mark.slow  # a subprocess; tests/test_architecture.py checks the same imports in the fast lane
 def test_report_and_subject_list_read_finished_runs_without_torch(trained_study):
     report = json.loads(prefstudy_without_torch(trained_study.root, "report", "--format", "json").stdout)
     assert sorted(r["subject"] for r in report["runs"]) == ["alice", "bob"]
@@ -49,6 +50,7 @@ def test_report_and_subject_list_read_finished_runs_without_torch(trained_study)
     assert {s["name"]: s["labels"] for s in subjects["subjects"]} == {"alice": {"fm": 1200}, "bob": {"fm": 400}}
 
 
+@pytest.mark.slow  # a subprocess; tests/test_architecture.py checks the same imports in the fast lane
 def test_the_labelling_server_answers_and_stores_a_trial_without_torch(trained_copy):
     process = subprocess.Popen(
         _command(trained_copy.root, "label", "--dataset", "fm", "--subject", "ann", "--port", "0", "--no-browser"),
