@@ -62,10 +62,14 @@ class AddResult:
 
 def content_sha256(decoded: Decoded) -> str:
     """A hash of every item's content and key, in order: the cache's identity."""
+    return _content_hash(decoded.keys, decoded.sha256, tuple(decoded.images.shape[1:]))
+
+
+def _content_hash(keys: list[str], hashes: list[str], image_shape: tuple[int, int, int]) -> str:
     digest = hashlib.sha256()
-    for key, item_hash in zip(decoded.keys, decoded.sha256, strict=True):
+    for key, item_hash in zip(keys, hashes, strict=True):
         digest.update(f"{key}\0{item_hash}\n".encode())
-    digest.update(str(decoded.images.shape[1:]).encode())
+    digest.update(str(image_shape).encode())
     return digest.hexdigest()
 
 
@@ -86,10 +90,6 @@ def add_dataset(ws: Workspace, spec: DatasetSpec, report: Reporter | None = None
     source = get_source(spec.kind)
     if dataset_exists(ws, spec.name):
         raise PrefstudyError(f"dataset {spec.name!r} already exists in this study; choose another name")
-    for key in ("limit", "size", "channels"):
-        value = getattr(spec, key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise PrefstudyError(f"dataset {spec.name!r}: {key} must be a positive integer, got {value!r}")
     options = SourceOptions(
         path=Path(spec.path).expanduser() if spec.path else None,
         limit=spec.limit,
@@ -110,8 +110,12 @@ def add_dataset(ws: Workspace, spec: DatasetSpec, report: Reporter | None = None
         "skipped": [list(s) for s in decoded.skipped],
     }
     _save_atomically(ws.root / cache_rel, decoded.images)
+    taken = False  # by another process, which then owns the cache file too: keep it
     try:
         with ws.transaction() as con:
+            if dataset_exists(ws, spec.name):  # added by another process while this one decoded
+                taken = True
+                raise PrefstudyError(f"dataset {spec.name!r} already exists in this study; choose another name")
             con.execute(
                 "INSERT INTO datasets (name, kind, path, config, classes, n_items, height, width, channels, "
                 "cache_file, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -141,7 +145,8 @@ def add_dataset(ws: Workspace, spec: DatasetSpec, report: Reporter | None = None
             con.execute("INSERT INTO items SELECT dataset, idx, key, split, class, sha256 FROM new_items")
             con.unregister("new_items")
     except BaseException:
-        (ws.root / cache_rel).unlink(missing_ok=True)
+        if not taken:
+            (ws.root / cache_rel).unlink(missing_ok=True)
         raise
     return AddResult(info=get_dataset(ws, spec.name), skipped=decoded.skipped)
 
@@ -208,3 +213,44 @@ def official_splits(ws: Workspace, name: str) -> np.ndarray:
         get_dataset(ws, name)  # an unknown dataset is one clear error
         rows = con.execute("SELECT split FROM items WHERE dataset = ? ORDER BY idx", [name]).fetchall()
     return np.array([split for (split,) in rows], dtype=object)
+
+
+def cache_problem(ws: Workspace, name: str) -> str | None:
+    """What is wrong with a dataset's image cache and its record, or None.
+
+    The recorded content hash is over the items' keys and hashes (see :func:`content_sha256`),
+    not over the cache's bytes: this checks that the items still hash to it, that the cache file
+    is the one named by it, and that the file is a whole uint8 array of the recorded shape.
+    """
+    with ws.connect() as con:
+        cache_file, recorded, *shape = first_row(
+            con,
+            "SELECT cache_file, content_sha256, n_items, height, width, channels FROM datasets WHERE name = ?",
+            [name],
+        )
+        items = con.execute("SELECT key, sha256 FROM items WHERE dataset = ? ORDER BY idx", [name]).fetchall()
+    if len(items) != shape[0]:
+        return f"{len(items)} items are recorded, its record says {shape[0]}"
+    if _content_hash([k for k, _ in items], [h for _, h in items], tuple(shape[1:])) != recorded:
+        return "its items no longer hash to its recorded content hash"
+    cache = ws.root / cache_file
+    if recorded[:16] not in cache.name:
+        return f"its cache file {cache_file} is not the one its content hash names"
+    try:
+        with open(cache, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            found, _, dtype = read_header(handle)
+            size = handle.tell() + int(np.prod(found)) * dtype.itemsize
+            actual = handle.seek(0, 2)
+    except FileNotFoundError:
+        return f"its image cache {cache_file} is missing"
+    except (OSError, ValueError) as error:
+        return f"its image cache {cache_file} is not a NumPy array file ({error})"
+    if dtype != np.uint8 or tuple(found) != tuple(shape):
+        return f"its image cache {cache_file} holds {tuple(found)} {dtype}, its record says {tuple(shape)} uint8"
+    if actual != size:
+        return f"its image cache {cache_file} is {actual} bytes, a whole array is {size}"
+    return None

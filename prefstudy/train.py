@@ -10,6 +10,7 @@ under ``torchrun`` each process takes its share of every batch (:mod:`prefstudy.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from prefstudy.backbones import Backbone
 from prefstudy.config import TrainSettings
 from prefstudy.distributed import World
+from prefstudy.errors import PrefstudyError
 from prefstudy.files import atomic_path
 from prefstudy.inputs import InputAdapter
 from prefstudy.precision import FP32, Precision
@@ -107,6 +109,42 @@ def _evaluate(
     return loss, accuracy
 
 
+_CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "shuffle_rng", "torch_rng", "history", "best")
+
+
+def _save_checkpoint(state: dict, checkpoint: Path, previous: Path | None) -> None:
+    """Write ``checkpoint`` atomically, keeping the one it replaces as ``previous``."""
+    with atomic_path(checkpoint) as tmp:
+        torch.save(state, tmp)
+        if previous is not None and checkpoint.is_file():
+            os.replace(checkpoint, previous)
+
+
+def _load_checkpoint(
+    checkpoint: Path, previous: Path | None, device: torch.device, report: Reporter
+) -> tuple[dict | None, Path | None]:
+    """The newest checkpoint that loads and its path, with a warning if it is the previous one; or (None, None)."""
+    unreadable = []
+    for path in (checkpoint, previous):
+        if path is None or not path.is_file():
+            continue
+        try:
+            state = torch.load(path, map_location=device, weights_only=False)
+            if not isinstance(state, dict) or any(key not in state for key in _CHECKPOINT_KEYS):
+                raise ValueError("not a prefstudy checkpoint")
+        except Exception as error:  # a truncated file fails in pickle, zip or torch, each its own way
+            unreadable.append(f"{path.name} ({type(error).__name__})")
+            continue
+        if unreadable:
+            report.note(f"warning: {unreadable[0]} does not load; resuming from {path.name}, one epoch earlier")
+        return state, path
+    if unreadable:
+        raise PrefstudyError(
+            f"{checkpoint.parent}: no checkpoint loads ({', '.join(unreadable)}); start the run again as a new run"
+        )
+    return None, None
+
+
 def fit(
     backbone: Backbone,
     adapter: InputAdapter,
@@ -117,12 +155,16 @@ def fit(
     report: Reporter,
     *,
     resume: bool = False,
+    previous_checkpoint: Path | None = None,
     freeze_features: bool = False,
     precision: Precision | None = None,
     compile: bool = False,
     world: World | None = None,
 ) -> FitResult:
     """Train ``backbone.module`` under ``settings.protocol``, checkpointing every epoch to ``checkpoint``.
+
+    The checkpoint it replaces becomes ``previous_checkpoint``, which ``resume`` falls back to
+    when the newest does not load (e.g. truncated).
 
     With ``freeze_features`` only the head learns; the features (batch-norm statistics included)
     stay as they came, e.g. from a transfer source. ``compile`` runs the training steps through
@@ -141,8 +183,10 @@ def fit(
     history: list[EpochStats] = []
     best: dict | None = None
     start_epoch = 1
-    if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+    state, loaded = _load_checkpoint(checkpoint, previous_checkpoint, device, report) if resume else (None, None)
+    # After a fallback the newest file is the unreadable one: the next checkpoint replaces it, not the previous.
+    rotate_to = None if loaded == previous_checkpoint else previous_checkpoint
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         shuffle.set_state(state["shuffle_rng"])
@@ -211,20 +255,21 @@ def fit(
                 "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             }
         if world.main:
-            with atomic_path(checkpoint) as tmp:
-                torch.save(
-                    {
-                        "epoch": epoch,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "shuffle_rng": shuffle.get_state(),
-                        "torch_rng": torch.get_rng_state(),
-                        "history": [vars(h) for h in history],
-                        "best": best,
-                        "settings": settings.to_dict(),
-                    },
-                    tmp,
-                )
+            _save_checkpoint(
+                {
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "shuffle_rng": shuffle.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "history": [vars(h) for h in history],
+                    "best": best,
+                    "settings": settings.to_dict(),
+                },
+                checkpoint,
+                rotate_to,
+            )
+            rotate_to = previous_checkpoint
         val_text = f", validation loss {val_loss:.4f} accuracy {val_accuracy:.4f}" if val_loss is not None else ""
         report.note(
             f"epoch {epoch}: train loss {stats.train_loss:.4f} accuracy {stats.train_accuracy:.4f}{val_text} "

@@ -19,7 +19,9 @@ Input adaptation is explicit (``adapt``) and recorded with the run:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -50,6 +52,34 @@ SourceModel = SavedModel  # a transfer starts from a finished run's saved model
 def load_source(ws: Workspace, run_id: str) -> SourceModel:
     """The trained model of a finished run; a clear error for a run that cannot be a source."""
     return read_saved_model(ws, run_id)
+
+
+def _holds_tensors(state: object) -> bool:
+    """Whether ``state`` is a state dict, or a checkpoint holding one under a key such as ``model``."""
+    if not isinstance(state, Mapping) or not state:
+        return False
+    return any(isinstance(v, torch.Tensor) for v in state.values()) or any(
+        _holds_tensors(v) for v in state.values() if isinstance(v, Mapping)
+    )
+
+
+def check_weights(path: Path) -> None:
+    """One clear line for a weights file (`--weights`) that is missing or holds no weights."""
+    if not path.is_file():
+        raise PrefstudyError(f"weights file {path} not found")
+    what = "a PyTorch checkpoint (a state dict saved with torch.save) or a .safetensors file"
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                found = bool(list(f.keys()))
+        else:
+            found = _holds_tensors(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as error:  # every reader fails on a foreign file in its own way
+        raise PrefstudyError(f"weights file {path} is not {what} ({type(error).__name__})") from None
+    if not found:
+        raise PrefstudyError(f"weights file {path} holds no weights; give {what}")
 
 
 def model_shape(source: Shape, images: Shape, adapt: str) -> Shape:

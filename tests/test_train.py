@@ -8,6 +8,7 @@ from prefstudy.backbones import create_backbone
 from prefstudy.config import TrainSettings
 from prefstudy.datasets import load_images
 from prefstudy.distributed import World
+from prefstudy.errors import PrefstudyError
 from prefstudy.inputs import InputAdapter, InputPlan
 from prefstudy.precision import BF16, FP32, Precision
 from prefstudy.progress import SilentReporter
@@ -76,3 +77,46 @@ def test_bf16_learns_as_well_as_fp32_on_the_same_seed(cli, alice_ws):
     with alice_ws.connect() as con:
         stored = con.execute("SELECT precision, train_images_per_s FROM runs ORDER BY created_at").fetchall()
     assert [p for p, _ in stored] == ["fp32", "bf16"] and all(s > 0 for _, s in stored)
+
+
+class _Notes(SilentReporter):
+    def __init__(self):
+        self.notes = []
+
+    def note(self, message):
+        self.notes.append(message)
+
+
+def test_resume_falls_back_to_the_previous_checkpoint_when_the_last_is_truncated(sample_ws, tmp_path):
+    images = load_images(sample_ws, "fm").images[:32]
+    data = as_train_data(images, np.arange(32) % 2, np.full(32, "train", dtype=object))
+    settings = TrainSettings(backbone="paper-vgg:small", protocol="model1", epochs=2, batch_size=16)
+    checkpoint, previous = tmp_path / "checkpoint.pt", tmp_path / "checkpoint.prev.pt"
+
+    def run(resume: bool, report=None):
+        torch.manual_seed(0)
+        backbone = create_backbone(settings.backbone, in_chans=1, input_size=(28, 28))
+        adapter = InputAdapter(InputPlan((1, 28, 28), (1, 28, 28)), backbone)
+        device = torch.device("cpu")
+        report = report or SilentReporter()
+        return fit(
+            backbone, adapter, data, settings, device, checkpoint, report, resume=resume, previous_checkpoint=previous
+        )
+
+    whole = run(resume=False)
+    assert torch.load(previous, weights_only=False)["epoch"] == 1  # the checkpoint before the last is kept
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])  # the last epoch's, cut short
+    notes = _Notes()
+    resumed = run(resume=True, report=notes)
+    assert notes.notes[0] == (
+        "warning: checkpoint.pt (RuntimeError) does not load; resuming from checkpoint.prev.pt, one epoch earlier"
+    )
+    assert [h.epoch for h in resumed.history] == [1, 2]
+    assert resumed.history[1].train_loss == pytest.approx(whole.history[1].train_loss, abs=1e-6)
+    torch.testing.assert_close(resumed.state, whole.state)  # the same weights as without the interruption
+    assert torch.load(checkpoint, weights_only=False)["epoch"] == 2  # the unreadable file was replaced
+    assert torch.load(previous, weights_only=False)["epoch"] == 1  # and the good previous one kept
+    for path in (checkpoint, previous):
+        path.write_bytes(b"")
+    with pytest.raises(PrefstudyError, match=r"no checkpoint loads \(checkpoint\.pt \(EOFError\), checkpoint\.prev"):
+        run(resume=True)

@@ -1,4 +1,4 @@
-"""`prefstudy study init|plan|run`."""
+"""`prefstudy study init|plan|run|check`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, StudyOption, workspace
+from prefstudy.bounds import COUNT
+from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json, warn
 from prefstudy.errors import PrefstudyError
 
@@ -51,7 +52,7 @@ def init(
 
 
 EpochsOverride = Annotated[
-    int | None, typer.Option("--epochs", help="Override every declared run's epochs (e.g. 1 for a quick pass).")
+    int | None, bounded(COUNT, "--epochs", help="Override every declared run's epochs (e.g. 1 for a quick pass).")
 ]
 
 
@@ -74,6 +75,7 @@ def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out
                         "run_id": p.run_id,
                         "source_run": p.source_run,
                         "reason": p.reason,
+                        "resumes": p.resumes,
                     }
                     for p in items
                 ]
@@ -89,7 +91,8 @@ def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out
             details.append(f"{s.train_size} train labels")
         if p.run.transfer is not None:
             details.append(f"{p.run.transfer.mode} from {p.run.transfer.source_dataset}")
-        tail = {DONE: f"done: {p.run_id}", TODO: "to do", WAITING: p.reason, BLOCKED: f"blocked: {p.reason}"}
+        todo = f"to do: resumes interrupted run {p.resumes}" if p.resumes else "to do"
+        tail = {DONE: f"done: {p.run_id}", TODO: todo, WAITING: p.reason, BLOCKED: f"blocked: {p.reason}"}
         typer.echo(f"{p.subject} on {p.dataset} ({', '.join(details)}): {tail[p.status]}")
 
 
@@ -107,8 +110,7 @@ def run(
     re-run as data and labels come in.
     """
     from prefstudy.progress import RichReporter
-    from prefstudy.study.plan import BLOCKED, DONE, plan
-    from prefstudy.study.run import run_study
+    from prefstudy.study.plan import BLOCKED, DONE, TODO, WAITING, plan
     from prefstudy.study.sync import sync
 
     ws = workspace(study)
@@ -118,11 +120,58 @@ def run(
         for p in pending:
             if p.status == BLOCKED:
                 warn(f"{p.subject} on {p.dataset} ({p.settings.protocol}) skipped: {p.reason}")
-        results = run_study(ws, device, reporter, epochs, precision)
+        results = []
+        if any(p.status in (TODO, WAITING) for p in pending):
+            from prefstudy.study.run import run_study  # loads torch: only when there is a run to make
+
+            results = run_study(ws, device, reporter, epochs, precision)
     done = sum(p.status == DONE for p in pending)
     if json_out:
         print_json({"made": results, "already_done": done})
         return
     note(f"{len(results)} run(s) made, {done} already finished")
     if not results and not done:
-        raise PrefstudyError("no run could be made: add [[runs]] to study.toml and labels for their datasets")
+        raise PrefstudyError("no run could be made: add a [[runs]] table to study.toml and labels for their datasets")
+
+
+@app.command("check")
+def check(
+    study: StudyOption = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rebuild what can be rebuilt: a damaged database becomes a new one holding every table that still "
+            "reads (the damaged file is kept as prefstudy.duckdb.damaged-<time>), and finished runs are recorded "
+            "again from their run directories. Stop other prefstudy commands on the study first.",
+        ),
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Check the study: its database read through, every finished run with its metrics, predictions and
+    run directory, every run directory with its row, every dataset cache against its record.
+
+    Exits 1 when anything is wrong; each problem says whether --repair mends it.
+    """
+    from prefstudy.progress import RichReporter
+    from prefstudy.study.check import check_study, repair_study
+
+    ws = workspace(study)
+    with RichReporter() as reporter:
+        result = repair_study(ws, reporter) if repair else check_study(ws, reporter)
+    if json_out:
+        print_json(result.to_dict())
+        if not result.healthy:
+            raise typer.Exit(1)
+        return
+    for done in result.repairs:
+        note(f"repaired: {done}")
+    for problem in result.problems:
+        mend = "--repair mends this" if problem.repairable else "--repair cannot mend this"
+        typer.echo(f"{problem.kind}: {problem.message} ({mend})")
+    readable = sum(rows is not None for rows in result.tables.values())
+    if result.healthy:
+        note(f"study {ws.root} is healthy: {readable} tables read through, runs and caches match their records")
+        return
+    hint = "run `prefstudy study check --repair`" if any(p.repairable for p in result.problems) else "see above"
+    raise PrefstudyError(f"study {ws.root} has {len(result.problems)} problem(s); {hint}")

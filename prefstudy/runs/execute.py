@@ -35,9 +35,10 @@ from prefstudy.runs.record import (
     FAILED,
     FINISHED,
     INTERRUPTED,
-    RUNNING,
     RunDir,
     begin_run,
+    check_resumable,
+    claim_run,
     get_run,
     mark_run,
     record_runs,
@@ -46,7 +47,7 @@ from prefstudy.runs.record import (
     run_result,
 )
 from prefstudy.train import FitResult, as_train_data, fit, predict_proba
-from prefstudy.transfer import TransferRequest, transfer_backbone, transfer_of
+from prefstudy.transfer import TransferRequest, check_weights, transfer_backbone, transfer_of
 from prefstudy.transfer import describe as describe_transfer
 from prefstudy.workspace import Workspace
 
@@ -114,6 +115,8 @@ def build_model(
     torch.manual_seed(settings.seed)  # the same seed gives the same initial weights (and new head)
     if source is None or transfer is None:
         weights = settings.weights_path()
+        if weights is not None:
+            check_weights(weights)
         backbone = create_backbone(settings.backbone, in_chans=info.channels, input_size=shape[1:], weights=weights)
         return backbone, InputPlan(images=shape, model=tuple(backbone.input_size))
     return transfer_backbone(source, shape, transfer)
@@ -170,6 +173,7 @@ def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None
         job.run_dir.path.mkdir(parents=True)
         job.run_dir.write_config({**config, "versions": versions()})
         begin_run(ws, job.run_dir, str(device))
+        report.note(f"run {run_id} started; if it stops, continue with `prefstudy run --resume {run_id}`")
     return _execute_and_record(ws, job, report)
 
 
@@ -177,8 +181,7 @@ def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> di
     """Continue an unfinished run from its last checkpoint, with its recorded settings."""
     report = report or SilentReporter()
     row = get_run(ws, run_id)
-    if row.status == FINISHED:
-        raise PrefstudyError(f"run {run_id} is already finished; start a new run instead")
+    check_resumable(row)
     settings = TrainSettings(**row.settings)
     prepared = prepare(ws, row.subject, row.dataset, settings)
     if prepared.labels.digest != row.labels_digest:
@@ -207,7 +210,8 @@ def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> di
         resume=True,
     )
     if world.main:
-        mark_run(ws, run_id, RUNNING)
+        claim_run(ws, run_id)
+        report.note(f"run {run_id} resumed ({row.status} before)")
     return _execute_and_record(ws, job, report)
 
 
@@ -252,6 +256,7 @@ def execute(job: RunJob, report: Reporter | None = None) -> None:
             job.device,
             job.run_dir.checkpoint,
             report,
+            previous_checkpoint=job.run_dir.previous_checkpoint,
             resume=job.resume,
             freeze_features=job.transfer is not None and job.transfer.mode == "frozen",
             precision=speed.precision,
@@ -285,3 +290,4 @@ def execute(job: RunJob, report: Reporter | None = None) -> None:
             history=[vars(h) for h in result.history],
         )
     )
+    job.run_dir.previous_checkpoint.unlink(missing_ok=True)  # a finished run resumes no more

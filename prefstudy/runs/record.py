@@ -5,16 +5,18 @@ writes and reads the ``runs``, ``metrics``, ``epochs`` and ``predictions`` table
 imports torch, so reports, plans and imports stay light.
 
 A run is recorded in two steps. :func:`begin_run` inserts its row as *running* from its
-``config.json``; once a run directory holds its results (``result.json``,
-``predictions.parquet``, ``model.pt``), :func:`record_runs` writes every row from those files.
-A run made here and a run directory made on another machine are recorded the same way.
+``config.json``, with the process that owns it; once a run directory holds its results
+(``result.json``, ``predictions.parquet``, ``model.pt``), :func:`record_runs` writes every row
+from those files. A run made here and a run directory made on another machine are recorded the
+same way. :func:`list_runs` marks a running run whose process has gone as *interrupted*.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,12 +27,12 @@ from prefstudy.config import FP32
 from prefstudy.errors import PrefstudyError
 from prefstudy.files import atomic_path, write_json_atomically
 from prefstudy.metrics import Confusion
+from prefstudy.runs.status import FAILED as FAILED  # re-exported: callers take every status from here
+from prefstudy.runs.status import FINISHED, INTERRUPTED, RUNNING, Owner, owner_alive, this_process
 from prefstudy.splits import TEST, TRAIN, VALIDATION
-from prefstudy.store import first_row, sql_path
+from prefstudy.store import first_row, memory_connection, sql_path
 from prefstudy.workspace import Workspace
 
-FINISHED, RUNNING, FAILED, INTERRUPTED = "finished", "running", "failed", "interrupted"
-STATUSES = (RUNNING, FINISHED, FAILED, INTERRUPTED)
 SPLIT_ORDER = (TRAIN, VALIDATION, TEST)
 
 
@@ -42,6 +44,7 @@ class RunDir:
 
     CONFIG: ClassVar[str] = "config.json"  # the run's settings, input plan, transfer source, versions
     CHECKPOINT: ClassVar[str] = "checkpoint.pt"  # the last epoch, for --resume
+    PREVIOUS_CHECKPOINT: ClassVar[str] = "checkpoint.prev.pt"  # the epoch before, if the last will not load
     MODEL: ClassVar[str] = "model.pt"  # the selected weights
     RESULT: ClassVar[str] = "result.json"  # the --json object: metrics and history
     PREDICTIONS: ClassVar[str] = "predictions.parquet"  # p(preferred) of every labelled item
@@ -54,6 +57,10 @@ class RunDir:
     @property
     def checkpoint(self) -> Path:
         return self.path / self.CHECKPOINT
+
+    @property
+    def previous_checkpoint(self) -> Path:
+        return self.path / self.PREVIOUS_CHECKPOINT
 
     @property
     def model(self) -> Path:
@@ -106,13 +113,13 @@ class RunDir:
             "p_preferred": np.asarray(p_preferred, dtype=np.float64),
         }
         # An in-memory DuckDB writes the Parquet file: the study database is not opened.
-        with atomic_path(self.predictions) as tmp, duckdb.connect() as con:
+        with atomic_path(self.predictions) as tmp, memory_connection() as con:
             con.register("predictions", columns)
             con.execute(f"COPY (SELECT * FROM predictions ORDER BY item_idx) TO '{sql_path(tmp)}' (FORMAT parquet)")
 
     def read_prediction_keys(self) -> list[tuple[int, str]]:
         """(item index, item key) of every prediction in the directory."""
-        with duckdb.connect() as con:
+        with memory_connection() as con:
             return con.execute(
                 f"SELECT item_idx, key FROM read_parquet('{sql_path(self.predictions)}') ORDER BY item_idx"
             ).fetchall()
@@ -231,14 +238,41 @@ def _insert_run(con: duckdb.DuckDBPyConnection, values: list[Any]) -> None:
     con.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})", values)
 
 
-def begin_run(ws: Workspace, run: RunDir, device: str) -> None:
-    """Insert the run's row, as running on ``device``, from its ``config.json``."""
+def _set_owner(con: duckdb.DuckDBPyConnection, run_id: str, owner: Owner) -> None:
+    con.execute(
+        "UPDATE runs SET owner_pid = ?, owner_host = ?, owner_started = ? WHERE id = ?",
+        [owner.pid, owner.host, owner.started, run_id],
+    )
+
+
+def begin_run(ws: Workspace, run: RunDir, device: str, owner: Owner | None = None) -> None:
+    """Insert the run's row, as running on ``device`` in ``owner`` (default: this process), from its config."""
+    config = run.read_config()
     with ws.transaction() as con:
-        _insert_run(con, _run_row(run.read_config(), RUNNING, device))
+        _insert_run(con, _run_row(config, RUNNING, device))
+        _set_owner(con, config["run_id"], owner or this_process())
+
+
+def check_resumable(row: RunRow) -> None:
+    """Refuse to resume a finished run, or one whose process still runs (here, or on another host)."""
+    if row.status == FINISHED:
+        raise PrefstudyError(f"run {row.id} is already finished; start a new run instead")
+    if row.status == RUNNING and row.owner is not None and owner_alive(row.owner) is not False:
+        raise PrefstudyError(
+            f"run {row.id} is still running ({row.owner.describe()}); let it finish, or stop that process first"
+        )
+
+
+def claim_run(ws: Workspace, run_id: str, owner: Owner | None = None) -> None:
+    """Mark an unfinished run running again, in ``owner`` (default: this process), to resume it."""
+    with ws.transaction() as con:  # the check and the claim in one transaction: no other process between
+        check_resumable(get_run(ws, run_id))
+        con.execute("UPDATE runs SET status = ?, error = NULL WHERE id = ?", [RUNNING, run_id])
+        _set_owner(con, run_id, owner or this_process())
 
 
 def mark_run(ws: Workspace, run_id: str, status: str, error: str | None = None) -> None:
-    """Set a run's status (e.g. failed or interrupted, with the error), or running again on resume."""
+    """Set a run's status (e.g. failed or interrupted, with the error); :func:`claim_run` resumes one."""
     with ws.transaction() as con:
         con.execute("UPDATE runs SET status = ?, error = ? WHERE id = ?", [status, error, run_id])
 
@@ -305,6 +339,8 @@ class RunRow:
     duration_s: float | None
     train_images_per_s: float | None
     precision: str | None
+    owner: Owner | None = None  # the process a running run lives in (none for runs made elsewhere)
+    created_at: datetime | None = None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -318,13 +354,41 @@ class RunRow:
 
 _ROW_SELECT = (
     "SELECT id, subject, dataset, backbone, protocol, parent_run, seed, epochs, config, labels_digest, status, "
-    "error, best_epoch, device, duration_s, train_images_per_s, precision FROM runs"
+    "error, best_epoch, device, duration_s, train_images_per_s, precision, owner_pid, owner_host, owner_started, "
+    "created_at FROM runs"
 )
 
 
 def _run_rows(con: duckdb.DuckDBPyConnection, where: str = "", params: list[Any] | None = None) -> list[RunRow]:
     rows = con.execute(f"{_ROW_SELECT} {where} ORDER BY created_at, id", params or []).fetchall()
-    return [RunRow(*row[:8], json.loads(row[8]), *row[9:]) for row in rows]
+    out = []
+    for row in rows:
+        pid, host, started, created_at = row[17:]
+        owner = Owner(pid, host, started) if pid is not None and host is not None else None
+        out.append(RunRow(*row[:8], json.loads(row[8]), *row[9:17], owner=owner, created_at=created_at))
+    return out
+
+
+def list_runs(ws: Workspace, statuses: Collection[str] | None = None) -> list[RunRow]:
+    """The study's runs (those with one of ``statuses``, if given), oldest first.
+
+    A running run whose process on this host has gone is marked interrupted first; one on
+    another host stays running (its executor tracks it).
+    """
+    with ws.transaction() as con:
+        for row in _run_rows(con, "WHERE status = ?", [RUNNING]):
+            if row.owner is not None and owner_alive(row.owner) is False:
+                gone = (
+                    f"its process ({row.owner.describe()}) ended before the run finished; "
+                    f"continue with `prefstudy run --resume {row.id}`"
+                )
+                con.execute(
+                    "UPDATE runs SET status = ?, error = ? WHERE id = ? AND status = ?",
+                    [INTERRUPTED, gone, row.id, RUNNING],
+                )
+        if statuses is None:
+            return _run_rows(con)
+        return _run_rows(con, "WHERE status IN (SELECT unnest(?))", [sorted(statuses)])
 
 
 def get_run(ws: Workspace, run_id: str) -> RunRow:

@@ -14,18 +14,30 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from prefstudy.bounds import SECONDS
 from prefstudy.env import LOCK_TIMEOUT_ENV
 from prefstudy.errors import PrefstudyError
-from prefstudy.store.migrations import migrate
+from prefstudy.files import atomic_path
+from prefstudy.store.integrity import (
+    DUCKDB_CONFIG,
+    DamagedDatabase,
+    first_line,
+    header_problem,
+    is_damage,
+    truncation_problem,
+    unreadable_tables,
+)
+from prefstudy.store.migrations import MIGRATIONS, applied_versions, migrate
 
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 
@@ -35,23 +47,32 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
-def _open(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, timeout_s: float, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the file as DuckDB, waiting out another process's lock; a file that is not whole is refused untouched."""
+    if problem := header_problem(path):
+        raise DamagedDatabase(path, problem)
     deadline = time.monotonic() + timeout_s
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path))
-        except duckdb.IOException as error:
+            return duckdb.connect(str(path), read_only=read_only, config=DUCKDB_CONFIG)
+        except duckdb.Error as error:
             if not _is_lock_conflict(error) or time.monotonic() >= deadline:
                 if _is_lock_conflict(error):
                     raise PrefstudyError(
                         f"{path} stayed locked by another prefstudy process for {timeout_s:.0f} s; "
                         f"retry when it finishes (or raise ${LOCK_TIMEOUT_ENV})"
                     ) from error
-                raise
+                raise DamagedDatabase(path, f"does not open ({first_line(error)})") from error
             # Jitter keeps two waiting processes from retrying in lock-step.
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
+
+
+def lock_timeout_s() -> float:
+    """How long to wait for a database another process holds: ``$PREFSTUDY_LOCK_TIMEOUT`` or 120 s."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV)
+    return DEFAULT_LOCK_TIMEOUT_S if text is None else float(SECONDS.parse(f"${LOCK_TIMEOUT_ENV}", text))
 
 
 class _Held(threading.local):
@@ -63,6 +84,71 @@ class _Held(threading.local):
 
 
 _held = _Held()
+
+# Connections this process has open, by database: threads share one DuckDB instance per file, so
+# only an open that finds none sees the file as the last process left it (and checks it).
+_opened: dict[Path, int] = {}
+_opened_lock = threading.Lock()
+
+
+def _open_checked(path: Path, timeout_s: float) -> duckdb.DuckDBPyConnection:
+    with _opened_lock:
+        fresh = not _opened.get(path)
+        _opened[path] = _opened.get(path, 0) + 1
+    try:
+        con = _open(path, timeout_s)
+    except BaseException:
+        _closed(path)
+        raise
+    try:
+        if fresh and (problem := truncation_problem(con, path)):
+            raise DamagedDatabase(path, problem)
+        _migrate(con, path)
+    except BaseException:
+        _close(con, path)
+        raise
+    return con
+
+
+def _closed(path: Path) -> None:
+    with _opened_lock:
+        _opened[path] -= 1
+        if not _opened[path]:
+            del _opened[path]
+
+
+def _close(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    try:
+        con.close()
+    finally:
+        _closed(path)
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Apply pending migrations, keeping a copy of a database that had some already as ``<db>.pre-migration-<N>``."""
+    applied = applied_versions(con)
+    if applied is None and con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0]:
+        raise DamagedDatabase(path, "is not a prefstudy database (it has tables but no schema_migrations)")
+    known = {version for version, _ in MIGRATIONS}
+    if applied and not applied <= known:
+        raise PrefstudyError(
+            f"{path} was made by a newer prefstudy (schema version {max(applied)}; this one knows up to "
+            f"{max(known)}): upgrade prefstudy"
+        )
+    pending = sorted(known - (applied or set()))
+    if not pending:
+        return
+    if applied:
+        # A migration rewrites the file: first read it all, so a damaged one is never migrated.
+        if unreadable := unreadable_tables(con):
+            table, why = next(iter(unreadable.items()))
+            raise DamagedDatabase(path, f"could not be read before migrating it (table {table}: {why})")
+        backup = path.with_name(f"{path.name}.pre-migration-{pending[0]}")
+        if not backup.exists():  # a first, failed attempt already kept the original
+            con.execute("CHECKPOINT")  # the file alone then holds everything (no write-ahead log)
+            with atomic_path(backup) as tmp:
+                shutil.copyfile(path, tmp)
+    migrate(con)
 
 
 @contextmanager
@@ -78,16 +164,20 @@ def connect(path: Path, timeout_s: float | None = None) -> Iterator[duckdb.DuckD
         yield _held.connections[path]
         return
     if timeout_s is None:
-        timeout_s = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_S))
-    con = _open(path, timeout_s)
+        timeout_s = lock_timeout_s()
+    con = _open_checked(path, timeout_s)
     try:
-        migrate(con)
         _held.connections[path] = con
         yield con
+    except duckdb.Error as error:
+        # Damage met mid-command is one line pointing at `study check`; our own SQL errors stay as they are.
+        if is_damage(error):
+            raise DamagedDatabase(path, f"could not be read ({first_line(error)})") from error
+        raise
     finally:
         _held.connections.pop(path, None)
         _held.in_transaction.discard(path)
-        con.close()
+        _close(con, path)
 
 
 @contextmanager
@@ -106,12 +196,29 @@ def transaction(path: Path, timeout_s: float | None = None) -> Iterator[duckdb.D
         try:
             yield con
         except BaseException:
-            con.execute("ROLLBACK")
+            # A database DuckDB invalidated has nothing to roll back; the first error is the one to show.
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
             raise
         else:
             con.execute("COMMIT")
         finally:
             _held.in_transaction.discard(path)
+
+
+@contextmanager
+def read_only(path: Path, timeout_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection that checks and migrates nothing, for diagnosing a database (`study check`)."""
+    con = _open(Path(path).resolve(), lock_timeout_s() if timeout_s is None else timeout_s, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def memory_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB (e.g. to read or write a Parquet file), which fetches no extension either."""
+    return duckdb.connect(config=DUCKDB_CONFIG)
 
 
 def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple | None:

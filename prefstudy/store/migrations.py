@@ -169,7 +169,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE runs ADD COLUMN train_images_per_s DOUBLE;
         """,
     ),
+    (
+        5,
+        # The process a running run lives in, so a run whose process died shows as interrupted
+        # ('running', 'finished', 'failed', 'interrupted'), and a reused pid is not taken for its owner.
+        """
+        ALTER TABLE runs ADD COLUMN owner_pid BIGINT;
+        ALTER TABLE runs ADD COLUMN owner_host VARCHAR;
+        ALTER TABLE runs ADD COLUMN owner_started VARCHAR;  -- '<boot id>:<start tick>' of the process
+        """,
+    ),
 ]
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int] | None:
+    """The migrations this database has had; None without a schema_migrations table (a new database)."""
+    try:
+        return {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    except duckdb.CatalogException:
+        return None
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:

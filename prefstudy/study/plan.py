@@ -2,7 +2,8 @@
 
 A run is done when a finished run with the same settings *and the same labels* exists, so the
 plan changes as labels come in. A transfer run starts from the subject's finished run on its
-source dataset: it waits until there is one, and is due again when a newer one is made.
+source dataset: it waits until there is one, and is due again when a newer one is made. A due
+run that an interrupted run already began (same settings, same labels) resumes that run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from prefstudy.config import TrainSettings
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.prepare import prepare
-from prefstudy.runs.record import RunRow, finished_runs
+from prefstudy.runs.record import INTERRUPTED, RunRow, finished_runs, list_runs
 from prefstudy.studyfile import RunSpec
 from prefstudy.subjects.labels import labelled_pairs, usable_labels
 from prefstudy.workspace import Workspace
@@ -28,6 +29,7 @@ class PlannedRun:
     run_id: str | None = None  # the finished run, when done
     source_run: str | None = None  # the run a transfer starts from
     reason: str | None = None  # why it waits or is blocked
+    resumes: str | None = None  # the interrupted run that making this one continues
 
     @property
     def dataset(self) -> str:
@@ -52,7 +54,8 @@ def _source_run(finished: list[RunRow], subject: str, run: RunSpec) -> str | Non
     return found[-1] if found else None
 
 
-def _is_done(f: RunRow, subject: str, run: RunSpec, digest: str, source: str | None) -> bool:
+def _made_for(f: RunRow, subject: str, run: RunSpec, digest: str, source: str | None) -> bool:
+    """Whether run ``f`` was made for declared ``run`` of ``subject``, with these labels and source."""
     if (f.subject, f.dataset, f.labels_digest) != (subject, run.dataset, digest):
         return False
     if f.settings != run.settings.to_dict():
@@ -78,6 +81,7 @@ def plan(ws: Workspace, epochs: int | None = None) -> list[PlannedRun]:
 
 def _plan(ws: Workspace, declared_runs: tuple[RunSpec, ...], epochs: int | None) -> list[PlannedRun]:
     finished = finished_runs(ws)
+    interrupted = list_runs(ws, [INTERRUPTED])  # marks runs whose process has gone first
     labelled = labelled_pairs(ws)
     planned = []
     for declared in declared_runs:
@@ -85,7 +89,7 @@ def _plan(ws: Workspace, declared_runs: tuple[RunSpec, ...], epochs: int | None)
         for subject in sorted({s for s, d in labelled if d == run.dataset}):
             source = _source_run(finished, subject, run) if run.transfer else None
             digest = usable_labels(ws, subject, run.dataset).digest
-            done = [f.id for f in finished if _is_done(f, subject, run, digest, source)]
+            done = [f.id for f in finished if _made_for(f, subject, run, digest, source)]
             if done:
                 planned.append(PlannedRun(subject, run, DONE, run_id=done[-1], source_run=source))
             elif run.transfer is not None and source is None:
@@ -95,9 +99,11 @@ def _plan(ws: Workspace, declared_runs: tuple[RunSpec, ...], epochs: int | None)
                 )
                 planned.append(PlannedRun(subject, run, WAITING, reason=why))
             else:
+                begun = [f.id for f in interrupted if _made_for(f, subject, run, digest, source)]
                 try:
                     prepare(ws, subject, run.dataset, run.settings)
-                    planned.append(PlannedRun(subject, run, TODO, source_run=source))
+                    resumes = begun[-1] if begun else None
+                    planned.append(PlannedRun(subject, run, TODO, source_run=source, resumes=resumes))
                 except PrefstudyError as error:
                     planned.append(PlannedRun(subject, run, BLOCKED, reason=str(error)))
     return planned

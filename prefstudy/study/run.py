@@ -6,7 +6,7 @@ from typing import Any
 
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.runs.execute import RunRequest, resume_run, start_run
 from prefstudy.study.plan import TODO, plan
 from prefstudy.studyfile import RunSpec
 from prefstudy.transfer import TransferRequest
@@ -21,6 +21,8 @@ def run_study(
     precision: str = "auto",
 ) -> list[dict[str, Any]]:
     """Make every planned run that is not done yet, transfer runs after their sources; returns their results.
+
+    A run that an interrupted run already began resumes it, from its last checkpoint.
 
     ``precision`` says how to compute (see :mod:`prefstudy.precision`); it is not a setting, so it
     does not change which runs are done.
@@ -43,6 +45,10 @@ def run_study(
             if run.transfer is not None:
                 transfer = TransferRequest(item.source_run, run.transfer.mode, run.transfer.adapt)
                 what += f", {run.transfer.mode} from {item.source_run}"
+            if item.resumes is not None:
+                report.note(f"run: {what}): resuming interrupted run {item.resumes}")
+                results.append(resume_run(ws, item.resumes, report))
+                continue
             report.note(f"run: {what})")
             request = RunRequest(item.subject, run.dataset, run.settings, device, transfer, precision=precision)
             results.append(start_run(ws, request, report))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,11 +15,14 @@ from prefstudy.metrics import Confusion
 from prefstudy.runs.record import (
     FAILED,
     FINISHED,
+    INTERRUPTED,
     RUNNING,
     RunDir,
     begin_run,
+    claim_run,
     finished_runs,
     get_run,
+    list_runs,
     mark_run,
     predictions,
     predictions_by_run,
@@ -27,6 +33,7 @@ from prefstudy.runs.record import (
     run_metrics,
     run_result,
 )
+from prefstudy.runs.status import STATUSES, UNFINISHED, Owner, check_statuses, owner_alive, this_process
 
 
 def _config(run_id: str, subject: str = "alice", transfer: dict | None = None, **settings) -> dict:
@@ -174,3 +181,78 @@ def test_the_run_directory_names_its_files_and_what_a_finished_one_lacks(ws):
         directory.read_result()
     with pytest.raises(PrefstudyError, match="no run 'nope' in this study"):
         get_run(ws, "nope")
+
+
+# --- runs whose process died ----------------------------------------------------------------------
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def begin(ws, run_id: str, owner: Owner | None = None, **config_changes) -> None:
+    """A run as `prefstudy run` begins it: its config, and its row as running in ``owner``."""
+    directory = run_dir(ws, run_id)
+    directory.path.mkdir(parents=True)
+    directory.write_config(_config(run_id, **config_changes))
+    begin_run(ws, directory, "cpu", owner)
+
+
+def test_a_run_whose_process_is_gone_is_listed_and_marked_interrupted(ws):
+    here = socket.gethostname()
+    owners = {
+        "live": this_process(),
+        "dead": Owner(_dead_pid(), here, "gone"),
+        "reused": Owner(os.getpid(), here, "another-boot:1"),  # this pid, but not the process that began the run
+        "elsewhere": Owner(4242, "node-7"),  # another host: its executor tracks it
+    }
+    with ws.connect():  # one connection for the whole test: opening one costs more than the test
+        for run_id, owner in owners.items():
+            begin(ws, run_id, owner)
+        record_runs(ws, [_write_run(ws, "done")])
+        assert get_run(ws, "dead").status == RUNNING  # until something lists the runs
+        listed = {r.id: r for r in list_runs(ws, UNFINISHED)}
+        assert {k: r.status for k, r in listed.items()} == {
+            "live": RUNNING,
+            "dead": INTERRUPTED,
+            "reused": INTERRUPTED,
+            "elsewhere": RUNNING,
+        }
+        assert listed["dead"].error == (
+            f"its process (pid {owners['dead'].pid} on {here}) ended before the run finished; "
+            "continue with `prefstudy run --resume dead`"
+        )
+        assert (listed["elsewhere"].owner.host, listed["elsewhere"].owner.pid) == ("node-7", 4242)
+        assert get_run(ws, "dead").status == INTERRUPTED  # written, not only shown
+        assert [r.id for r in list_runs(ws, [INTERRUPTED])] == ["dead", "reused"]
+        assert len(list_runs(ws)) == 5 and [r.id for r in list_runs(ws, [FINISHED])] == ["done"]
+
+
+def test_only_a_run_whose_process_is_gone_can_be_claimed_to_resume(ws):
+    with ws.connect():
+        begin(ws, "live")
+        begin(ws, "far", Owner(4242, "node-7"))
+        begin(ws, "dead", Owner(_dead_pid(), socket.gethostname(), "gone"))
+        record_runs(ws, [_write_run(ws, "done")])
+        for run_id, message in (
+            ("live", rf"run live is still running \(pid {os.getpid()} on "),
+            ("far", r"run far is still running \(pid 4242 on node-7\); let it finish"),
+            ("done", "run done is already finished; start a new run instead"),
+        ):
+            with pytest.raises(PrefstudyError, match=message):
+                claim_run(ws, run_id)
+        assert [get_run(ws, r).status for r in ("live", "far", "done")] == [RUNNING, RUNNING, FINISHED]
+        claim_run(ws, "dead")
+        row = get_run(ws, "dead")
+        assert (row.status, row.owner) == (RUNNING, this_process())
+
+
+def test_run_statuses_are_one_checked_vocabulary():
+    assert check_statuses(["failed", "interrupted"]) == (FAILED, INTERRUPTED)
+    assert set(UNFINISHED) == set(STATUSES) - {FINISHED}
+    with pytest.raises(PrefstudyError, match="unknown run status 'done'; choose from running, finished, failed"):
+        check_statuses(["running", "done"])
+    assert owner_alive(this_process()) is True and owner_alive(Owner(1, "node-7")) is None
