@@ -3,41 +3,48 @@
 Routes (``TOKEN`` is the subject's secret; nothing is reachable without it):
 
 - ``GET /s/TOKEN`` — the labelling page (plain HTML/JS/CSS from ``static/``, no build step);
-- ``GET /api/TOKEN/state`` — a new session for this page load, the options, the progress;
+- ``GET /api/TOKEN/state`` — a new session for this page load (signed with the link, see :mod:`.links`),
+  the options, the progress;
 - ``GET /api/TOKEN/queue?n=3`` — the next items (ids and image URLs);
 - ``GET /api/TOKEN/image/ITEM`` — an item's image by item id, never by path (see :mod:`.display`);
 - ``POST /api/TOKEN/trial`` — one trial, stored at once, once per (session, trial);
 - ``POST /api/TOKEN/region`` — the subject's reason for a trial, a box in image fractions;
 - ``GET /api/TOKEN/progress`` — block, labelled today, remaining.
 
-Unknown tokens and items are 404, malformed requests 422, an answer the plan refuses 409.
+Refused, with nothing stored: an unknown token or item 404; a session minted for another link 403;
+an answer the plan refuses (an image outside this subject's plan, or answered already) 409;
+a body over 64 KiB 413 (:mod:`.guards`); a foreign ``Host`` on a loopback server 421;
+a malformed request, NaN, infinities or out-of-range numbers included, 422. The store unavailable is 503.
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib.resources import files
 from typing import Annotated, Literal
 
-import numpy as np
 from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from prefstudy.bounds import COUNT, FIXATION_S, INT32_MAX, REPEAT, RT_MS_MAX, SECONDS, SEED
 from prefstudy.datasets import load_images
 from prefstudy.errors import PrefstudyError
 from prefstudy.labeler.display import display_image
+from prefstudy.labeler.guards import MAX_BODY, BodyLimit, LoopbackHosts
+from prefstudy.labeler.links import SESSION_PATTERN, new_session, session_of_link
 from prefstudy.labeler.plan import PlanOptions, TrialPlan, load_state
 from prefstudy.labeler.store import Trial, TrialRejected, labelled_today, record_region, record_trial
 from prefstudy.workspace import Workspace
 
 MARK_REASON = ("always", "sometimes", "never")
-SESSION_PATTERN = r"^web-[0-9a-f]{12}$"
+MAX_TRIAL = 10_000_000
+LATEST_MS = 253_402_300_799_999  # 9999-12-31, the last instant a timestamp can hold
 STATIC = files("prefstudy.labeler") / "static"
 
 
@@ -54,16 +61,16 @@ class LabelOptions:
     fixation_s: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.deadline_s < 0 or not math.isfinite(self.deadline_s):
-            raise PrefstudyError(f"--deadline must be 0 (none) or a positive number of seconds, got {self.deadline_s}")
-        if self.block < 1:
-            raise PrefstudyError(f"--block must be at least 1, got {self.block}")
+        # The same rules as the `prefstudy label` options, for callers that build options in code.
+        SECONDS.check("--deadline", self.deadline_s)
+        COUNT.check("--block", self.block)
+        REPEAT.check("--repeat", self.repeat)
+        SEED.check("--seed", self.seed)
+        FIXATION_S.check("--fixation", self.fixation_s)
+        if self.limit is not None:
+            COUNT.check("--limit", self.limit)
         if self.mark_reason not in MARK_REASON:
             raise PrefstudyError(f"--mark-reason must be one of {', '.join(MARK_REASON)}, got {self.mark_reason!r}")
-        if not 0 <= self.repeat <= 0.5:
-            raise PrefstudyError(f"--repeat must be between 0 and 0.5, got {self.repeat}")
-        if not 0 <= self.fixation_s <= 5:
-            raise PrefstudyError(f"--fixation must be between 0 and 5 seconds, got {self.fixation_s}")
 
     def plan_options(self) -> PlanOptions:
         return PlanOptions(seed=self.seed, repeat=self.repeat, limit=self.limit, block=self.block)
@@ -71,34 +78,43 @@ class LabelOptions:
 
 class TrialIn(BaseModel):
     session: Annotated[str, Field(pattern=SESSION_PATTERN)]
-    trial: Annotated[int, Field(ge=1, le=10_000_000)]
-    block: Annotated[int, Field(ge=1, le=10_000_000)]
-    item: Annotated[int, Field(ge=0)]
+    trial: Annotated[int, Field(ge=1, le=MAX_TRIAL)]
+    block: Annotated[int, Field(ge=1, le=MAX_TRIAL)]
+    item: Annotated[int, Field(ge=0, le=INT32_MAX)]
     answer: Literal["preferred", "not_preferred", "timeout"]
-    rt_ms: Annotated[float | None, Field(ge=0, le=3_600_000)] = None
-    shown_at_ms: Annotated[float | None, Field(ge=0)] = None  # epoch milliseconds, from the page
+    rt_ms: Annotated[float | None, Field(ge=0, le=RT_MS_MAX, allow_inf_nan=False)] = None
+    shown_at_ms: Annotated[float | None, Field(ge=0, le=LATEST_MS, allow_inf_nan=False)] = None  # epoch ms
 
 
 class RegionIn(BaseModel):
     session: Annotated[str, Field(pattern=SESSION_PATTERN)]
-    trial: Annotated[int, Field(ge=1)]
-    region: Annotated[list[float], Field(min_length=4, max_length=4)]
+    trial: Annotated[int, Field(ge=1, le=MAX_TRIAL)]
+    region: Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=4, max_length=4)]
 
 
-def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: LabelOptions) -> FastAPI:
-    """The app serving ``tokens`` (secret -> subject) on ``dataset``."""
+def create_app(
+    ws: Workspace, dataset: str, tokens: dict[str, str], options: LabelOptions, *, loopback_only: bool = False
+) -> FastAPI:
+    """The app serving ``tokens`` (secret -> subject) on ``dataset``; ``loopback_only`` refuses foreign hosts."""
     images = load_images(ws, dataset)
     n_items = len(images.keys)
     plans = {subject: TrialPlan(subject, n_items, options.plan_options()) for subject in tokens.values()}
     deadline_ms = options.deadline_s * 1000 or None
     app = FastAPI(title="prefstudy labeller", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    if loopback_only:
+        app.add_middleware(LoopbackHosts)  # added last, so it runs first
 
     def subject_of(token: str) -> str:
         subject = tokens.get(token)
         if subject is None:
             raise HTTPException(404, "unknown link")
         return subject
+
+    def check_session(token: str, session: str) -> None:
+        if not session_of_link(token, session):
+            raise HTTPException(403, "this session belongs to another link: reload the page")
 
     picture_of = lru_cache(maxsize=256)(lambda item: display_image(images, item))
 
@@ -122,6 +138,12 @@ def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: Lab
     async def rejected(request: Request, error: TrialRejected) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=409)
 
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, error: RequestValidationError) -> JSONResponse:
+        # Without the offending input: it may be NaN (not JSON) or large.
+        detail = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in error.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(PrefstudyError)
     async def unavailable(request: Request, error: PrefstudyError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=503)
@@ -137,7 +159,7 @@ def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: Lab
         return {
             "subject": subject,
             "dataset": dataset,
-            "session": f"web-{uuid.uuid4().hex[:12]}",
+            "session": new_session(token),
             "deadline_ms": deadline_ms,
             "block_size": options.block,
             "mark_reason": options.mark_reason,
@@ -169,6 +191,7 @@ def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: Lab
         subject = subject_of(token)
         if body.item >= n_items:
             raise HTTPException(404, "unknown item")
+        check_session(token, body.session)
         shown = datetime.fromtimestamp(body.shown_at_ms / 1000, tz=timezone.utc) if body.shown_at_ms else None
         preferred = None if body.answer == "timeout" else body.answer == "preferred"
         label_id, new = record_trial(
@@ -192,8 +215,9 @@ def create_app(ws: Workspace, dataset: str, tokens: dict[str, str], options: Lab
     @app.post("/api/{token}/region")
     def region(token: str, body: RegionIn) -> dict:
         subject = subject_of(token)
+        check_session(token, body.session)
         x0, y0, x1, y1 = body.region
-        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1) or not np.all(np.isfinite(body.region)):
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
             raise HTTPException(422, "a region is [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1")
         if not record_region(ws, subject, body.session, body.trial, (x0, y0, x1, y1)):
             raise HTTPException(404, "no such answered trial of yours")

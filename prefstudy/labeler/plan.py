@@ -66,6 +66,7 @@ class TrialPlan:
         salt = zlib.crc32(subject.encode())
         order = np.random.default_rng([options.seed, salt]).permutation(n_items)
         self.order = order[: options.limit] if options.limit else order
+        self.items = frozenset(int(i) for i in self.order)
         n_repeat = round(options.repeat * len(self.order))
         chosen = np.random.default_rng([options.seed, salt, 1]).permutation(len(self.order))[:n_repeat]
         self.repeat_set = {int(self.order[i]) for i in chosen}
@@ -74,6 +75,10 @@ class TrialPlan:
     @property
     def total(self) -> int:
         return len(self.order)
+
+    def includes(self, item: int) -> bool:
+        """Whether the plan ever shows ``item`` to this subject (``--limit`` keeps only the first of the order)."""
+        return item in self.items
 
     def is_repeat(self, item: int, state: TrialState) -> bool:
         """Whether an answer to ``item`` now is its hidden second showing."""

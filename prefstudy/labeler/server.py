@@ -11,15 +11,20 @@ import uvicorn
 from prefstudy.errors import PrefstudyError
 from prefstudy.labeler import LOOPBACK
 from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.guards import is_loopback
 from prefstudy.labeler.links import link_token
 from prefstudy.subjects.registry import HUMAN, ensure_subject, human_subjects
 from prefstudy.workspace import Workspace
 
 
 def link(host: str, port: int, token: str) -> str:
-    shown = "localhost" if host in (LOOPBACK, "localhost") else host
-    if shown in ("0.0.0.0", "::"):
+    """The subject's URL on a server listening at ``host:port``."""
+    if is_loopback(host):
+        shown = "localhost"
+    elif host in ("0.0.0.0", "::"):
         shown = socket.gethostname()
+    else:
+        shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/s/{token}"
 
 
@@ -60,13 +65,13 @@ def serve(
 ) -> None:
     """Serve the labelling app until interrupted."""
     tokens = subjects_to_serve(ws, subject)
-    app = create_app(ws, dataset, tokens, options)
+    app = create_app(ws, dataset, tokens, options, loopback_only=is_loopback(host))
     sock = bind(host, port)
     port = sock.getsockname()[1]
     urls = {s: link(host, port, t) for t, s in tokens.items()}
     for name, url in urls.items():
         say(f"{name}: {url}")
-    if host not in (LOOPBACK, "localhost"):
+    if not is_loopback(host):
         say("each link is secret: give every subject only their own")
     if open_browser and len(urls) == 1:
         webbrowser.open(next(iter(urls.values())))

@@ -32,6 +32,8 @@ class Trial:
 
 def record_trial(ws: Workspace, subject: str, dataset: str, plan: TrialPlan, trial: Trial) -> tuple[int, bool]:
     """Store one trial; returns (label id, whether it was new). A retried trial returns the stored one."""
+    if not plan.includes(trial.item):
+        raise TrialRejected("this image is not in your plan")
     with _write_lock, ws.transaction() as con:
         existing = find_trial(con, trial.session, trial.trial)
         if existing:

@@ -1,6 +1,8 @@
-"""The labelling API through a test client: sessions, queue, images, idempotent trials, regions, access."""
+"""The labelling API through a test client: sessions, queue, images, idempotent trials, regions, access,
+and what it refuses (with nothing stored)."""
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from PIL import Image
 
 from prefstudy.datasets import add_dataset, load_images
 from prefstudy.labeler.app import LabelOptions, create_app
-from prefstudy.labeler.links import link_token
+from prefstudy.labeler.links import link_token, new_session
 from prefstudy.labeler.plan import TIMEOUT_GAP
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.registry import add_subject
@@ -30,7 +32,9 @@ def served(_sample_study, tmp_path_factory):
     for name in ("ann", "ben"):
         add_subject(ws, name)
     people = {name: link_token(ws, name) for name in ("ann", "ben")}
-    return _client(ws, people), people
+    yield _client(ws, people), people, ws
+    # Checked once here rather than per request: opening the database costs more than a request.
+    assert _labels(ws, "ann") == _labels(ws, "ben") == [], "a refused request stored a row"
 
 
 def _client(ws, people, **options) -> TestClient:
@@ -145,9 +149,7 @@ def test_regions_attach_to_the_subjects_own_answers(sample_ws, people):
     bad = client.post(f"/api/{token}/region", json={"session": session, "trial": 1, "region": [0.5, 0, 0.2, 1]})
     assert bad.status_code == 422
     theirs = client.post(f"/api/{people['ben']}/region", json={"session": session, "trial": 1, "region": [0, 0, 1, 1]})
-    assert theirs.status_code == 404 and _labels(sample_ws, "ann")[0][9] == [0.1, 0.2, 0.5, 0.6]
-    stolen = client.post(f"/api/{people['ben']}/trial", json=_trial(session, 1, 3))
-    assert stolen.status_code == 409 and _labels(sample_ws, "ben") == []
+    assert theirs.status_code == 403 and _labels(sample_ws, "ann")[0][9] == [0.1, 0.2, 0.5, 0.6]
 
 
 @pytest.mark.parametrize(
@@ -159,20 +161,112 @@ def test_regions_attach_to_the_subjects_own_answers(sample_ws, people):
         ("get", "/api/{ann}/image/-1", None, 422),
         ("get", "/api/{ann}/image/abc", None, 422),
         ("get", "/api/{ann}/queue?n=0", None, 422),
-        ("post", "/api/{ann}/trial", {"session": "web-000000000000", "trial": 1}, 422),
+        ("post", "/api/{ann}/trial", {"session": "{ann_session}", "trial": 1}, 422),
         ("post", "/api/{ann}/trial", {**_trial("../../etc", 1, 1)}, 422),
-        ("post", "/api/{ann}/trial", {**_trial("web-000000000000", 1, 10_000)}, 404),
-        ("post", "/api/{ann}/trial", {**_trial("web-000000000000", 1, 1, "maybe")}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("web-000000000000", 1, 1)}, 422),  # the old, unsigned form
+        ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 10_000)}, 404),
+        ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 1, "maybe")}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 1, rt_ms=-1)}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 1, rt_ms=3_600_001)}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 1, shown_at_ms=1e300)}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 10**12, 1)}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("{ben_session}", 1, 1)}, 403),
+        ("post", "/api/{ann}/region", {"session": "{ann_session}", "trial": 10**30, "region": [0, 0, 1, 1]}, 422),
+        ("post", "/api/{ann}/region", {"session": "{ben_session}", "trial": 1, "region": [0, 0, 1, 1]}, 403),
         ("get", "/", None, 404),
         ("delete", "/api/{ann}/state", None, 405),
         ("get", "/static/../prefstudy.duckdb", None, 404),
     ],
 )
 def test_unknown_or_malformed_requests_are_4xx_without_a_traceback(served, method, path, body, status):
-    client, people = served
+    client, people, _ = served
+    sessions = {"{ann_session}": new_session(people["ann"]), "{ben_session}": new_session(people["ben"])}
+    body = {k: sessions.get(v, v) if isinstance(v, str) else v for k, v in body.items()} if body else None
     response = getattr(client, method)(path.format(ann=people["ann"]), **({"json": body} if body else {}))
     assert response.status_code == status
     assert "Traceback" not in response.text and "prefstudy/" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("route", "text"),
+    [
+        ("trial", '{{"session": "{s}", "trial": 1, "block": 1, "item": 1, "answer": "preferred", "rt_ms": NaN}}'),
+        ("trial", '{{"session": "{s}", "trial": 1, "block": 1, "item": 1, "answer": "preferred", "rt_ms": Infinity}}'),
+        ("trial", '{{"session": "{s}", "trial": 1, "block": 1, "item": 1, "answer": "timeout", "shown_at_ms": NaN}}'),
+        ("trial", '{{"session": "{s}", "trial": 1, "block": 1, "item": 1, "answer": "preferred", "rt_ms": 1e400}}'),
+        ("region", '{{"session": "{s}", "trial": 1, "region": [0, 0, NaN, 1]}}'),
+        ("region", '{{"session": "{s}", "trial": 1, "region": [-Infinity, 0, 1, 1]}}'),
+    ],
+)
+def test_nan_and_infinities_are_refused_with_422(served, route, text):
+    client, people, _ = served
+    token = people["ann"]
+    body = text.format(s=new_session(token))
+    response = client.post(f"/api/{token}/{route}", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["detail"][0]["type"] == "finite_number"
+
+
+def test_an_image_outside_the_subjects_plan_is_refused(sample_ws, people):
+    client = _client(sample_ws, people, limit=10)
+    ann, ben = people["ann"], people["ben"]
+    mine = [e["item"] for e in client.get(f"/api/{ann}/queue?n=10").json()["items"]]
+    theirs = next(e["item"] for e in client.get(f"/api/{ben}/queue?n=10").json()["items"] if e["item"] not in mine)
+    session = client.get(f"/api/{ann}/state").json()["session"]
+    for answer in ("preferred", "timeout"):
+        refused = client.post(f"/api/{ann}/trial", json=_trial(session, 1, theirs, answer))
+        assert refused.status_code == 409 and refused.json()["detail"] == "this image is not in your plan"
+    assert _labels(sample_ws, "ann") == []
+    assert client.post(f"/api/{ann}/trial", json=_trial(session, 1, mine[0])).status_code == 200
+
+
+def test_a_session_belongs_to_its_link_and_outlives_a_restart(sample_ws, people):
+    client = _client(sample_ws, people)
+    ann, ben = people["ann"], people["ben"]
+    session = client.get(f"/api/{ann}/state").json()["session"]
+    claimed = client.post(f"/api/{ben}/trial", json=_trial(session, 1, 3))  # ben claims ann's trial 1 first ...
+    assert claimed.status_code == 403 and "another link" in claimed.json()["detail"]
+    assert _labels(sample_ws, "ben") == []
+    first = client.post(f"/api/{ann}/trial", json=_trial(session, 1, 3))  # ... and ann's answer is still stored
+    assert first.status_code == 200 and first.json()["new"]
+    restarted = _client(sample_ws, people)  # a new server: the page's retry of its session is still accepted
+    retry = restarted.post(f"/api/{ann}/trial", json=_trial(session, 1, 3))
+    assert retry.status_code == 200 and retry.json() == {"label_id": first.json()["label_id"], "new": False}
+    assert [r[5] for r in _labels(sample_ws, "ann")] == [session]
+
+
+def test_large_bodies_are_refused_before_parsing(served):
+    client, people, ws = served
+    token = people["ann"]
+    body = _trial(new_session(token), 1, 1, padding="x" * 70_000)
+    declared = client.post(f"/api/{token}/trial", json=body)
+    assert declared.status_code == 413 and "over 65536 bytes" in declared.json()["detail"]
+    raw = json.dumps(body).encode()
+    chunked = client.post(  # no Content-Length: the cap counts what arrives
+        f"/api/{token}/trial",
+        content=(raw[i : i + 4096] for i in range(0, len(raw), 4096)),
+        headers={"Content-Type": "application/json"},
+    )
+    assert chunked.status_code == 413
+    assert _labels(ws, "ann") == []
+    small = client.post(f"/api/{token}/trial", json={**body, "padding": "x" * 60_000})  # extra keys are ignored
+    assert small.status_code == 200
+    with ws.connect() as con:
+        con.execute("DELETE FROM labels")  # the module's app is shared: leave it as it was
+
+
+def test_a_loopback_server_answers_only_to_its_own_names(served):
+    _, people, ws = served
+    token = people["ann"]
+    client = TestClient(create_app(ws, "fm", {token: "ann"}, LabelOptions(), loopback_only=True))
+    for host in ("localhost:8765", "127.0.0.1:8765", "[::1]:8765", "LOCALHOST"):
+        assert client.get(f"/s/{token}", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example:8765", "localhost.evil.example", "127.0.0.1.nip.io", "[::1]x", "localhost:80:80", ""):
+        response = client.get(f"/s/{token}", headers={"Host": host})
+        assert response.status_code == 421 and "answers only to localhost" in response.json()["detail"], host
+    refused = client.post(
+        f"/api/{token}/trial", json=_trial(new_session(token), 1, 1), headers={"Host": "evil.example"}
+    )
+    assert refused.status_code == 421
 
 
 def test_photos_are_shown_large_on_the_models_crop_and_a_changed_file_falls_back(ws, indoor_dir, tmp_path):
