@@ -6,7 +6,7 @@ Routes (``TOKEN`` is the subject's secret; nothing is reachable without it):
 - ``GET /api/TOKEN/state`` — a new session for this page load (signed with the link, see :mod:`.links`),
   the options, the progress;
 - ``GET /api/TOKEN/queue?n=3`` — the next items (ids and image URLs);
-- ``GET /api/TOKEN/image/ITEM`` — an item's image by item id, never by path (see :mod:`.display`);
+- ``GET /api/TOKEN/image/ITEM`` — an image of the subject's plan by item id, never by path (see :mod:`.display`);
 - ``POST /api/TOKEN/trial`` — one trial, stored at once, once per (session, trial);
 - ``POST /api/TOKEN/region`` — the subject's reason for a trial, a box in image fractions;
 - ``GET /api/TOKEN/progress`` — block, labelled today, remaining.
@@ -180,8 +180,8 @@ def create_app(
 
     @app.get("/api/{token}/image/{item}")
     def image(token: str, item: Annotated[int, Path(ge=0)]) -> Response:
-        subject_of(token)
-        if item >= n_items:
+        subject = subject_of(token)
+        if item >= n_items or not plans[subject].includes(item):  # a link shows only its own subject's images
             raise HTTPException(404, "unknown item")
         content, media_type = picture_of(item)
         return Response(content, media_type=media_type, headers={"Cache-Control": "private, max-age=86400"})

@@ -217,6 +217,8 @@ def test_an_image_outside_the_subjects_plan_is_refused(sample_ws, people):
         assert refused.status_code == 409 and refused.json()["detail"] == "this image is not in your plan"
     assert _labels(sample_ws, "ann") == []
     assert client.post(f"/api/{ann}/trial", json=_trial(session, 1, mine[0])).status_code == 200
+    assert client.get(f"/api/{ann}/image/{theirs}").status_code == 404  # nor is another plan's image shown
+    assert client.get(f"/api/{ann}/image/{mine[1]}").status_code == 200
 
 
 def test_a_session_belongs_to_its_link_and_outlives_a_restart(sample_ws, people):
