@@ -64,6 +64,14 @@ class Bound:
         return self.check(name, value)
 
 
+def check_fields(obj: Any, bounds: dict[str, Bound], optional: frozenset[str] = frozenset()) -> None:
+    """Check each named attribute of ``obj`` against its bound; those in ``optional`` may also be None."""
+    for name, bound in bounds.items():
+        value = getattr(obj, name)
+        if value is not None or name not in optional:
+            bound.check(name.replace("_", " "), value)
+
+
 def _show(x: float) -> str:
     if x == INT32_MAX:
         return "2^31-1"

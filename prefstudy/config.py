@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefstudy.bounds import COUNT, OPEN_FRACTION, POSITIVE, SEED, TRAIN_SIZE, Bound
+from prefstudy.bounds import COUNT, OPEN_FRACTION, POSITIVE, SEED, TRAIN_SIZE, Bound, check_fields
 from prefstudy.errors import PrefstudyError
 
 PROTOCOLS = ("model1", "model2")
@@ -55,10 +55,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise PrefstudyError(f"unknown protocol {self.protocol!r}; use one of: {', '.join(PROTOCOLS)}")
-        for name, bound in _BOUNDS.items():
-            value = getattr(self, name)
-            if value is not None or name != "train_size":
-                bound.check(name.replace("_", " "), value)
+        check_fields(self, _BOUNDS, optional=frozenset({"train_size"}))
         for name in ("backbone", "weights"):
             value = getattr(self, name)
             if not (isinstance(value, str) and value.strip()) and (value is not None or name == "backbone"):

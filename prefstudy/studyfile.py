@@ -33,7 +33,7 @@ from typing import Any
 
 import tomli_w
 
-from prefstudy.bounds import CHANNELS, COUNT, IMAGE_SIZE, REPEAT, SEED, SHARE, Bound
+from prefstudy.bounds import CHANNELS, COUNT, IMAGE_SIZE, REPEAT, SEED, SHARE, check_fields
 from prefstudy.config import DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, PROTOCOLS, TrainSettings, check_transfer
 from prefstudy.errors import PrefstudyError
 
@@ -41,6 +41,9 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+
+_OPTIONAL_NUMBERS = frozenset({"limit", "size", "channels"})  # None: all images, the source's size and channels
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class DatasetSpec:
         _check_text("kind", self.kind)
         if self.path is not None:
             _check_text("path", self.path)
-        _check_numbers(self, {"limit": COUNT, "seed": SEED, "size": IMAGE_SIZE, "channels": CHANNELS})
+        check_fields(self, {"limit": COUNT, "seed": SEED, "size": IMAGE_SIZE, "channels": CHANNELS}, _OPTIONAL_NUMBERS)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class SubjectSpec:
     def __post_init__(self) -> None:
         for key in ("name", "dataset", "rule"):
             _check_text(key, getattr(self, key))
-        _check_numbers(self, {"noise": SHARE, "repeat": REPEAT, "seed": SEED, "limit": COUNT})
+        check_fields(self, {"noise": SHARE, "repeat": REPEAT, "seed": SEED, "limit": COUNT}, _OPTIONAL_NUMBERS)
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,6 @@ class StudySpec:
 def _check_text(key: str, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise PrefstudyError(f"{key} must be a non-empty string, got {value!r}")
-
-
-def _check_numbers(spec: Any, bounds: dict[str, Bound]) -> None:
-    """Each named field that is set lies in its bound: the same rules as the command-line options."""
-    for key, bound in bounds.items():
-        value = getattr(spec, key)
-        if value is not None:
-            bound.check(key, value)
 
 
 _DATASET_KEYS = {"kind", "path", "limit", "seed", "size", "channels"}
