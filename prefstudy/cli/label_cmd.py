@@ -1,13 +1,14 @@
-"""`prefstudy label`: the labelling app; `label links|import|export`."""
+"""`prefstudy label`: the labelling app; `label links|import|import-ratings|export`."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from prefstudy.bounds import COUNT, FIXATION_S, PORT, PORT_OR_ANY, REPEAT, SECONDS
+from prefstudy.bounds import COUNT, FIXATION_S, PORT, PORT_OR_ANY, REPEAT, SECONDS, Bound
 from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, SubjectOption, bounded, workspace
 from prefstudy.cli.output import note, print_json
 from prefstudy.errors import PrefstudyError
@@ -112,6 +113,80 @@ def import_(
 
     n = import_labels(workspace(study), file, subject, dataset)
     note(f"imported {n} labels of {subject} on {dataset}")
+
+
+@app.command("import-ratings")
+def import_ratings(
+    file: Annotated[Path, typer.Argument(help="A ratings table, CSV or Parquet (by its suffix).")],
+    dataset: DatasetOption,
+    layout: Annotated[
+        str, typer.Option(help="long: one row per rating (rater, item, rating); wide: one row per rater.")
+    ] = "long",
+    rater: Annotated[
+        str | None,
+        typer.Option(
+            help="The rater column (long: default 'rater'; wide: none names raters r0001, r0002, ... by row)."
+        ),
+    ] = None,
+    item: Annotated[str | None, typer.Option(help="Long: the item column (default 'item').")] = None,
+    rating: Annotated[str | None, typer.Option(help="Long: the rating column (default 'rating').")] = None,
+    item_columns: Annotated[
+        str, typer.Option(help="Wide: a regex matching whole item columns; group 1 names the item, e.g. 'X(\\d+)'.")
+    ] = "(.+)",
+    subject_columns: Annotated[
+        str | None, typer.Option(help="Comma-separated columns that carry each rater's attributes (e.g. sex, age).")
+    ] = None,
+    subject_table: Annotated[
+        Path | None,
+        typer.Option(help="CSV or Parquet with one row per rater (rater column first, or named as --rater)."),
+    ] = None,
+    prefix: Annotated[str, typer.Option(help="Put before each rater to name their subject, e.g. lon-.")] = "",
+    threshold: Annotated[
+        float | None,
+        bounded(
+            Bound(integer=False), "--threshold", help="Preferred above T, not below (default: the rater's median)."
+        ),
+    ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Store changed ratings and a changed rule.")] = False,
+    skip_unknown: Annotated[
+        bool, typer.Option("--skip-unknown", help="Leave out ratings of items the dataset lacks.")
+    ] = False,
+    study: StudyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import many raters' ratings, one human subject per rater; bad rows are reported and nothing is imported.
+
+    Empty, NA and NaN cells are missing ratings. Items are named by key or file stem. Each rating is kept;
+    above the rater's own median (or --threshold) is preferred, below not, on it a tie. Safe to run again.
+    """
+    from prefstudy.subjects.rating_files import RatingTable, import_ratings
+
+    table = RatingTable(
+        layout=layout,
+        rater=rater,
+        item=item,
+        rating=rating,
+        item_columns=item_columns,
+        subject_columns=tuple(c.strip() for c in (subject_columns or "").split(",") if c.strip()),
+        subject_table=subject_table,
+        prefix=prefix,
+    )
+    result = import_ratings(workspace(study), file, dataset, table, threshold, replace, skip_unknown)
+    if json_out:
+        print_json(asdict(result))
+        return
+    note(
+        f"{dataset}: {result.raters} raters ({result.new_raters} new), {result.ratings_in_file} ratings: "
+        f"{result.added} added, {result.unchanged} unchanged, {result.replaced} replaced"
+        + (f", {result.skipped_unknown} of unknown items skipped" if result.skipped_unknown else "")
+        + (f"; {result.missing_cells} missing cells" if result.missing_cells else "")
+    )
+    note(f"preferred: {result.rule}; {result.ties} ties (neither answer)")
+    note(f"{result.raters - len(result.refused)} of {result.raters} raters have enough labels for a run")
+    if result.refused:
+        shown = "; ".join(f"{r.subject}: {r.reason}" for r in result.refused[:3])
+        more = "; ..." if len(result.refused) > 3 else ""
+        note(f"{len(result.refused)} refused for now ({shown}{more})")
 
 
 @app.command("export")

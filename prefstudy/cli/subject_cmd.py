@@ -1,4 +1,4 @@
-"""`prefstudy subject add|simulate|list`."""
+"""`prefstudy subject add|simulate|list|consensus`."""
 
 from __future__ import annotations
 
@@ -58,19 +58,60 @@ def simulate(
 
 
 @app.command("list")
-def list_(study: StudyOption = None, json_out: JsonOption = False) -> None:
-    """List subjects with their usable labels per dataset."""
+def list_(
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="Only subjects with labels or ratings on this dataset.")
+    ] = None,
+    study: StudyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List subjects with their usable labels (and ratings, for imported raters) per dataset."""
     from prefstudy.subjects.registry import list_subjects
 
-    subjects = list_subjects(workspace(study))
+    subjects = list_subjects(workspace(study), dataset)
     if json_out:
         print_json({"subjects": [asdict(s) for s in subjects]})
         return
+    rated = any(s.ratings for s in subjects)
     table = Table(title="Subjects")
-    for column in ("name", "kind", "labels", "rules"):
+    for column in ("name", "kind", "labels", *(("ratings",) if rated else ()), "rules / attributes"):
         table.add_column(column)
     for s in subjects:
         labels = ", ".join(f"{d}: {n}" for d, n in s.labels.items()) or "none"
-        rules = ", ".join(f"{d}: {r}" for d, r in s.rules.items())
-        table.add_row(s.name, s.kind, labels, rules)
+        ratings = (", ".join(f"{d}: {n}" for d, n in (s.ratings or {}).items()),) if rated else ()
+        about = {**s.rules, **(s.attributes or {})}
+        table.add_row(s.name, s.kind, labels, *ratings, ", ".join(f"{k}: {v}" for k, v in about.items()))
     stdout_console().print(table)
+    note(f"{len(subjects)} subject(s)")
+
+
+@app.command("consensus")
+def consensus(
+    name: Annotated[str, typer.Argument(help="The derived subject's name, e.g. crowd.")],
+    dataset: DatasetOption,
+    raters: Annotated[str, typer.Option(help="Raters whose ratings to average: a name pattern, e.g. 'lon-*'.")] = "*",
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Leave out raters matching this pattern (repeat for more).")
+    ] = None,
+    min_raters: Annotated[
+        int, bounded(COUNT, "--min-raters", help="Leave out items rated by fewer of the raters.")
+    ] = 1,
+    replace: Annotated[bool, typer.Option("--replace", help="Make it again from other raters or ratings.")] = False,
+    study: StudyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Derive the population as a subject: per item the mean rating of the raters, split at its median."""
+    from prefstudy.subjects.consensus import make_consensus
+
+    result = make_consensus(
+        workspace(study), name, dataset, raters=raters, exclude=exclude, min_raters=min_raters, replace=replace
+    )
+    if json_out:
+        print_json(asdict(result))
+        return
+    what = "made" if result.changed else "unchanged (the same raters and ratings)"
+    note(
+        f"consensus {name} on {dataset} {what}: the mean of {result.raters} raters ({result.excluded} excluded) on "
+        f"{result.items} items: {result.preferred} preferred, {result.not_preferred} not, {result.ties} ties"
+        + (f"; {result.left_out} items rated by fewer than {min_raters} left out" if result.left_out else "")
+    )

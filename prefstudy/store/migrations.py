@@ -179,6 +179,40 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE runs ADD COLUMN owner_started VARCHAR;  -- '<boot id>:<start tick>' of the process
         """,
     ),
+    (
+        6,
+        # Real people's ratings: each rating kept as given, the rule that turns it into an answer,
+        # and ties (a rating on the rule's cut) recorded as neither answer, and not as a miss.
+        """
+        ALTER TABLE labels ADD COLUMN rating DOUBLE;
+        ALTER TABLE labels ADD COLUMN tie BOOLEAN DEFAULT false;
+        ALTER TABLE subjects ADD COLUMN origin VARCHAR;     -- NULL: added or labelling; 'ratings': imported
+        ALTER TABLE subjects ADD COLUMN attributes JSON;    -- a rater's own columns, e.g. sex and age
+        CREATE TABLE rating_rules (
+            subject    VARCHAR NOT NULL,
+            dataset    VARCHAR NOT NULL,
+            rule       VARCHAR NOT NULL,                    -- 'median' (the subject's own) or 'threshold'
+            threshold  DOUBLE,                              -- the threshold rule's cut
+            source     VARCHAR,                             -- the file the ratings came from
+            updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (subject, dataset)
+        );
+        CREATE TABLE consensus (
+            subject     VARCHAR NOT NULL,                   -- the derived subject
+            dataset     VARCHAR NOT NULL,
+            method      VARCHAR NOT NULL,                   -- 'mean' of the raters' ratings
+            min_raters  INTEGER NOT NULL,                   -- items rated by fewer are left out
+            raters      VARCHAR[] NOT NULL,                 -- whose ratings it is made of
+            excluded    VARCHAR[] NOT NULL,
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (subject, dataset)
+        );
+        ALTER TABLE predictions ALTER COLUMN label DROP NOT NULL;  -- NULL: a tie, predicted for its rating
+        ALTER TABLE predictions ADD COLUMN rating DOUBLE;
+        ALTER TABLE metrics ADD COLUMN spearman DOUBLE;     -- between p_preferred and the ratings, ties included
+        ALTER TABLE metrics ADD COLUMN n_rated INTEGER;
+        """,
+    ),
 ]
 
 

@@ -1,9 +1,13 @@
 """The ``labels`` table: the one place labels are written and read, whoever gives them.
 
-A label is one trial: a person in the labelling app, a row of an imported file, or a simulated
-subject's answer. The labels a model learns from are the *usable* ones: answered in time
-(not timed out), not a hidden repeat, and the latest such answer when an item was answered more
-than once. That rule lives here, once (:data:`USABLE`).
+A label is one trial: a person in the labelling app, a row of an imported file, a simulated
+subject's answer, or an imported rating. A rating is kept as given (``rating``); its subject's rule
+(:mod:`prefstudy.subjects.ratings`) turns it into an answer, or into a *tie* (``tie``: the rating is
+on the rule's cut), which is neither answer and is not a miss.
+
+The labels a model learns from are the *usable* ones: answered in time (not timed out), not a
+hidden repeat, not a tie, and the latest such answer when an item was answered more than once.
+That rule lives here, once (:data:`USABLE`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ LABEL_COLUMNS = (
     "region",
     "repeat_of",
     "source",
+    "rating",
+    "tie",
 )
 USABLE = "NOT timed_out AND repeat_of IS NULL AND preferred IS NOT NULL"
 """The labels a model learns from (of these, the latest per item)."""
@@ -134,6 +140,76 @@ def set_region(con: duckdb.DuckDBPyConnection, subject: str, session: str, trial
     return True
 
 
+def rated_labels(con: duckdb.DuckDBPyConnection, dataset: str, subjects: list[str]) -> dict[str, np.ndarray]:
+    """The stored ratings of ``subjects`` on ``dataset``: columns id, subject, item_idx, rating."""
+    return con.execute(
+        "SELECT id, subject, item_idx, rating FROM labels WHERE dataset = ? AND rating IS NOT NULL "
+        "AND subject IN (SELECT unnest(?)) ORDER BY id",
+        [dataset, subjects],
+    ).fetchnumpy()
+
+
+def update_ratings(con: duckdb.DuckDBPyConnection, ids: np.ndarray, ratings: np.ndarray) -> None:
+    """Set the rating of the labels with ``ids`` (a replaced rating)."""
+    con.register("changed_ratings", {"id": np.asarray(ids, dtype=np.int64), "rating": np.asarray(ratings, float)})
+    try:
+        con.execute("UPDATE labels SET rating = c.rating FROM changed_ratings c WHERE labels.id = c.id")
+    finally:
+        con.unregister("changed_ratings")
+
+
+def median_ratings(con: duckdb.DuckDBPyConnection, dataset: str, subjects: list[str]) -> dict[str, float]:
+    """subject -> the median of their ratings on ``dataset`` (the mean of the middle two for an even count)."""
+    rows = con.execute(
+        "SELECT subject, median(rating) FROM labels WHERE dataset = ? AND rating IS NOT NULL "
+        "AND subject IN (SELECT unnest(?)) GROUP BY subject",
+        [dataset, subjects],
+    ).fetchall()
+    return {subject: float(m) for subject, m in rows}
+
+
+def set_answers_from_cuts(con: duckdb.DuckDBPyConnection, dataset: str, cuts: dict[str, float]) -> None:
+    """Turn each subject's ratings into answers: above their cut preferred, below not, on it a tie."""
+    con.register("cuts", {"subject": np.array(list(cuts), dtype=object), "cut": np.array(list(cuts.values()), float)})
+    try:
+        con.execute(
+            """
+            UPDATE labels SET
+                preferred = CASE WHEN labels.rating > c.cut THEN true WHEN labels.rating < c.cut THEN false END,
+                tie = labels.rating = c.cut
+            FROM cuts c
+            WHERE labels.subject = c.subject AND labels.dataset = ? AND labels.rating IS NOT NULL
+            """,
+            [dataset],
+        )
+    finally:
+        con.unregister("cuts")
+
+
+def mean_ratings(con: duckdb.DuckDBPyConnection, dataset: str, raters: list[str]) -> dict[str, np.ndarray]:
+    """Per item, the mean rating of ``raters`` and how many of them rated it: columns item_idx, rating, n."""
+    return con.execute(
+        "SELECT item_idx, avg(rating) AS rating, count(*) AS n FROM labels WHERE dataset = ? AND rating IS NOT NULL "
+        "AND subject IN (SELECT unnest(?)) GROUP BY item_idx ORDER BY item_idx",
+        [dataset, raters],
+    ).fetchnumpy()
+
+
+def rating_sums(ws: Workspace, dataset: str, raters: list[str]) -> dict[str, np.ndarray]:
+    """Per item, the sum and count of ``raters``' ratings: columns item_idx, total, n (leave-one-out means)."""
+    with ws.connect() as con:
+        return con.execute(
+            "SELECT item_idx, sum(rating) AS total, count(*) AS n FROM labels WHERE dataset = ? "
+            "AND rating IS NOT NULL AND subject IN (SELECT unnest(?)) GROUP BY item_idx ORDER BY item_idx",
+            [dataset, raters],
+        ).fetchnumpy()
+
+
+def delete_labels(con: duckdb.DuckDBPyConnection, subject: str, dataset: str) -> None:
+    """Remove every label of the subject on the dataset (a derived subject made again)."""
+    con.execute("DELETE FROM labels WHERE subject = ? AND dataset = ?", [subject, dataset])
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 
@@ -150,10 +226,55 @@ def usable_labels(ws: Workspace, subject: str, dataset: str) -> UsableLabels:
     """The subject's usable labels on the dataset, and a digest that changes when any of them does."""
     with ws.connect() as con:
         result = con.execute(f"SELECT item_idx, preferred FROM ({_LATEST_USABLE})", [subject, dataset]).fetchnumpy()
-    idx = np.asarray(result["item_idx"], dtype=np.int64)
-    preferred = np.asarray(result["preferred"], dtype=bool)
+    return _usable(np.asarray(result["item_idx"], dtype=np.int64), np.asarray(result["preferred"], dtype=bool))
+
+
+def _usable(idx: np.ndarray, preferred: np.ndarray) -> UsableLabels:
     digest = hashlib.sha256(idx.tobytes() + np.packbits(preferred).tobytes()).hexdigest()[:16]
     return UsableLabels(idx, preferred, digest)
+
+
+NO_LABELS = _usable(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+"""The usable labels of a subject who has none (e.g. a rater whose every rating ties)."""
+
+
+def _by_subject(subjects: np.ndarray) -> list[tuple[str, slice]]:
+    """(subject, slice) of each run of equal names in ``subjects``, which is sorted by subject."""
+    if not len(subjects):
+        return []
+    starts = np.flatnonzero(np.r_[True, subjects[1:] != subjects[:-1]])
+    ends = np.r_[starts[1:], len(subjects)]
+    return [(str(subjects[a]), slice(a, b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def usable_labels_by_subject(ws: Workspace, dataset: str) -> dict[str, UsableLabels]:
+    """Every subject's usable labels on ``dataset``, read in one query (for plans over many subjects)."""
+    with ws.connect() as con:
+        result = con.execute(
+            f"SELECT subject, item_idx, arg_max(preferred, id) AS preferred FROM labels "
+            f"WHERE dataset = ? AND {USABLE} GROUP BY subject, item_idx ORDER BY subject, item_idx",
+            [dataset],
+        ).fetchnumpy()
+    subjects = np.asarray(result["subject"], dtype=object)
+    idx = np.asarray(result["item_idx"], dtype=np.int64)
+    preferred = np.asarray(result["preferred"], dtype=bool)
+    return {name: _usable(idx[part], preferred[part]) for name, part in _by_subject(subjects)}
+
+
+def ratings_by_subject(ws: Workspace, dataset: str) -> dict[str, Ratings]:
+    """Every rated subject's ratings on ``dataset`` (as :func:`ratings_of`), read in one query."""
+    with ws.connect() as con:
+        result = con.execute(
+            "SELECT subject, item_idx, arg_max(rating, id) AS rating, arg_max(tie, id) AS tie FROM labels "
+            "WHERE dataset = ? AND rating IS NOT NULL AND repeat_of IS NULL "
+            "GROUP BY subject, item_idx ORDER BY subject, item_idx",
+            [dataset],
+        ).fetchnumpy()
+    subjects = np.asarray(result["subject"], dtype=object)
+    idx = np.asarray(result["item_idx"], dtype=np.int64)
+    rating = np.asarray(result["rating"], dtype=np.float64)
+    tie = np.asarray(result["tie"], dtype=bool)
+    return {name: Ratings(idx[part], rating[part], tie[part]) for name, part in _by_subject(subjects)}
 
 
 def label_regions(ws: Workspace, subject: str, dataset: str) -> dict[int, Region]:
@@ -176,6 +297,56 @@ def usable_counts(ws: Workspace) -> dict[str, dict[str, int]]:
     for subject, dataset, n in rows:
         counts.setdefault(subject, {})[dataset] = n
     return counts
+
+
+def rating_counts(ws: Workspace) -> dict[str, dict[str, int]]:
+    """subject -> dataset -> number of items with a rating."""
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT subject, dataset, count(DISTINCT item_idx) FROM labels WHERE rating IS NOT NULL "
+            "GROUP BY subject, dataset"
+        ).fetchall()
+    counts: dict[str, dict[str, int]] = {}
+    for subject, dataset, n in rows:
+        counts.setdefault(subject, {})[dataset] = n
+    return counts
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """A rated subject's latest rating per item, ties included: the ground truth of rank metrics."""
+
+    item_idx: np.ndarray  # int64, sorted
+    rating: np.ndarray  # float64
+    tie: np.ndarray  # bool: on the rule's cut, neither answer
+
+
+def ratings_of(ws: Workspace, subject: str, dataset: str) -> Ratings:
+    """The subject's ratings on the dataset (empty for a subject without ratings)."""
+    with ws.connect() as con:
+        result = con.execute(
+            "SELECT item_idx, arg_max(rating, id) AS rating, arg_max(tie, id) AS tie FROM labels "
+            "WHERE subject = ? AND dataset = ? AND rating IS NOT NULL AND repeat_of IS NULL "
+            "GROUP BY item_idx ORDER BY item_idx",
+            [subject, dataset],
+        ).fetchnumpy()
+    return Ratings(
+        np.asarray(result["item_idx"], dtype=np.int64),
+        np.asarray(result["rating"], dtype=np.float64),
+        np.asarray(result["tie"], dtype=bool),
+    )
+
+
+def answer_counts(con: duckdb.DuckDBPyConnection, dataset: str, subjects: list[str]) -> dict[str, tuple[int, int, int]]:
+    """subject -> (preferred, not preferred, ties) among their latest answers on ``dataset`` (repeats aside)."""
+    rows = con.execute(
+        "SELECT subject, count(*) FILTER (preferred), count(*) FILTER (NOT preferred), count(*) FILTER (tie) "
+        "FROM (SELECT subject, item_idx, arg_max_null(preferred, id) AS preferred, arg_max(tie, id) AS tie FROM labels "
+        "WHERE dataset = ? AND subject IN (SELECT unnest(?)) AND NOT timed_out AND repeat_of IS NULL "
+        "GROUP BY subject, item_idx) GROUP BY subject",
+        [dataset, subjects],
+    ).fetchall()
+    return {subject: (n_preferred, n_not, n_tie) for subject, n_preferred, n_not, n_tie in rows}
 
 
 def label_count(ws: Workspace, subject: str, dataset: str) -> int:

@@ -1,17 +1,22 @@
-"""The ``subjects`` and ``simulations`` tables: people who label, and simulated subjects with a known rule."""
+"""The ``subjects`` and ``simulations`` tables: people who label, raters whose ratings were imported,
+derived subjects (a population's consensus), and simulated subjects with a known rule."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
 from prefstudy.errors import PrefstudyError
 from prefstudy.store import first_row, scalar
-from prefstudy.subjects.labels import usable_counts
+from prefstudy.subjects.labels import rating_counts, usable_counts
 from prefstudy.workspace import Workspace, check_name
 
-HUMAN, SIMULATED = "human", "simulated"
+HUMAN, SIMULATED, CONSENSUS = "human", "simulated", "consensus"
+RATINGS_ORIGIN = "ratings"
+"""The origin of a person whose ratings were imported: a subject with ratings, not one who labels here."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,9 @@ class SubjectSummary:
     kind: str
     labels: dict[str, int]  # dataset -> items with a usable label
     rules: dict[str, str]  # dataset -> rule, for simulated subjects
+    origin: str | None = None  # 'ratings' for an imported rater
+    attributes: dict[str, Any] | None = None  # a rater's own columns (sex, age, ...)
+    ratings: dict[str, int] | None = None  # dataset -> items with a rating
 
 
 def ensure_subject(con: duckdb.DuckDBPyConnection, name: str, kind: str) -> None:
@@ -57,9 +65,61 @@ def subject_kind(ws: Workspace, name: str) -> str | None:
 
 
 def human_subjects(ws: Workspace) -> list[str]:
-    """The people of the study, by name."""
+    """The people who label in this study, by name (imported raters are left out: they label elsewhere)."""
     with ws.connect() as con:
-        return [s for (s,) in con.execute("SELECT name FROM subjects WHERE kind = ? ORDER BY name", [HUMAN]).fetchall()]
+        rows = con.execute(
+            "SELECT name FROM subjects WHERE kind = ? AND origin IS DISTINCT FROM ? ORDER BY name",
+            [HUMAN, RATINGS_ORIGIN],
+        ).fetchall()
+    return [s for (s,) in rows]
+
+
+def subjects_of_kind(ws: Workspace, kind: str) -> list[str]:
+    """The subjects of one kind (human, simulated, consensus), by name."""
+    with ws.connect() as con:
+        return [s for (s,) in con.execute("SELECT name FROM subjects WHERE kind = ? ORDER BY name", [kind]).fetchall()]
+
+
+def subject_kinds(ws: Workspace) -> dict[str, str]:
+    """name -> kind, for every subject."""
+    with ws.connect() as con:
+        return dict(con.execute("SELECT name, kind FROM subjects").fetchall())
+
+
+def ensure_raters(con: duckdb.DuckDBPyConnection, attributes: dict[str, dict[str, Any]]) -> int:
+    """Create the imported raters (name -> attributes) that are new, set their attributes; return how many are new.
+
+    A name held by a subject that is not an imported rater is refused: a prefix keeps them apart.
+    """
+    names = sorted(attributes)
+    for name in names:
+        check_name("subject", name)
+    existing = dict(
+        con.execute(
+            "SELECT name, coalesce(origin, kind) FROM subjects WHERE name IN (SELECT unnest(?))", [names]
+        ).fetchall()
+    )
+    clash = sorted(n for n, what in existing.items() if what != RATINGS_ORIGIN)
+    if clash:
+        raise PrefstudyError(
+            f"{len(clash)} rater name(s) are taken by subjects that are not imported raters (first: {clash[0]!r}); "
+            "use another --prefix"
+        )
+    new = [n for n in names if n not in existing]
+    if new:
+        con.execute(
+            "INSERT INTO subjects (name, kind, origin, attributes) "
+            "SELECT unnest(?::VARCHAR[]), ?, ?, unnest(?::VARCHAR[])::JSON",
+            [new, HUMAN, RATINGS_ORIGIN, [json.dumps(attributes[n]) if attributes[n] else None for n in new]],
+        )
+    changed = [n for n in names if n in existing and attributes[n]]
+    if changed:
+        con.execute(
+            "UPDATE subjects SET attributes = c.attributes FROM (SELECT unnest(?::VARCHAR[]) AS name, "
+            "unnest(?::VARCHAR[])::JSON AS attributes) c WHERE subjects.name = c.name",
+            [changed, [json.dumps(attributes[n]) for n in changed]],
+        )
+    return len(new)
 
 
 def record_simulation(
@@ -80,18 +140,32 @@ def record_simulation(
     )
 
 
-def list_subjects(ws: Workspace) -> list[SubjectSummary]:
-    """Every subject, with the number of items they have a usable label for, per dataset."""
+def list_subjects(ws: Workspace, dataset: str | None = None) -> list[SubjectSummary]:
+    """Every subject (with labels or ratings on ``dataset``, if given), with usable labels and ratings per dataset."""
     with ws.connect() as con:
-        subjects = con.execute("SELECT name, kind FROM subjects ORDER BY name").fetchall()
-        rules = con.execute("SELECT subject, dataset, rule FROM simulations ORDER BY dataset").fetchall()
-    counts = usable_counts(ws)
-    return [
-        SubjectSummary(
-            name=name,
-            kind=kind,
-            labels=counts.get(name, {}),
-            rules={d: r for s, d, r in rules if s == name},
+        subjects = con.execute("SELECT name, kind, origin, attributes FROM subjects ORDER BY name").fetchall()
+        rules: dict[str, dict[str, str]] = {}
+        for s, d, r in con.execute("SELECT subject, dataset, rule FROM simulations ORDER BY dataset").fetchall():
+            rules.setdefault(s, {})[d] = r
+        counts = usable_counts(ws)
+        rated = rating_counts(ws)
+    out = []
+    for name, kind, origin, attributes in subjects:
+        labels, ratings = counts.get(name, {}), rated.get(name, {})
+        if dataset is not None:
+            if dataset not in labels and dataset not in ratings:
+                continue
+            labels = {dataset: labels.get(dataset, 0)}
+            ratings = {dataset: ratings[dataset]} if dataset in ratings else {}
+        out.append(
+            SubjectSummary(
+                name=name,
+                kind=kind,
+                labels=labels,
+                rules=rules.get(name, {}),
+                origin=origin,
+                attributes=json.loads(attributes) if attributes else None,
+                ratings=ratings or None,
+            )
         )
-        for name, kind in subjects
-    ]
+    return out

@@ -20,7 +20,7 @@ def _hash(path: Path) -> str:
 def test_a_whole_study_is_healthy(trained_copy):
     cli = Cli(trained_copy.root)
     result = cli("study", "check")
-    assert f"study {trained_copy.root} is healthy: 13 tables read through" in result.stderr
+    assert f"study {trained_copy.root} is healthy: 15 tables read through" in result.stderr
     verdict = cli.json("study", "check")
     assert verdict["healthy"] is True and verdict["problems"] == [] and verdict["repairs"] == []
     assert {t["name"]: t["rows"] for t in verdict["tables"]}["runs"] == 2
