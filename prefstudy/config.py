@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefstudy.bounds import COUNT, OPEN_FRACTION, POSITIVE, SEED, TRAIN_SIZE, Bound, check_fields
+from prefstudy.bounds import COUNT, FOLD, FOLDS, OPEN_FRACTION, POSITIVE, SEED, TRAIN_SIZE, Bound, check_fields
 from prefstudy.errors import PrefstudyError
 
 PROTOCOLS = ("model1", "model2")
@@ -19,6 +19,10 @@ ADAPT_MODES = ("keep-size", "resize", "conv")
 DEFAULT_TRANSFER_MODE = "finetune"
 DEFAULT_ADAPT = "keep-size"
 FP32, BF16 = "fp32", "bf16"
+SPLIT_BY = ("subject", "item")
+"""subject = each subject's labelled items split on their own (stratified by answer; an official split
+kept); item = one seeded split of the dataset's items that every subject shares, so a population
+model's training items are never another subject's test items."""
 PRECISIONS = ("auto", FP32, BF16)
 """How a run computes (see :mod:`prefstudy.precision`): not part of what it learns, so not a setting."""
 
@@ -51,11 +55,22 @@ class TrainSettings:
     train_size: int | None = None
     # A local weights file for the backbone (never downloaded).
     weights: str | None = None
+    # How items are split (see SPLIT_BY); under "item", ``folds`` K gives item-level k-fold
+    # cross-validation: run ``fold`` k tests the k-th of K seeded folds of the dataset's items.
+    split_by: str = "subject"
+    folds: int | None = None
+    fold: int | None = None
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise PrefstudyError(f"unknown protocol {self.protocol!r}; use one of: {', '.join(PROTOCOLS)}")
-        check_fields(self, _BOUNDS, optional=frozenset({"train_size"}))
+        check_fields(self, _BOUNDS, optional=frozenset({"train_size", "folds", "fold"}))
+        if self.split_by not in SPLIT_BY:
+            raise PrefstudyError(f"unknown split {self.split_by!r}; use one of: {', '.join(SPLIT_BY)}")
+        if self.folds is not None and self.split_by != "item":
+            raise PrefstudyError("folds go with split_by = item (--split-by item)")
+        if self.fold is not None and (self.folds is None or self.fold >= self.folds):
+            raise PrefstudyError(f"fold {self.fold} needs folds greater than it")
         for name in ("backbone", "weights"):
             value = getattr(self, name)
             if not (isinstance(value, str) and value.strip()) and (value is not None or name == "backbone"):
@@ -72,6 +87,17 @@ class TrainSettings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def per_fold(self) -> list[TrainSettings]:
+        """One settings per fold when ``folds`` is given without a ``fold``; else these settings alone."""
+        if self.folds is None or self.fold is not None:
+            return [self]
+        return [dataclasses.replace(self, fold=k) for k in range(self.folds)]
+
+    @property
+    def split_key(self) -> tuple[Any, ...]:
+        """What fixes a dataset-level item split: runs with the same key test the same items."""
+        return (self.split_by, self.seed, self.test_fraction, self.folds, self.fold)
+
     def weights_path(self) -> Path | None:
         """The local weights file, with ``~`` expanded, or None."""
         return Path(self.weights).expanduser() if self.weights else None
@@ -85,4 +111,9 @@ _BOUNDS: dict[str, Bound] = {
     "test_fraction": OPEN_FRACTION,
     "validation_fraction": OPEN_FRACTION,
     "train_size": TRAIN_SIZE,
+    "folds": FOLDS,
+    "fold": FOLD,
 }
+
+DEFAULT_SETTINGS: dict[str, Any] = TrainSettings().to_dict()
+"""Every setting's default: a run recorded before a setting existed had its default."""

@@ -43,3 +43,45 @@ def confusion_by_split(split: np.ndarray, truth: np.ndarray, p_preferred: np.nda
     predicted = np.asarray(p_preferred) > 0.5
     names = ("train", "validation", "test")  # 'unused' items (a train-size limit) are not scored
     return {name: confusion(truth[split == name], predicted[split == name]) for name in names if np.any(split == name)}
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``values``, ties given the mean of the ranks they span."""
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(1, len(values) + 1)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return sums[inverse] / counts[inverse]
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rho (Pearson's r of average ranks, so ties count); NaN for fewer than 3 items or a constant side."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = average_ranks(x) - (len(x) + 1) / 2, average_ranks(y) - (len(y) + 1) / 2
+    denominator = np.sqrt(np.sum(rx * rx) * np.sum(ry * ry))
+    return float(np.sum(rx * ry) / denominator) if denominator > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class RankScore:
+    """Spearman's rho between p(preferred) and a rated subject's ratings over one split's items, ties included."""
+
+    spearman: float
+    n_rated: int
+
+
+def rank_scores_by_split(split: np.ndarray, rating: np.ndarray, p_preferred: np.ndarray) -> dict[str, RankScore]:
+    """Spearman's rho per split present (ties included; 'unused' items are not scored)."""
+    split = np.asarray(split, dtype=object)
+    out = {}
+    for name in ("train", "validation", "test"):
+        chosen = split == name
+        if np.any(chosen):
+            out[name] = RankScore(
+                spearman(np.asarray(p_preferred)[chosen], np.asarray(rating)[chosen]), int(chosen.sum())
+            )
+    return out

@@ -71,3 +71,34 @@ def limit_train(split: np.ndarray, preferred: np.ndarray, size: int, seed: int) 
     out[train] = UNUSED
     out[keep] = TRAIN
     return out
+
+
+def item_test_mask(n_items: int, *, seed: int, test_fraction: float, folds: int | None, fold: int | None) -> np.ndarray:
+    """Which of a dataset's ``n_items`` items are test items under the dataset-level split (``--split-by item``).
+
+    The split depends only on the dataset's size and these arguments, never on a subject's labels,
+    so every subject (and the population's consensus) shares it. With ``folds`` K the items are
+    dealt into K seeded folds and fold ``fold`` is the test set: over the K folds every item is
+    tested once. Without, a seeded ``test_fraction`` of the items is.
+    """
+    order = np.random.default_rng([seed, n_items]).permutation(n_items)
+    test = np.zeros(n_items, dtype=bool)
+    if folds is not None:
+        if fold is None:
+            raise PrefstudyError("a k-fold split needs the fold it tests")
+        test[order[fold::folds]] = True
+    else:
+        test[order[: round(test_fraction * n_items)]] = True
+    return test
+
+
+def assign_item_splits(
+    test: np.ndarray, preferred: np.ndarray, *, protocol: str, seed: int, validation_fraction: float
+) -> np.ndarray:
+    """The split of each labelled item whose dataset-level test flag is ``test``; model2 draws validation from train."""
+    split = np.where(np.asarray(test, dtype=bool), TEST, TRAIN).astype(object)
+    if protocol == "model2":
+        rng = np.random.default_rng(seed)
+        train = np.flatnonzero(split == TRAIN)
+        split[train[_take_share(train, preferred, validation_fraction, rng)]] = VALIDATION
+    return split

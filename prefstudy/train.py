@@ -99,10 +99,55 @@ def predict_proba(
 
 
 @torch.inference_mode()
+def predict_from_features(
+    backbone: Backbone, features: torch.Tensor, batch_size: int = 512, precision: Precision | None = None
+) -> torch.Tensor:
+    """P(preferred) from features the (frozen) feature layers gave: the head alone, in eval mode."""
+    backbone.module.eval()
+    device = next(backbone.module.parameters()).device
+    precision = precision or Precision(FP32, device.type)
+    out = []
+    for batch in torch.split(features, batch_size):
+        with precision.autocast():
+            logits = backbone.head(batch.to(device))
+        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.no_grad()
+def frozen_features(
+    backbone: Backbone, adapter: InputAdapter, images: torch.Tensor, precision: Precision, batch_size: int = 512
+) -> torch.Tensor:
+    """``backbone.features`` of every image, in eval mode as a frozen run keeps them (not inference
+    tensors: a head trains on them)."""
+    backbone.module.eval()
+    device = next(backbone.module.parameters()).device
+    out = []
+    for batch in torch.split(torch.arange(len(images)), batch_size):
+        x = precision.batch(adapter(images[batch].to(device)))
+        with precision.autocast():
+            out.append(backbone.features(x))
+    return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.inference_mode()
 def _evaluate(
-    model: nn.Module, adapter: InputAdapter, data: TrainData, positions: torch.Tensor, precision: Precision
+    model: nn.Module,
+    adapter: InputAdapter,
+    data: TrainData,
+    positions: torch.Tensor,
+    precision: Precision,
+    head: nn.Module | None = None,
+    frozen: torch.Tensor | None = None,
 ) -> tuple[float, float]:
-    p = predict_proba(model, adapter, data.images, positions, precision=precision).clamp(1e-7, 1 - 1e-7)
+    if frozen is not None and head is not None:
+        model.eval()
+        device = next(model.parameters()).device
+        with precision.autocast():
+            logits = head(frozen[positions].to(device))
+        p = torch.softmax(logits.float(), dim=1)[:, 1].cpu().clamp(1e-7, 1 - 1e-7)
+    else:
+        p = predict_proba(model, adapter, data.images, positions, precision=precision).clamp(1e-7, 1 - 1e-7)
     y = data.labels[positions].float().cpu()
     loss = -(y * p.log() + (1 - y) * (1 - p).log()).mean().item()
     accuracy = ((p > 0.5).float() == y).float().mean().item()
@@ -160,6 +205,7 @@ def fit(
     precision: Precision | None = None,
     compile: bool = False,
     world: World | None = None,
+    frozen: torch.Tensor | None = None,
 ) -> FitResult:
     """Train ``backbone.module`` under ``settings.protocol``, checkpointing every epoch to ``checkpoint``.
 
@@ -167,9 +213,13 @@ def fit(
     when the newest does not load (e.g. truncated).
 
     With ``freeze_features`` only the head learns; the features (batch-norm statistics included)
-    stay as they came, e.g. from a transfer source. ``compile`` runs the training steps through
+    stay as they came, e.g. from a transfer source. ``frozen`` may then hold those features of
+    ``data.images`` (:func:`frozen_features`), computed once for many runs: the head trains on
+    them and the result is the same. ``compile`` runs the training steps through
     ``torch.compile``; ``world`` shares every batch among torchrun processes.
     """
+    if frozen is not None and (not freeze_features or compile or (world is not None and world.distributed)):
+        frozen = None  # features computed ahead serve a plain head-only run only
     precision = precision or Precision(FP32, device.type)
     world = world or World()
     if device.type == "cuda":  # the whole uint8 dataset on the GPU: batches never cross the bus
@@ -215,10 +265,14 @@ def fit(
         seen = 0
         for batch in batches:
             mine = world.shard(batch)
-            x = precision.batch(adapter(data.images[mine].to(device, non_blocking=True)))
             y = data.labels[mine].to(device, non_blocking=True)
-            with precision.autocast():
-                logits = step_model(x)
+            if frozen is not None:
+                with precision.autocast():
+                    logits = backbone.head(frozen[mine].to(device, non_blocking=True))
+            else:
+                x = precision.batch(adapter(data.images[mine].to(device, non_blocking=True)))
+                with precision.autocast():
+                    logits = step_model(x)
             loss = F.cross_entropy(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -231,7 +285,7 @@ def fit(
         loss_total, correct_total, seen_total = world.sum([loss_sum.item(), float(correct.item()), float(seen)])
         val_loss = val_accuracy = None
         if data.validation is not None:
-            val_loss, val_accuracy = _evaluate(model, adapter, data, data.validation, precision)
+            val_loss, val_accuracy = _evaluate(model, adapter, data, data.validation, precision, backbone.head, frozen)
         stats = EpochStats(
             epoch,
             loss_total / seen_total,
@@ -279,13 +333,18 @@ def fit(
     return FitResult(best_epoch=best["epoch"], history=history, state=best["state"])
 
 
-def as_train_data(images: np.ndarray, preferred: np.ndarray, split: np.ndarray) -> TrainData:
-    """Wrap (N, H, W, C) uint8 images, answers and per-item splits as tensors for :func:`fit`."""
+def image_tensor(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, C) uint8 images as the contiguous (N, C, H, W) tensor input adapters take."""
     # clone, not contiguous(): for one channel the permuted view already counts as contiguous, yet its
     # strides are channels_last's, and convolutions would silently take that layout on the fp32 path.
-    tensor = (
+    return (
         torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
     )
+
+
+def as_train_data(images: np.ndarray, preferred: np.ndarray, split: np.ndarray) -> TrainData:
+    """Wrap (N, H, W, C) uint8 images, answers and per-item splits as tensors for :func:`fit`."""
+    tensor = image_tensor(images)
     positions = {name: torch.from_numpy(np.flatnonzero(split == name)) for name in ("train", "validation", "test")}
     return TrainData(
         images=tensor,

@@ -78,11 +78,17 @@ def create_backbone(
         raise PrefstudyError(f"backbone {name!r} failed to build: {type(error).__name__}: {detail}") from None
     if not isinstance(backbone, Backbone):
         raise PrefstudyError(f"backbone {name!r} broke the plugin contract: its factory returned {type(backbone)}")
-    try:
-        check_backbone(backbone, num_classes)
-    except ContractError as error:
-        raise PrefstudyError(f"backbone {name!r} broke the plugin contract: {error}") from None
+    checked = (name, in_chans, tuple(input_size), num_classes, str(weights))
+    if checked not in _CHECKED:  # a factory builds the same structure every time: check it once per process
+        try:
+            check_backbone(backbone, num_classes)
+        except ContractError as error:
+            raise PrefstudyError(f"backbone {name!r} broke the plugin contract: {error}") from None
+        _CHECKED.add(checked)
     return backbone
+
+
+_CHECKED: set[tuple] = set()
 
 
 @dataclass(frozen=True)

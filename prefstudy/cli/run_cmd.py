@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.bounds import COUNT, OPEN_FRACTION, POSITIVE, TRAIN_SIZE
+from prefstudy.bounds import COUNT, FOLDS, OPEN_FRACTION, POSITIVE, TRAIN_SIZE
 from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, SeedOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json
-from prefstudy.config import ADAPT_MODES, DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, TrainSettings
+from prefstudy.config import ADAPT_MODES, DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, SPLIT_BY, TrainSettings
 from prefstudy.errors import PrefstudyError
 
 _DEFAULTS = TrainSettings()
@@ -50,8 +50,25 @@ def run(
             help="Train on a seeded N of the training labels (validation and test unchanged).",
         ),
     ] = None,
+    split_by: Annotated[
+        str,
+        typer.Option(
+            help=f"{' or '.join(SPLIT_BY)}: split each subject's items on their own, or split the dataset's items "
+            "once (seeded) for every subject, as comparing with a population model needs."
+        ),
+    ] = _DEFAULTS.split_by,
+    folds: Annotated[
+        int | None,
+        bounded(
+            FOLDS, "--folds", help="With --split-by item: K runs, each testing one of K seeded folds of the items."
+        ),
+    ] = None,
     transfer_from: Annotated[
-        str | None, typer.Option(help="Start from finished run RUN_ID: its features, a new head, all fine-tuned.")
+        str | None,
+        typer.Option(
+            help="Start from finished run RUN_ID, or subject:NAME[@DATASET] (that subject's latest finished run): "
+            "its features, a new head, all fine-tuned."
+        ),
     ] = None,
     freeze_features: Annotated[bool, typer.Option(help="With --transfer-from: train only the new head.")] = False,
     zero_shot: Annotated[
@@ -97,11 +114,17 @@ def run(
             validation_fraction=validation_fraction,
             train_size=train_size,
             weights=weights,
+            split_by=split_by,
+            folds=folds,
         )
+        if folds is not None and transfer_from is not None and not transfer_from.startswith("subject:"):
+            raise PrefstudyError("--folds makes one run per fold; start them with --transfer-from subject:NAME")
     # Training needs torch; everything above is checked without it.
     from prefstudy.distributed import current_world
     from prefstudy.progress import RichReporter, SilentReporter
     from prefstudy.runs.execute import RunRequest, resume_run, start_run
+    from prefstudy.runs.sources import resolve_source
+    from prefstudy.runs.warm import WarmCache
     from prefstudy.subjects.labels import subjects_with_labels
     from prefstudy.transfer import TransferRequest
 
@@ -112,24 +135,30 @@ def run(
         if resume is not None:
             results.append(resume_run(ws, resume, reporter))
         else:
-            transfer = None
-            if transfer_from is not None:
-                mode = "zero-shot" if zero_shot else "frozen" if freeze_features else DEFAULT_TRANSFER_MODE
-                transfer = TransferRequest(transfer_from, mode, adapt)
+            warm = WarmCache()  # shared by this command's runs: images, sources, frozen features
+            mode = "zero-shot" if zero_shot else "frozen" if freeze_features else DEFAULT_TRANSFER_MODE
             subjects = [subject] if subject is not None else subjects_with_labels(ws, dataset)
             if not subjects:
                 raise PrefstudyError(f"no subject has labels on {dataset!r}")
             for name in subjects:
                 if len(subjects) > 1:
                     reporter.note(f"subject {name}")
-                request = RunRequest(name, dataset, settings, device, transfer, precision=precision, compile=compile)
-                results.append(start_run(ws, request, reporter))
-                if not json_out and world.main:
-                    note(_summary(results[-1]))
+                for fold_settings in settings.per_fold():
+                    transfer = None
+                    if transfer_from is not None:
+                        source = resolve_source(ws, transfer_from, dataset, fold_settings)
+                        transfer = TransferRequest(source, mode, adapt)
+                    request = RunRequest(
+                        name, dataset, fold_settings, device, transfer, precision=precision, compile=compile
+                    )
+                    results.append(start_run(ws, request, reporter, warm))
+                    if not json_out and world.main:
+                        note(_summary(results[-1]))
     world.close()
     if not world.main:  # under torchrun, the main process reports
         return
     if json_out:
-        print_json(results[0] if subject is not None or resume is not None else {"runs": results})
+        single = resume is not None or (subject is not None and folds is None)
+        print_json(results[0] if single else {"runs": results})
     elif resume is not None:
         note(_summary(results[0]))

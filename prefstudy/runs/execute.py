@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import numpy as np
 import torch
 
 from prefstudy import __version__
@@ -26,11 +27,11 @@ from prefstudy.device import resolve_device
 from prefstudy.distributed import World, current_world
 from prefstudy.errors import PrefstudyError
 from prefstudy.inputs import InputAdapter, InputPlan
-from prefstudy.metrics import confusion_by_split
+from prefstudy.metrics import confusion_by_split, rank_scores_by_split
 from prefstudy.models import SavedModel, read_saved_model, save_model
 from prefstudy.precision import Precision, resolve_precision
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.runs.prepare import Prepared, prepare
+from prefstudy.runs.prepare import Prepared, prepare, test_items
 from prefstudy.runs.record import (
     FAILED,
     FINISHED,
@@ -46,7 +47,9 @@ from prefstudy.runs.record import (
     run_dir,
     run_result,
 )
-from prefstudy.train import FitResult, as_train_data, fit, predict_proba
+from prefstudy.runs.sources import check_no_leak
+from prefstudy.runs.warm import WarmCache
+from prefstudy.train import FitResult, as_train_data, fit, image_tensor, predict_from_features, predict_proba
 from prefstudy.transfer import TransferRequest, check_weights, transfer_backbone, transfer_of
 from prefstudy.transfer import describe as describe_transfer
 from prefstudy.workspace import Workspace
@@ -89,6 +92,7 @@ class RunJob:
     device: torch.device
     speed: Speed
     resume: bool = False
+    warm: WarmCache | None = None  # what runs in this process share (images, sources, frozen features)
 
     @property
     def zero_shot(self) -> bool:
@@ -126,18 +130,22 @@ def new_run_id(subject: str, dataset: str, protocol: str) -> str:
     return f"{subject}-{dataset}-{protocol}-{uuid.uuid4().hex[:6]}"
 
 
-def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None) -> dict[str, Any]:
-    """Make a new run; returns its result (the `--json` object)."""
+def start_run(
+    ws: Workspace, request: RunRequest, report: Reporter | None = None, warm: WarmCache | None = None
+) -> dict[str, Any]:
+    """Make a new run; returns its result (the `--json` object). ``warm`` is shared by the runs of one process."""
     report = report or SilentReporter()
     world = current_world()
     device = world.device(resolve_device(request.device))
     precision = resolve_precision(request.precision, device)
-    source = read_saved_model(ws, request.transfer.source_run) if request.transfer else None
+    source = _source(ws, request.transfer.source_run, warm) if request.transfer else None
     settings = request.settings
     if source is not None:  # a transfer run keeps its source's backbone
         settings = settings.replace(backbone=source.backbone)
     prepared = prepare(ws, request.subject, request.dataset, settings)
-    images = load_images(ws, request.dataset)
+    if source is not None and source.dataset == request.dataset:
+        check_no_leak(ws, source.run_id, request.dataset, test_items(prepared))
+    images = warm.images(ws, request.dataset) if warm else load_images(ws, request.dataset)
     backbone, plan = build_model(images, settings, source, request.transfer)
     run_id = world.broadcast(new_run_id(request.subject, request.dataset, settings.protocol))
     config = {
@@ -168,6 +176,7 @@ def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None
         plan=plan,
         device=device,
         speed=Speed(precision, request.compile, world),
+        warm=warm,
     )
     if world.main:  # the main process records the run; the others only train
         job.run_dir.path.mkdir(parents=True)
@@ -177,7 +186,13 @@ def start_run(ws: Workspace, request: RunRequest, report: Reporter | None = None
     return _execute_and_record(ws, job, report)
 
 
-def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> dict[str, Any]:
+def _source(ws: Workspace, run_id: str, warm: WarmCache | None) -> SavedModel:
+    return warm.source(ws, run_id) if warm else read_saved_model(ws, run_id)
+
+
+def resume_run(
+    ws: Workspace, run_id: str, report: Reporter | None = None, warm: WarmCache | None = None
+) -> dict[str, Any]:
     """Continue an unfinished run from its last checkpoint, with its recorded settings."""
     report = report or SilentReporter()
     row = get_run(ws, run_id)
@@ -189,8 +204,8 @@ def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> di
             f"the labels of {row.subject!r} on {row.dataset!r} changed since run {run_id} started; start a new run"
         )
     transfer = transfer_of(row.config)
-    source = read_saved_model(ws, transfer.source_run) if transfer else None
-    images = load_images(ws, row.dataset)
+    source = _source(ws, transfer.source_run, warm) if transfer else None
+    images = warm.images(ws, row.dataset) if warm else load_images(ws, row.dataset)
     backbone, plan = build_model(images, settings, source, transfer)
     world = current_world()
     device = world.device(resolve_device(row.config["device"]))
@@ -208,6 +223,7 @@ def resume_run(ws: Workspace, run_id: str, report: Reporter | None = None) -> di
         device=device,
         speed=speed,
         resume=True,
+        warm=warm,
     )
     if world.main:
         claim_run(ws, run_id)
@@ -245,6 +261,10 @@ def execute(job: RunJob, report: Reporter | None = None) -> None:
     backbone, labels, speed = job.backbone, job.prepared.labels, job.speed
     adapter = InputAdapter(job.plan, backbone)
     data = as_train_data(job.images.images[labels.item_idx], labels.preferred, job.prepared.split)
+    prepared = job.prepared
+    # Under frozen transfer the feature layers' output is computed once (and kept across runs), for
+    # training and for predicting: labelled items first, then a rated subject's ties.
+    frozen = _frozen_features(job, adapter, np.concatenate([labels.item_idx, prepared.ties]))
     if job.zero_shot:
         result = FitResult(best_epoch=None, history=[], state=backbone.module.state_dict())
     else:
@@ -262,21 +282,34 @@ def execute(job: RunJob, report: Reporter | None = None) -> None:
             precision=speed.precision,
             compile=speed.compile,
             world=speed.world,
+            frozen=None if frozen is None else frozen[: len(labels.item_idx)],
         )
         if not speed.world.main:
             return
         backbone.module.load_state_dict(result.state)
     backbone.module.to(job.device)
     report.start(1, "predicting")
-    everything = torch.arange(len(data.labels))
-    p = predict_proba(
-        backbone.module, adapter.to(job.device), data.images, everything, precision=speed.precision
-    ).numpy()
+    adapter = adapter.to(job.device)
+    ties = image_tensor(job.images.images[prepared.ties])
+    if frozen is not None:
+        p_all = predict_from_features(backbone, frozen, precision=speed.precision).numpy()
+        p, p_ties = p_all[: len(labels.item_idx)], p_all[len(labels.item_idx) :]
+    else:
+        everything = torch.arange(len(data.labels))
+        p = predict_proba(backbone.module, adapter, data.images, everything, precision=speed.precision).numpy()
+        p_ties = predict_proba(
+            backbone.module, adapter, ties, torch.arange(len(ties)), precision=speed.precision
+        ).numpy()
+    ranks = {}
+    if prepared.rating is not None:  # a rated subject: ties are predicted too, and scored by rank
+        ranks = rank_scores_by_split(
+            np.concatenate([prepared.split, prepared.tie_split]),
+            np.concatenate([prepared.rating, prepared.tie_rating]),
+            np.concatenate([p, p_ties]),
+        )
     report.advance()
     save_model(job.run_dir.model, job.settings.backbone, backbone, job.plan, result.state)
-    job.run_dir.write_predictions(
-        labels.item_idx, job.images.keys[labels.item_idx], job.prepared.split, labels.preferred, p
-    )
+    _write_predictions(job, p, p_ties if prepared.rating is not None else None)
     job.run_dir.write_result(
         result_object(
             job.config,
@@ -288,6 +321,44 @@ def execute(job: RunJob, report: Reporter | None = None) -> None:
             train_images_per_s=result.train_images_per_s,
             metrics=confusion_by_split(job.prepared.split, labels.preferred, p),
             history=[vars(h) for h in result.history],
+            ranks=ranks,
         )
     )
     job.run_dir.previous_checkpoint.unlink(missing_ok=True)  # a finished run resumes no more
+
+
+def _write_predictions(job: RunJob, p: np.ndarray, p_ties: np.ndarray | None) -> None:
+    """Every labelled item's prediction, and a rated subject's ties (label None) with every rating."""
+    prepared, keys = job.prepared, job.images.keys
+    labels = prepared.labels
+    if p_ties is None:
+        job.run_dir.write_predictions(labels.item_idx, keys[labels.item_idx], prepared.split, labels.preferred, p)
+        return
+    item_idx = np.concatenate([labels.item_idx, prepared.ties])
+    order = np.argsort(item_idx, kind="stable")
+    answers = np.concatenate([labels.preferred.astype(object), np.full(len(prepared.ties), None, dtype=object)])
+    job.run_dir.write_predictions(
+        item_idx[order],
+        keys[item_idx[order]],
+        np.concatenate([prepared.split, prepared.tie_split])[order],
+        answers[order],
+        np.concatenate([p, p_ties])[order],
+        rating=np.concatenate([prepared.rating, prepared.tie_rating])[order],
+    )
+
+
+def _frozen_features(job: RunJob, adapter: InputAdapter, items: np.ndarray) -> torch.Tensor | None:
+    """The frozen feature layers' output at ``items``, kept across runs from one source; or None."""
+    transfer, speed = job.transfer, job.speed
+    if job.warm is None or transfer is None or transfer.mode != "frozen" or speed.compile or speed.world.distributed:
+        return None
+    job.backbone.module.to(job.device)
+    key = (
+        transfer.source_run,
+        transfer.adapt,
+        job.images.info.cache_file,
+        job.plan.describe(),
+        speed.precision.name,
+        str(job.device),
+    )
+    return job.warm.features(key, job.backbone, adapter.to(job.device), job.images, items, speed.precision)

@@ -1,19 +1,30 @@
 """Before a run: the subject's usable labels, checked, and the split of their items, drawn from the seed.
 
 Nothing here writes or trains, so `study plan` can ask whether a run could be made, and why not.
+:func:`prepare` reads one subject's labels; :func:`prepare_labels` is the same check and split on
+labels already read, so a plan over thousands of subjects reads them all in one query.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from prefstudy.config import TrainSettings
 from prefstudy.datasets import official_splits
 from prefstudy.errors import PrefstudyError
-from prefstudy.splits import TEST, TRAIN, VALIDATION, assign_splits, limit_train
-from prefstudy.subjects.labels import UsableLabels, usable_labels
+from prefstudy.splits import (
+    TEST,
+    TRAIN,
+    VALIDATION,
+    assign_item_splits,
+    assign_splits,
+    item_test_mask,
+    limit_train,
+)
+from prefstudy.subjects.labels import Ratings, UsableLabels, ratings_of, usable_labels
+from prefstudy.subjects.ratings import RatingRule, check_rated_counts, rule_of
 from prefstudy.subjects.registry import require_subject
 from prefstudy.workspace import Workspace
 
@@ -21,27 +32,53 @@ MIN_LABELS = 20
 MIN_PER_ANSWER = 4
 
 
+def _no_items() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """A subject's usable labels on a dataset and the split ('train', 'validation', 'test', 'unused') of each."""
+    """A subject's usable labels on a dataset and the split ('train', 'validation', 'test', 'unused') of each.
+
+    A rated subject also has the rating of each labelled item (``rating``), and the items whose rating
+    is on their rule's cut (``ties``, with their ratings and splits): never trained on, never in a
+    confusion table, but predicted and scored by rank.
+    """
 
     subject: str
     dataset: str
     labels: UsableLabels
     split: np.ndarray
+    rating: np.ndarray | None = None
+    ties: np.ndarray = field(default_factory=_no_items)
+    tie_rating: np.ndarray = field(default_factory=_no_items)
+    tie_split: np.ndarray = field(default_factory=_no_items)
 
     def split_sizes(self) -> dict[str, int]:
         return {name: int(np.sum(self.split == name)) for name in (TRAIN, VALIDATION, TEST)}
 
 
-def _check_labels(labels: UsableLabels, subject: str, dataset: str) -> None:
+def test_items(prepared: Prepared) -> set[int]:
+    """The items a run with ``prepared`` tests on: labelled test items, and ties in the test split."""
+    items = prepared.labels.item_idx[prepared.split == TEST].tolist()
+    return set(items) | set(prepared.ties[prepared.tie_split == TEST].tolist())
+
+
+def _check_labels(labels: UsableLabels, subject: str, dataset: str, rated: bool) -> None:
     n = len(labels.item_idx)
+    n_preferred = int(labels.preferred.sum())
+    if rated:
+        why = check_rated_counts(n_preferred, n - n_preferred)
+        if why is not None:
+            raise PrefstudyError(
+                f"rated subject {subject!r} has {why} on {dataset!r} (ties with the rule's cut are not answers)"
+            )
+        return
     if n < MIN_LABELS:
         raise PrefstudyError(
             f"subject {subject!r} has {n} usable label(s) on {dataset!r}; a run needs at least {MIN_LABELS} "
             "(label more images, or import them with `prefstudy label import`)"
         )
-    n_preferred = int(labels.preferred.sum())
     if n_preferred in (0, n):
         answer = "preferred" if n_preferred else "not preferred"
         raise PrefstudyError(
@@ -64,22 +101,91 @@ def _check_splits(split: np.ndarray, preferred: np.ndarray, protocol: str) -> No
         raise PrefstudyError("the training split holds one answer only; label more images of the other answer")
 
 
+@dataclass(frozen=True)
+class DatasetSplit:
+    """What a split needs of the dataset: each item's official split, and the item count."""
+
+    official: np.ndarray
+    _test_masks: dict[tuple, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    def item_test(self, settings: TrainSettings) -> np.ndarray:
+        """The dataset-level test flag of every item under ``settings`` (drawn once per split, for every subject)."""
+        key = settings.split_key
+        if key not in self._test_masks:
+            self._test_masks[key] = item_test_mask(
+                len(self.official),
+                seed=settings.seed,
+                test_fraction=settings.test_fraction,
+                folds=settings.folds,
+                fold=settings.fold,
+            )
+        return self._test_masks[key]
+
+
+def prepare_labels(
+    subject: str,
+    dataset: str,
+    labels: UsableLabels,
+    settings: TrainSettings,
+    items: DatasetSplit,
+    ratings: Ratings | None = None,
+) -> Prepared:
+    """Check a subject's labels (read already) and draw their split; ``ratings`` for a rated subject."""
+    _check_labels(labels, subject, dataset, rated=ratings is not None)
+    if settings.split_by == "item":
+        test = items.item_test(settings)
+        split = assign_item_splits(
+            test[labels.item_idx],
+            labels.preferred,
+            protocol=settings.protocol,
+            seed=settings.seed,
+            validation_fraction=settings.validation_fraction,
+        )
+    else:
+        split = assign_splits(
+            items.official[labels.item_idx],
+            labels.preferred,
+            protocol=settings.protocol,
+            seed=settings.seed,
+            test_fraction=settings.test_fraction,
+            validation_fraction=settings.validation_fraction,
+        )
+    if settings.train_size is not None:
+        split = limit_train(split, labels.preferred, settings.train_size, settings.seed)
+    _check_splits(split, labels.preferred, settings.protocol)
+    if ratings is None:
+        return Prepared(subject, dataset, labels, split)
+    rating_of = dict(zip(ratings.item_idx.tolist(), ratings.rating.tolist(), strict=True))
+    ties = ratings.item_idx[ratings.tie]
+    return Prepared(
+        subject,
+        dataset,
+        labels,
+        split,
+        rating=np.array([rating_of[i] for i in labels.item_idx.tolist()], dtype=np.float64),
+        ties=ties,
+        tie_rating=ratings.rating[ratings.tie],
+        tie_split=_tie_splits(ties, items, settings),
+    )
+
+
+def _tie_splits(ties: np.ndarray, items: DatasetSplit, settings: TrainSettings) -> np.ndarray:
+    """Ties are tested like the items around them: by the item split, the official split, or a seeded share."""
+    if settings.split_by == "item":
+        test = items.item_test(settings)[ties]
+    else:
+        official = items.official[ties]
+        drawn = np.random.default_rng([settings.seed, 1]).random(len(ties)) < settings.test_fraction
+        test = np.where(official == TEST, True, np.where(official == TRAIN, False, drawn))
+    return np.where(test, TEST, TRAIN).astype(object)
+
+
 def prepare(ws: Workspace, subject: str, dataset: str, settings: TrainSettings) -> Prepared:
     """Check the subject's labels and draw the split, before anything is written."""
     with ws.connect():  # one connection for the reads
         require_subject(ws, subject)
-        official = official_splits(ws, dataset)
+        items = DatasetSplit(official_splits(ws, dataset))
         labels = usable_labels(ws, subject, dataset)
-    _check_labels(labels, subject, dataset)
-    split = assign_splits(
-        official[labels.item_idx],
-        labels.preferred,
-        protocol=settings.protocol,
-        seed=settings.seed,
-        test_fraction=settings.test_fraction,
-        validation_fraction=settings.validation_fraction,
-    )
-    if settings.train_size is not None:
-        split = limit_train(split, labels.preferred, settings.train_size, settings.seed)
-    _check_splits(split, labels.preferred, settings.protocol)
-    return Prepared(subject, dataset, labels, split)
+        rule: RatingRule | None = rule_of(ws, subject, dataset)
+        ratings = ratings_of(ws, subject, dataset) if rule is not None else None
+    return prepare_labels(subject, dataset, labels, settings, items, ratings)

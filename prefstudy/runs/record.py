@@ -17,112 +17,22 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import duckdb
 import numpy as np
 
-from prefstudy.config import FP32
+from prefstudy.config import DEFAULT_SETTINGS, FP32
 from prefstudy.errors import PrefstudyError
-from prefstudy.files import atomic_path, write_json_atomically
-from prefstudy.metrics import Confusion
+from prefstudy.metrics import Confusion, RankScore
+from prefstudy.runs.rundir import RunDir as RunDir  # re-exported: the run directory is part of the record
 from prefstudy.runs.status import FAILED as FAILED  # re-exported: callers take every status from here
 from prefstudy.runs.status import FINISHED, INTERRUPTED, RUNNING, Owner, owner_alive, this_process
 from prefstudy.splits import TEST, TRAIN, VALIDATION
-from prefstudy.store import first_row, memory_connection, sql_path
+from prefstudy.store import first_row, sql_path
 from prefstudy.workspace import Workspace
 
 SPLIT_ORDER = (TRAIN, VALIDATION, TEST)
-
-
-@dataclass(frozen=True)
-class RunDir:
-    """A run directory ``runs/<id>/`` and the names of its files, which live here only."""
-
-    path: Path
-
-    CONFIG: ClassVar[str] = "config.json"  # the run's settings, input plan, transfer source, versions
-    CHECKPOINT: ClassVar[str] = "checkpoint.pt"  # the last epoch, for --resume
-    PREVIOUS_CHECKPOINT: ClassVar[str] = "checkpoint.prev.pt"  # the epoch before, if the last will not load
-    MODEL: ClassVar[str] = "model.pt"  # the selected weights
-    RESULT: ClassVar[str] = "result.json"  # the --json object: metrics and history
-    PREDICTIONS: ClassVar[str] = "predictions.parquet"  # p(preferred) of every labelled item
-    FINISHED_FILES: ClassVar[tuple[str, ...]] = (CONFIG, RESULT, PREDICTIONS, MODEL)
-
-    @property
-    def config_file(self) -> Path:
-        return self.path / self.CONFIG
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.path / self.CHECKPOINT
-
-    @property
-    def previous_checkpoint(self) -> Path:
-        return self.path / self.PREVIOUS_CHECKPOINT
-
-    @property
-    def model(self) -> Path:
-        return self.path / self.MODEL
-
-    @property
-    def result_file(self) -> Path:
-        return self.path / self.RESULT
-
-    @property
-    def predictions(self) -> Path:
-        return self.path / self.PREDICTIONS
-
-    @staticmethod
-    def holds_a_run(path: Path) -> bool:
-        """Whether ``path`` looks like a run directory (it has a config)."""
-        return (Path(path) / RunDir.CONFIG).is_file()
-
-    def missing(self) -> list[str]:
-        """The files a finished run has and this directory lacks."""
-        return [name for name in self.FINISHED_FILES if not (self.path / name).is_file()]
-
-    def read_config(self) -> dict[str, Any]:
-        return self._read_json(self.config_file)
-
-    def read_result(self) -> dict[str, Any]:
-        return self._read_json(self.result_file)
-
-    def _read_json(self, path: Path) -> dict[str, Any]:
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            raise PrefstudyError(f"{self.path}: unreadable run file {path.name} ({error})") from None
-
-    def write_config(self, config: dict[str, Any]) -> None:
-        write_json_atomically(self.config_file, config)
-
-    def write_result(self, result: dict[str, Any]) -> None:
-        write_json_atomically(self.result_file, result)
-
-    def write_predictions(
-        self, item_idx: np.ndarray, keys: np.ndarray, split: np.ndarray, label: np.ndarray, p_preferred: np.ndarray
-    ) -> None:
-        """Write every labelled item's prediction, by item, to ``predictions.parquet``."""
-        columns = {
-            "item_idx": np.asarray(item_idx, dtype=np.int32),
-            "key": np.asarray(keys, dtype=object),
-            "split": np.asarray(split, dtype=object),
-            "label": np.asarray(label, dtype=bool),
-            "p_preferred": np.asarray(p_preferred, dtype=np.float64),
-        }
-        # An in-memory DuckDB writes the Parquet file: the study database is not opened.
-        with atomic_path(self.predictions) as tmp, memory_connection() as con:
-            con.register("predictions", columns)
-            con.execute(f"COPY (SELECT * FROM predictions ORDER BY item_idx) TO '{sql_path(tmp)}' (FORMAT parquet)")
-
-    def read_prediction_keys(self) -> list[tuple[int, str]]:
-        """(item index, item key) of every prediction in the directory."""
-        with memory_connection() as con:
-            return con.execute(
-                f"SELECT item_idx, key FROM read_parquet('{sql_path(self.predictions)}') ORDER BY item_idx"
-            ).fetchall()
 
 
 def run_dir(ws: Workspace, run_id: str) -> RunDir:
@@ -153,12 +63,15 @@ def _described(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _metrics_object(metrics: dict[str, Confusion]) -> dict[str, dict[str, Any]]:
-    return {
-        split: {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn, "n": c.n, "accuracy": c.accuracy}
-        for split in SPLIT_ORDER
-        if (c := metrics.get(split)) is not None
-    }
+def _metrics_object(metrics: dict[str, Confusion], ranks: dict[str, RankScore]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for split in SPLIT_ORDER:
+        if (c := metrics.get(split)) is None:
+            continue
+        out[split] = {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn, "n": c.n, "accuracy": c.accuracy}
+        if (r := ranks.get(split)) is not None:  # a rated subject: rho over every item of the split, ties too
+            out[split] |= {"spearman": None if r.spearman != r.spearman else r.spearman, "n_rated": r.n_rated}
+    return out
 
 
 def result_object(
@@ -172,6 +85,7 @@ def result_object(
     train_images_per_s: float | None,
     metrics: dict[str, Confusion],
     history: list[dict[str, Any]],
+    ranks: dict[str, RankScore] | None = None,
 ) -> dict[str, Any]:
     """The `prefstudy run --json` object, which ``result.json`` also holds: one shape, built here only."""
     described = _described(config)
@@ -185,7 +99,7 @@ def result_object(
         "n_labels": described["n_labels"],
         "duration_s": duration_s,
         "train_images_per_s": train_images_per_s,
-        "metrics": _metrics_object(metrics),
+        "metrics": _metrics_object(metrics, ranks or {}),
         "history": [{key: h[key] for key in HISTORY_FIELDS} for h in history],
     }
 
@@ -292,8 +206,20 @@ def _write_finished(con: duckdb.DuckDBPyConnection, run: RunDir) -> str:
         con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
     for split, m in result["metrics"].items():
         con.execute(
-            "INSERT INTO metrics (run_id, split, tp, fp, fn, tn, n, accuracy) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, split, m["tp"], m["fp"], m["fn"], m["tn"], m["n"], m["accuracy"]],
+            "INSERT INTO metrics (run_id, split, tp, fp, fn, tn, n, accuracy, spearman, n_rated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                split,
+                m["tp"],
+                m["fp"],
+                m["fn"],
+                m["tn"],
+                m["n"],
+                m["accuracy"],
+                m.get("spearman"),
+                m.get("n_rated"),
+            ],
         )
     for h in result["history"]:
         con.execute(
@@ -301,9 +227,11 @@ def _write_finished(con: duckdb.DuckDBPyConnection, run: RunDir) -> str:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [run_id, h["epoch"], h["train_loss"], h["train_accuracy"], h["val_loss"], h["val_accuracy"], h["seconds"]],
         )
-    con.execute(
-        "INSERT INTO predictions (run_id, dataset, item_idx, split, label, p_preferred) "
-        f"SELECT ?, ?, item_idx, split, label, p_preferred FROM read_parquet('{sql_path(run.predictions)}')",
+    source = f"read_parquet('{sql_path(run.predictions)}')"
+    has_rating = "rating" in {c for (c, *_) in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    con.execute(  # run directories made before ratings existed have no rating column
+        "INSERT INTO predictions (run_id, dataset, item_idx, split, label, p_preferred, rating) "
+        f"SELECT ?, ?, item_idx, split, label, p_preferred, {'rating' if has_rating else 'NULL'} FROM {source}",
         [run_id, result["dataset"]],
     )
     return run_id
@@ -344,7 +272,8 @@ class RunRow:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return self.config["settings"]
+        """Every setting, those added since the run was made at their defaults."""
+        return {**DEFAULT_SETTINGS, **self.config["settings"]}
 
     @property
     def transfer(self) -> dict[str, Any] | None:
@@ -417,6 +346,20 @@ def finished_runs(ws: Workspace, subject: str | None = None, dataset: str | None
         return _run_rows(con, "WHERE " + " AND ".join(where), params)
 
 
+def run_rank_scores(ws: Workspace, ids: Iterable[str]) -> dict[str, dict[str, RankScore]]:
+    """run id -> split -> Spearman's rho over the split's rated items, for the runs of rated subjects."""
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT run_id, split, spearman, n_rated FROM metrics WHERE n_rated IS NOT NULL "
+            "AND run_id IN (SELECT unnest(?))",
+            [sorted(set(ids))],
+        ).fetchall()
+    out: dict[str, dict[str, RankScore]] = {}
+    for run_id, split, rho, n in rows:
+        out.setdefault(run_id, {})[split] = RankScore(float("nan") if rho is None else rho, n)
+    return out
+
+
 def run_metrics(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, dict[str, Confusion]]:
     """run id -> split -> confusion counts, for the given runs (or all)."""
     where, params = ("", []) if ids is None else ("WHERE run_id IN (SELECT unnest(?))", [sorted(set(ids))])
@@ -432,8 +375,9 @@ def run_metrics(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, di
 class Prediction:
     item_idx: int
     split: str
-    label: bool  # the subject's answer
+    label: bool | None  # the subject's answer; None for a rated subject's tie
     p_preferred: float
+    rating: float | None = None  # a rated subject's rating
 
 
 def predictions(ws: Workspace, run_id: str) -> list[Prediction]:
@@ -452,7 +396,7 @@ def predictions_by_run(ws: Workspace, ids: Iterable[str], split: str | None = No
         params.append(split)
     with ws.connect() as con:
         rows = con.execute(
-            f"SELECT run_id, item_idx, split, label, p_preferred FROM predictions WHERE {where} "
+            f"SELECT run_id, item_idx, split, label, p_preferred, rating FROM predictions WHERE {where} "
             "ORDER BY run_id, item_idx",
             params,
         ).fetchall()
@@ -460,6 +404,27 @@ def predictions_by_run(ws: Workspace, ids: Iterable[str], split: str | None = No
     for run_id, *fields in rows:
         out.setdefault(run_id, []).append(Prediction(*fields))
     return out
+
+
+def prediction_columns(ws: Workspace, ids: Iterable[str], split: str | None = None) -> dict[str, np.ndarray]:
+    """The predictions of many runs as columns (run_id, item_idx, split, label, p_preferred, rating), by run and item.
+
+    ``label`` is an object column (None for a tie); ``rating`` NaN where there is none.
+    """
+    where, params = "run_id IN (SELECT unnest(?))", [sorted(set(ids))]
+    if split is not None:
+        where += " AND split = ?"
+        params.append(split)
+    with ws.connect() as con:
+        out = con.execute(
+            "SELECT run_id, item_idx, split, label, p_preferred, coalesce(rating, 'NaN'::DOUBLE) AS rating "
+            f"FROM predictions WHERE {where} ORDER BY run_id, item_idx",
+            params,
+        ).fetchnumpy()
+    label = out["label"]
+    mask = np.ma.getmaskarray(label)
+    out["label"] = np.where(mask, None, np.ma.getdata(label).astype(object))
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
@@ -470,6 +435,7 @@ def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
             f"SELECT {', '.join(HISTORY_FIELDS)} FROM epochs WHERE run_id = ? ORDER BY epoch", [run_id]
         ).fetchall()
         metrics = run_metrics(ws, [run_id]).get(run_id, {})
+        ranks = run_rank_scores(ws, [run_id]).get(run_id, {})
     return result_object(
         row.config,
         status=row.status,
@@ -480,4 +446,5 @@ def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
         train_images_per_s=row.train_images_per_s,
         metrics=metrics,
         history=[dict(zip(HISTORY_FIELDS, h, strict=True)) for h in history],
+        ranks=ranks,
     )
