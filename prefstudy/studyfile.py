@@ -1,4 +1,5 @@
-"""Study files: a study declared in TOML — its datasets, simulated subjects and planned runs.
+"""Study files: a study declared in TOML — its datasets, subjects (simulated, or imported raters and
+their consensus) and planned runs.
 
 Example::
 
@@ -21,10 +22,31 @@ Example::
     dataset = "faces"
     protocol = "model2"
     epochs = 10
+
+Real raters come from a ratings file, and the population from their consensus (see
+``studies/london.toml``)::
+
+    [[ratings]]               # as `prefstudy label import-ratings`
+    file = "ratings.csv"
+    dataset = "faces"
+    rater = "rater"
+    item = "face"
+    rating = "rating"
+
+    [[consensus]]             # as `prefstudy subject consensus`
+    name = "crowd"
+    dataset = "faces"
+
+    [[runs]]                  # every rater, fine-tuned from the crowd's run on the same item fold
+    dataset = "faces"
+    split_by = "item"
+    folds = 5
+    transfer_from = "subject:crowd"
 """
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -85,12 +107,43 @@ class SubjectSpec:
 
 @dataclass(frozen=True)
 class TransferSpec:
-    """Start each subject's run from their finished run on ``source_dataset`` (same backbone)."""
+    """Start each subject's run from their finished run on ``source_dataset`` (same backbone), or from
+    ``source_subject``'s (e.g. the population's consensus) with the same item split."""
 
     source_dataset: str
     mode: str = DEFAULT_TRANSFER_MODE  # finetune, frozen or zero-shot
     adapt: str = DEFAULT_ADAPT  # keep-size, resize or conv
     source_protocol: str | None = None  # default: the run's own protocol
+    source_subject: str | None = None  # default: each subject's own run
+
+
+@dataclass(frozen=True)
+class RatingsSpec:
+    """A ratings file the study imports (``prefstudy label import-ratings``), one rater per subject."""
+
+    file: str
+    dataset: str
+    layout: str = "long"
+    rater: str | None = None
+    item: str | None = None
+    rating: str | None = None
+    item_columns: str | None = None
+    subject_columns: tuple[str, ...] = ()
+    subject_table: str | None = None
+    prefix: str = ""
+    threshold: float | None = None
+    skip_unknown: bool = False
+
+
+@dataclass(frozen=True)
+class ConsensusSpec:
+    """A consensus subject the study derives (``prefstudy subject consensus``): the raters' mean rating."""
+
+    name: str
+    dataset: str
+    raters: str = "*"
+    exclude: tuple[str, ...] = ()
+    min_raters: int = 1
 
 
 @dataclass(frozen=True)
@@ -100,6 +153,11 @@ class RunSpec:
     dataset: str
     settings: TrainSettings = field(default_factory=TrainSettings)
     transfer: TransferSpec | None = None
+    subjects: tuple[str, ...] = ()  # name patterns: only these subjects (default: every one)
+
+    def covers(self, subject: str) -> bool:
+        """Whether this entry is made for ``subject``."""
+        return not self.subjects or any(fnmatch.fnmatchcase(subject, p) for p in self.subjects)
 
     @property
     def source_protocol(self) -> str:
@@ -114,6 +172,8 @@ class StudySpec:
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     subjects: tuple[SubjectSpec, ...] = ()
     runs: tuple[RunSpec, ...] = ()
+    ratings: tuple[RatingsSpec, ...] = ()
+    consensus: tuple[ConsensusSpec, ...] = ()
 
 
 def _check_text(key: str, value: Any) -> None:
@@ -123,7 +183,7 @@ def _check_text(key: str, value: Any) -> None:
 
 _DATASET_KEYS = {"kind", "path", "limit", "seed", "size", "channels"}
 _SUBJECT_KEYS = {"name", "dataset", "rule", "noise", "repeat", "seed", "limit"}
-_TOP_KEYS = {"study", "datasets", "subjects", "runs"}
+_TOP_KEYS = {"study", "datasets", "subjects", "runs", "ratings", "consensus"}
 
 
 def _check_keys(where: str, table: dict[str, Any], allowed: set[str]) -> None:
@@ -191,6 +251,14 @@ def parse_study(text: str, origin: str = "study.toml") -> StudySpec:
     runs = []
     for i, table in enumerate(_array_of_tables(f"{origin} runs", doc.get("runs", [])), start=1):
         runs += _parse_runs(f"{origin} [[runs]] #{i}", table, datasets)
+    ratings = [
+        _parse_entry(f"{origin} [[ratings]] #{i}", table, RatingsSpec, ("file", "dataset"), datasets)
+        for i, table in enumerate(_array_of_tables(f"{origin} ratings", doc.get("ratings", [])), start=1)
+    ]
+    consensus = [
+        _parse_entry(f"{origin} [[consensus]] #{i}", table, ConsensusSpec, ("name", "dataset"), datasets)
+        for i, table in enumerate(_array_of_tables(f"{origin} consensus", doc.get("consensus", [])), start=1)
+    ]
 
     return StudySpec(
         name=head.get("name", Path(origin).parent.name or "study"),
@@ -198,23 +266,77 @@ def parse_study(text: str, origin: str = "study.toml") -> StudySpec:
         datasets=datasets,
         subjects=tuple(subjects),
         runs=tuple(runs),
+        ratings=tuple(ratings),
+        consensus=tuple(consensus),
     )
 
 
+_ENTRY_TYPES = {
+    "file": str,
+    "dataset": str,
+    "layout": str,
+    "rater": str,
+    "item": str,
+    "rating": str,
+    "item_columns": str,
+    "subject_table": str,
+    "prefix": str,
+    "name": str,
+    "raters": str,
+    "threshold": (int, float),
+    "skip_unknown": bool,
+    "min_raters": int,
+    "subject_columns": list,
+    "exclude": list,
+}
+
+
+def _parse_entry(where: str, table: dict[str, Any], cls: type, required: tuple[str, ...], datasets: dict) -> Any:
+    """A ``[[ratings]]`` or ``[[consensus]]`` entry: known keys of the right types, on a declared dataset."""
+    known = {f for f in cls.__dataclass_fields__}
+    _check_keys(where, table, known)
+    for key in required:
+        _require(where, table, key)
+    for key, value in table.items():
+        wanted = _ENTRY_TYPES[key]
+        ok = isinstance(value, wanted) and not (wanted is not bool and isinstance(value, bool))
+        if wanted is list:
+            ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+        if not ok or (isinstance(value, str) and not value.strip() and key != "prefix"):
+            raise PrefstudyError(f"{where}: {key} has the wrong type or is empty, got {value!r:.60}")
+    if table["dataset"] not in datasets:
+        raise PrefstudyError(f"{where}: dataset {table['dataset']!r} is not declared under [datasets]")
+    if "min_raters" in table:
+        COUNT.check(f"{where}: min_raters", table["min_raters"])
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    return cls(**values)
+
+
 _TRANSFER_KEYS = {"transfer_from", "transfer", "adapt", "source_protocol"}
+_RUN_KEYS = {"dataset", "subjects", *_TRANSFER_KEYS}
 
 
 def _parse_runs(where: str, table: dict[str, Any], datasets: dict[str, DatasetSpec]) -> list[RunSpec]:
     """One ``[[runs]]`` entry; a list of ``train_size`` values makes one run per size (a learning curve)."""
-    _check_keys(where, table, {"dataset", *TrainSettings.field_names(), *_TRANSFER_KEYS})
+    _check_keys(where, table, {*_RUN_KEYS, *TrainSettings.field_names()})
     dataset = _require(where, table, "dataset")
-    for key in ("dataset", "transfer_from"):
-        if key in table and (not isinstance(table[key], str) or table[key] not in datasets):
-            raise PrefstudyError(f"{where}: dataset {table[key]!r} is not declared under [datasets]")
+    subjects = table.get("subjects", [])
+    if not isinstance(subjects, list) or not all(isinstance(p, str) and p.strip() for p in subjects):
+        raise PrefstudyError(f'{where}: subjects must be a list of name patterns, e.g. ["crowd", "lon-*"]')
+    source_subject, source_dataset = None, table.get("transfer_from")
+    if isinstance(source_dataset, str) and source_dataset.startswith("subject:"):
+        source_subject, _, source_dataset = source_dataset.removeprefix("subject:").partition("@")
+        source_dataset = source_dataset or dataset
+        if not source_subject:
+            raise PrefstudyError(f'{where}: transfer_from = "subject:NAME" or "subject:NAME@DATASET"')
+    for key, value in (("dataset", dataset), ("transfer_from", source_dataset)):
+        if key in table and (not isinstance(value, str) or value not in datasets):
+            raise PrefstudyError(f"{where}: dataset {value!r} is not declared under [datasets]")
     transfer = None
     if "transfer_from" in table:
         transfer = TransferSpec(
-            source_dataset=table["transfer_from"],
+            source_subject=source_subject,
+            source_dataset=source_dataset,
             mode=table.get("transfer", DEFAULT_TRANSFER_MODE),
             adapt=table.get("adapt", DEFAULT_ADAPT),
             source_protocol=table.get("source_protocol"),
@@ -238,7 +360,10 @@ def _parse_runs(where: str, table: dict[str, Any], datasets: dict[str, DatasetSp
             settings = TrainSettings(**base, train_size=size)
         except (PrefstudyError, TypeError) as error:
             raise PrefstudyError(f"{where}: {error}") from None
-        runs.append(RunSpec(dataset=dataset, settings=settings, transfer=transfer))
+        runs += [
+            RunSpec(dataset=dataset, settings=fold, transfer=transfer, subjects=tuple(subjects))
+            for fold in settings.per_fold()
+        ]
     return runs
 
 
@@ -261,11 +386,11 @@ def dataset_declaration(spec: DatasetSpec) -> str:
     return tomli_w.dumps({"datasets": {spec.name: table}})
 
 
-SHIPPED_STUDIES = ("demo", "paper")
+SHIPPED_STUDIES = ("demo", "paper", "london")
 
 
 def shipped_study(name: str) -> Path:
-    """A study file shipped with prefstudy: ``demo`` or ``paper`` (``studies/<name>.toml``)."""
+    """A study file shipped with prefstudy: ``demo``, ``paper`` or ``london`` (``studies/<name>.toml``)."""
     return Path(str(files("prefstudy.studies") / f"{name}.toml"))
 
 

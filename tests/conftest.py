@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 from click.testing import CliRunner
@@ -126,6 +127,52 @@ def trained_study(_sample_study: Path, tmp_path_factory: pytest.TempPathFactory)
 def trained_copy(trained_study: Workspace, tmp_path: Path) -> Workspace:
     """A private copy of the trained study, to change freely."""
     return copy_study(trained_study.root, tmp_path / "trained")
+
+
+RATERS = ("r1", "r2", "r3", "r4", "r5", "r6")  # r6 likes dark clothes; the others bright ones
+RATED_ITEMS = 80
+
+
+def write_ratings(path: Path, ws: Workspace, n_items: int = RATED_ITEMS, flat: bool = True) -> Path:
+    """A long ratings file (rater,item,rating; 1-7) of the first ``n_items`` Fashion-MNIST items, seeded.
+
+    Ratings follow each item's brightness with per-rater noise, so a model can learn them, and
+    the raters disagree (r6 reverses the others); ``flat`` adds a rater who rates everything 4.
+    """
+    from prefstudy.datasets import load_images
+
+    images = load_images(ws, "fm")
+    brightness = images.images[:n_items].reshape(n_items, -1).mean(axis=1)
+    rank = np.argsort(np.argsort(brightness)) / (n_items - 1)
+    rng = np.random.default_rng(0)
+    lines = ["rater,item,rating"]
+    for rater in RATERS:
+        taste = 1 - rank if rater == "r6" else rank
+        ratings = np.clip(np.rint(1 + 6 * taste + rng.normal(0, 0.8, n_items)), 1, 7).astype(int)
+        lines += [f"{rater},{images.keys[i]},{ratings[i]}" for i in range(n_items)]
+    if flat:
+        lines += [f"flat,{images.keys[i]},4" for i in range(n_items)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _rated_study(_sample_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once: Fashion-MNIST 'fm' with seven imported raters (see `write_ratings`) and their consensus 'crowd'."""
+    from prefstudy.subjects.consensus import make_consensus
+    from prefstudy.subjects.rating_files import RatingTable, import_ratings
+
+    ws = copy_study(_sample_study, tmp_path_factory.mktemp("rated") / "study")
+    ratings = write_ratings(ws.root.parent / "ratings.csv", ws)
+    import_ratings(ws, ratings, "fm", RatingTable(item="item"))
+    make_consensus(ws, "crowd", "fm", raters="r*")
+    return ws.root
+
+
+@pytest.fixture
+def rated_ws(_rated_study: Path, tmp_path: Path) -> Workspace:
+    """A private copy of the rated study."""
+    return copy_study(_rated_study, tmp_path / "rated")
 
 
 class Cli:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.bounds import COUNT
+from prefstudy.bounds import COUNT, SEED
 from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json, warn
 from prefstudy.errors import PrefstudyError
@@ -21,6 +21,10 @@ def _report_sync(outcome) -> None:
         note(f"added dataset {name}")
     for name in outcome.simulated:
         note(f"simulated subject {name}")
+    for what in outcome.imported:
+        note(f"imported {what}")
+    for name in outcome.derived:
+        note(f"made consensus subject {name}")
     for problem in outcome.problems:
         warn(problem)
 
@@ -54,14 +58,40 @@ def init(
 EpochsOverride = Annotated[
     int | None, bounded(COUNT, "--epochs", help="Override every declared run's epochs (e.g. 1 for a quick pass).")
 ]
+SubjectsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--subjects",
+        help="Only subjects whose names match this pattern (e.g. 'lon-r00*'; repeat for more). "
+        "Consensus subjects are always kept.",
+    ),
+]
+LimitSubjectsOption = Annotated[
+    int | None,
+    bounded(COUNT, "--limit-subjects", help="Only a seeded random N of the (matching) subjects; see --seed."),
+]
+SubjectSeedOption = Annotated[int, bounded(SEED, "--seed", help="The seed that draws --limit-subjects.")]
+
+
+def _subject_filter(subjects: list[str] | None, limit: int | None, seed: int):
+    from prefstudy.study.plan import SubjectFilter
+
+    return SubjectFilter(tuple(subjects or ()), limit, seed)
 
 
 @app.command("plan")
-def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out: JsonOption = False) -> None:
+def show_plan(
+    study: StudyOption = None,
+    epochs: EpochsOverride = None,
+    subjects: SubjectsOption = None,
+    limit_subjects: LimitSubjectsOption = None,
+    seed: SubjectSeedOption = 0,
+    json_out: JsonOption = False,
+) -> None:
     """Show every planned run per subject: done, to do, or blocked (and why)."""
     from prefstudy.study.plan import BLOCKED, DONE, TODO, WAITING, plan
 
-    items = plan(workspace(study), epochs)
+    items = plan(workspace(study), epochs, _subject_filter(subjects, limit_subjects, seed))
     if json_out:
         print_json(
             {
@@ -89,8 +119,11 @@ def show_plan(study: StudyOption = None, epochs: EpochsOverride = None, json_out
         details = [s.backbone, s.protocol, f"{s.epochs} epochs"]
         if s.train_size is not None:
             details.append(f"{s.train_size} train labels")
+        if s.split_by == "item":
+            details.append(f"item fold {s.fold + 1}/{s.folds}" if s.folds else "item split")
         if p.run.transfer is not None:
-            details.append(f"{p.run.transfer.mode} from {p.run.transfer.source_dataset}")
+            whose = f"{p.run.transfer.source_subject}@" if p.run.transfer.source_subject else ""
+            details.append(f"{p.run.transfer.mode} from {whose}{p.run.transfer.source_dataset}")
         todo = f"to do: resumes interrupted run {p.resumes}" if p.resumes else "to do"
         tail = {DONE: f"done: {p.run_id}", TODO: todo, WAITING: p.reason, BLOCKED: f"blocked: {p.reason}"}
         typer.echo(f"{p.subject} on {p.dataset} ({', '.join(details)}): {tail[p.status]}")
@@ -102,6 +135,9 @@ def run(
     device: DeviceOption = "auto",
     precision: PrecisionOption = "auto",
     epochs: EpochsOverride = None,
+    subjects: SubjectsOption = None,
+    limit_subjects: LimitSubjectsOption = None,
+    seed: SubjectSeedOption = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Make every planned run for every subject with labels, skipping those already finished.
@@ -116,15 +152,18 @@ def run(
     ws = workspace(study)
     with RichReporter() as reporter:
         _report_sync(sync(ws, reporter))
-        pending = plan(ws, epochs)
-        for p in pending:
-            if p.status == BLOCKED:
-                warn(f"{p.subject} on {p.dataset} ({p.settings.protocol}) skipped: {p.reason}")
+        chosen = _subject_filter(subjects, limit_subjects, seed)
+        pending = plan(ws, epochs, chosen)
+        blocked = [p for p in pending if p.status == BLOCKED]
+        for p in blocked[:5]:
+            warn(f"{p.subject} on {p.dataset} ({p.settings.protocol}) skipped: {p.reason}")
+        if len(blocked) > 5:
+            warn(f"... and {len(blocked) - 5} more planned runs skipped (see `prefstudy study plan`)")
         results = []
         if any(p.status in (TODO, WAITING) for p in pending):
             from prefstudy.study.run import run_study  # loads torch: only when there is a run to make
 
-            results = run_study(ws, device, reporter, epochs, precision)
+            results = run_study(ws, device, reporter, epochs, precision, chosen)
     done = sum(p.status == DONE for p in pending)
     if json_out:
         print_json({"made": results, "already_done": done})

@@ -10,6 +10,12 @@ from dataclasses import asdict, dataclass, field
 
 from prefstudy.metrics import Confusion
 from prefstudy.report.agreement import AgreementRow, collect_agreement
+from prefstudy.report.population import (
+    PopulationSummary,
+    RaterComparison,
+    collect_comparisons,
+    summarize_comparisons,
+)
 from prefstudy.report.transfer import GainSummary, TransferPair, collect_pairs, summarize_gains
 from prefstudy.runs.record import SPLIT_ORDER as SPLITS
 from prefstudy.runs.record import RunRow, finished_runs, run_metrics
@@ -64,10 +70,15 @@ class Report:
     groups: list[GroupSummary] = field(default_factory=list)
     transfer_pairs: list[TransferPair] = field(default_factory=list)
     agreement: list[AgreementRow] = field(default_factory=list)
+    comparisons: list[RaterComparison] = field(default_factory=list)  # personal vs population, per rater
 
     @property
     def transfer_gains(self) -> list[GainSummary]:
         return summarize_gains(self.transfer_pairs)
+
+    @property
+    def population(self) -> list[PopulationSummary]:
+        return summarize_comparisons(self.comparisons)
 
     def to_dict(self) -> dict:
         return {
@@ -77,6 +88,10 @@ class Report:
             "transfer_pairs": [asdict(p) for p in self.transfer_pairs],
             "transfer_gains": [asdict(g) for g in self.transfer_gains],
             "agreement": [asdict(a) for a in self.agreement],
+            "personal_vs_population": [
+                {**asdict(c), "accuracy_gain": c.accuracy_gain, "rho_gain": c.rho_gain} for c in self.comparisons
+            ],
+            "personal_vs_population_summary": [asdict(p) for p in self.population],
         }
 
 
@@ -145,10 +160,14 @@ def collect(ws: Workspace, subject: str | None = None, dataset: str | None = Non
         runs = [summarize_run(row, metrics.get(row.id, {})) for row in rows]
         pairs = collect_pairs(ws, rows)
         agreement = collect_agreement(ws, {r.run_id for r in runs})
+        # The population's runs are not the subject's: compare over every run, then keep the subject's.
+        comparisons = collect_comparisons(ws, rows if subject is None else finished_runs(ws, dataset=dataset))
+        comparisons = [c for c in comparisons if subject is None or c.subject == subject]
     return Report(
         study=ws.spec().name,
         runs=runs,
         groups=summarize_groups(runs),
         transfer_pairs=pairs,
         agreement=agreement,
+        comparisons=comparisons,
     )

@@ -35,6 +35,23 @@ _NUMERIC = {
     "transfer",
     "gain",
     "mean gain",
+    "folds",
+    "raters",
+    "rated",
+    "personal",
+    "population",
+    "acc gain",
+    "ρ personal",
+    "ρ population",
+    "ρ gain",
+    "ceiling ρ",
+    "ceiling acc",
+    "acc personal",
+    "acc population",
+    "wins / losses (ρ)",
+    "wins / losses (acc)",
+    "Wilcoxon p (ρ)",
+    "Wilcoxon p (acc)",
 }
 
 
@@ -166,6 +183,70 @@ def agreement_section(report: Report) -> Section:
     return "Grad-CAM agreement with the subject's regions (chance in brackets)", headers, rows
 
 
+def _rho(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.3f}"
+
+
+def _spread(s, fmt) -> str:
+    return "—" if s.median is None else f"{fmt(s.median)} [{fmt(s.q1)}, {fmt(s.q3)}]"
+
+
+def _p(test) -> str:
+    return "—" if test.p_value is None else f"{test.p_value:.2g} (n={test.n})"
+
+
+def population_section(report: Report) -> Section:
+    headers = ["dataset", "personal", "population", "raters", "acc personal", "acc population", "wins / losses (acc)"]
+    headers += ["Wilcoxon p (acc)", "ρ personal", "ρ population", "wins / losses (ρ)", "Wilcoxon p (ρ)", "ceiling ρ"]
+    rows = [
+        [
+            g.dataset,
+            g.variant,
+            g.population,
+            str(g.raters),
+            _spread(g.personal_accuracy, _pct),
+            _spread(g.population_accuracy, _pct),
+            f"{g.accuracy_wins} / {g.accuracy_losses}",
+            _p(g.accuracy_test),
+            _spread(g.personal_rho, _rho),
+            _spread(g.population_rho, _rho),
+            f"{g.rho_wins} / {g.rho_losses}",
+            _p(g.rho_test),
+            _spread(g.ceiling_rho, _rho),
+        ]
+        for g in report.population
+    ]
+    title = "Personal vs population across raters: median [IQR]; Wilcoxon signed-rank on personal minus population"
+    return title, headers, rows
+
+
+def rater_section(report: Report) -> Section:
+    headers = ["subject", "dataset", "personal", "population", "folds", "n", "rated", "acc personal"]
+    headers += ["acc population", "acc gain", "ρ personal", "ρ population", "ρ gain", "ceiling acc", "ceiling ρ"]
+    rows = [
+        [
+            c.subject,
+            c.dataset,
+            c.variant,
+            c.population,
+            str(c.folds),
+            str(c.n_test),
+            str(c.n_rated),
+            _pct(c.personal_accuracy),
+            _pct(c.population_accuracy),
+            _points(100 * c.accuracy_gain),
+            _rho(c.personal_rho),
+            _rho(c.population_rho),
+            _rho(c.rho_gain),
+            _pct(c.ceiling_accuracy),
+            _rho(c.ceiling_rho),
+        ]
+        for c in report.comparisons
+    ]
+    title = "Personal vs population per rater, on the rater's own test items (pooled over folds)"
+    return title, headers, rows
+
+
 def sections(report: Report) -> list[Section]:
     """Every non-empty section of the report, in order."""
     built = [
@@ -173,6 +254,8 @@ def sections(report: Report) -> list[Section]:
         group_section(report),
         pair_section(report),
         gain_section(report),
+        population_section(report),
+        rater_section(report),
         agreement_section(report),
     ]
     return [s for s in built if s[2]]

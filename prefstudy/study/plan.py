@@ -2,20 +2,33 @@
 
 A run is done when a finished run with the same settings *and the same labels* exists, so the
 plan changes as labels come in. A transfer run starts from the subject's finished run on its
-source dataset: it waits until there is one, and is due again when a newer one is made. A due
-run that an interrupted run already began (same settings, same labels) resumes that run.
+source dataset, or from another subject's (``transfer_from = "subject:crowd"``, e.g. the
+population's consensus, on the same item split): it waits until there is one, and is due again
+when a newer one is made. A due run that an interrupted run already began (same settings, same
+labels) resumes that run.
+
+A study of real people has thousands of subjects, so the plan reads each dataset's labels in
+one query and finds finished runs through an index, never subject by subject.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fnmatch
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from prefstudy.config import TrainSettings
+from prefstudy.datasets import official_splits
 from prefstudy.errors import PrefstudyError
-from prefstudy.runs.prepare import prepare
+from prefstudy.runs.prepare import DatasetSplit, prepare_labels
 from prefstudy.runs.record import INTERRUPTED, RunRow, finished_runs, list_runs
+from prefstudy.runs.sources import latest_source
 from prefstudy.studyfile import RunSpec
-from prefstudy.subjects.labels import labelled_pairs, usable_labels
+from prefstudy.subjects.labels import NO_LABELS, ratings_by_subject, usable_labels_by_subject
+from prefstudy.subjects.ratings import rated_subjects
+from prefstudy.subjects.registry import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
 DONE, TODO, WAITING, BLOCKED = "done", "todo", "waiting", "blocked"
@@ -40,12 +53,51 @@ class PlannedRun:
         return self.run.settings
 
 
-def _source_run(finished: list[RunRow], subject: str, run: RunSpec) -> str | None:
+@dataclass(frozen=True)
+class SubjectFilter:
+    """Which subjects a plan covers: names matching ``patterns`` (any), then a seeded ``limit`` of them.
+
+    Consensus subjects are always kept: the runs of the others start from theirs.
+    """
+
+    patterns: tuple[str, ...] = ()
+    limit: int | None = None
+    seed: int = 0
+
+    def apply(self, subjects: list[str], kinds: dict[str, str]) -> list[str]:
+        kept = [s for s in subjects if kinds.get(s) == CONSENSUS]
+        chosen = [
+            s
+            for s in subjects
+            if kinds.get(s) != CONSENSUS
+            and (not self.patterns or any(fnmatch.fnmatchcase(s, p) for p in self.patterns))
+        ]
+        if self.limit is not None and len(chosen) > self.limit:
+            picked = np.random.default_rng(self.seed).choice(len(chosen), self.limit, replace=False)
+            chosen = [chosen[i] for i in sorted(picked)]
+        return sorted(kept + chosen)
+
+
+@dataclass
+class _Finished:
+    """The finished runs, found by (subject, dataset, labels digest) instead of a scan."""
+
+    rows: list[RunRow]
+    by_labels: dict[tuple[str, str, str], list[RunRow]] = field(default_factory=lambda: defaultdict(list))
+    by_subject: dict[str, list[RunRow]] = field(default_factory=lambda: defaultdict(list))
+
+    def __post_init__(self) -> None:
+        for row in self.rows:  # oldest first, so each list ends with the latest
+            self.by_labels[(row.subject, row.dataset, row.labels_digest)].append(row)
+            self.by_subject[row.subject].append(row)
+
+
+def _own_source(runs: list[RunRow], subject: str, run: RunSpec) -> str | None:
     """The subject's latest finished from-scratch run on the transfer's source dataset, same backbone."""
     assert run.transfer is not None
     found = [
         f.id
-        for f in finished
+        for f in runs
         if (f.subject, f.dataset, f.parent_run) == (subject, run.transfer.source_dataset, None)
         and f.settings["backbone"] == run.settings.backbone
         and f.settings["protocol"] == run.source_protocol
@@ -54,10 +106,22 @@ def _source_run(finished: list[RunRow], subject: str, run: RunSpec) -> str | Non
     return found[-1] if found else None
 
 
-def _made_for(f: RunRow, subject: str, run: RunSpec, digest: str, source: str | None) -> bool:
-    """Whether run ``f`` was made for declared ``run`` of ``subject``, with these labels and source."""
-    if (f.subject, f.dataset, f.labels_digest) != (subject, run.dataset, digest):
-        return False
+def _source_run(finished: _Finished, subject: str, run: RunSpec) -> str | None:
+    transfer = run.transfer
+    assert transfer is not None
+    if transfer.source_subject is None:
+        return _own_source(finished.by_subject.get(subject, []), subject, run)
+    candidates = [
+        f
+        for f in finished.by_subject.get(transfer.source_subject, [])
+        if f.settings["backbone"] == run.settings.backbone and f.settings["protocol"] == run.source_protocol
+    ]
+    found = latest_source(candidates, transfer.source_subject, transfer.source_dataset, run.dataset, run.settings)
+    return found.id if found else None
+
+
+def _made_for(f: RunRow, run: RunSpec, source: str | None) -> bool:
+    """Whether run ``f`` (same subject, dataset and labels) was made for declared ``run``, from this source."""
     if f.settings != run.settings.to_dict():
         return False
     if run.transfer is None:
@@ -69,41 +133,77 @@ def _made_for(f: RunRow, subject: str, run: RunSpec, digest: str, source: str | 
     )
 
 
-def plan(ws: Workspace, epochs: int | None = None) -> list[PlannedRun]:
+def _waiting_reason(run: RunSpec) -> str:
+    transfer = run.transfer
+    assert transfer is not None
+    whose = f"{transfer.source_subject}'s " if transfer.source_subject else "a "
+    split = " with the same item split" if transfer.source_subject and transfer.source_dataset == run.dataset else ""
+    return (
+        f"waits for {whose}finished {run.source_protocol} run on {transfer.source_dataset!r} "
+        f"with {run.settings.backbone}{split}"
+    )
+
+
+def plan(ws: Workspace, epochs: int | None = None, subjects: SubjectFilter | None = None) -> list[PlannedRun]:
     """Every declared run for every subject with labels on its dataset, and whether it is done.
 
-    ``epochs`` overrides every declared run's epochs (e.g. 1 for a quick pass).
+    ``epochs`` overrides every declared run's epochs (e.g. 1 for a quick pass); ``subjects``
+    limits the subjects planned for.
     """
     spec = ws.spec()
     with ws.connect():  # one connection for every read of the plan
-        return _plan(ws, spec.runs, epochs)
+        return _plan(ws, spec.runs, epochs, subjects or SubjectFilter())
 
 
-def _plan(ws: Workspace, declared_runs: tuple[RunSpec, ...], epochs: int | None) -> list[PlannedRun]:
-    finished = finished_runs(ws)
-    interrupted = list_runs(ws, [INTERRUPTED])  # marks runs whose process has gone first
-    labelled = labelled_pairs(ws)
+def _plan(
+    ws: Workspace, declared_runs: tuple[RunSpec, ...], epochs: int | None, chosen: SubjectFilter
+) -> list[PlannedRun]:
+    finished = _Finished(finished_runs(ws))
+    interrupted = _Finished(list_runs(ws, [INTERRUPTED]))  # marks runs whose process has gone first
+    kinds = subject_kinds(ws)
+    per_dataset: dict[str, tuple] = {}
+    checked: dict[tuple, str | None] = {}  # why a subject's run with these settings cannot be made, or None
     planned = []
     for declared in declared_runs:
-        run = RunSpec(declared.dataset, declared.settings.replace(epochs=epochs), declared.transfer)
-        for subject in sorted({s for s, d in labelled if d == run.dataset}):
-            source = _source_run(finished, subject, run) if run.transfer else None
-            digest = usable_labels(ws, subject, run.dataset).digest
-            done = [f.id for f in finished if _made_for(f, subject, run, digest, source)]
-            if done:
-                planned.append(PlannedRun(subject, run, DONE, run_id=done[-1], source_run=source))
-            elif run.transfer is not None and source is None:
-                why = (
-                    f"waits for a finished {run.source_protocol} run on {run.transfer.source_dataset!r} "
-                    f"with {run.settings.backbone}"
-                )
-                planned.append(PlannedRun(subject, run, WAITING, reason=why))
-            else:
-                begun = [f.id for f in interrupted if _made_for(f, subject, run, digest, source)]
-                try:
-                    prepare(ws, subject, run.dataset, run.settings)
-                    resumes = begun[-1] if begun else None
-                    planned.append(PlannedRun(subject, run, TODO, source_run=source, resumes=resumes))
-                except PrefstudyError as error:
-                    planned.append(PlannedRun(subject, run, BLOCKED, reason=str(error)))
+        run = RunSpec(declared.dataset, declared.settings.replace(epochs=epochs), declared.transfer, declared.subjects)
+        if run.dataset not in per_dataset:
+            labels = usable_labels_by_subject(ws, run.dataset)
+            rated = rated_subjects(ws, run.dataset)
+            ratings = ratings_by_subject(ws, run.dataset) if rated else {}
+            items = DatasetSplit(official_splits(ws, run.dataset)) if labels or ratings else None
+            # A rater whose every rating ties with their cut has no usable label: planned, and blocked.
+            subjects = chosen.apply(sorted(set(labels) | set(ratings)), kinds)
+            per_dataset[run.dataset] = (labels, ratings, rated, items, subjects)
+        labels, ratings, rated, items, subjects = per_dataset[run.dataset]
+        source_subject = run.transfer.source_subject if run.transfer else None
+        for subject in subjects:
+            if subject == source_subject or not run.covers(subject):  # the population does not start from itself
+                continue
+            rating = ratings.get(subject) if subject in rated else None
+            own = labels.get(subject, NO_LABELS)
+            planned.append(_plan_one(subject, run, own, rating, items, finished, interrupted, checked))
     return planned
+
+
+def _plan_one(
+    subject, run, labels, ratings, items, finished: _Finished, interrupted: _Finished, checked: dict
+) -> PlannedRun:
+    source = _source_run(finished, subject, run) if run.transfer else None
+    key = (subject, run.dataset, labels.digest)
+    done = [f.id for f in finished.by_labels.get(key, []) if _made_for(f, run, source)]
+    if done:
+        return PlannedRun(subject, run, DONE, run_id=done[-1], source_run=source)
+    why = checked.get((subject, run.dataset, run.settings), "")
+    if why == "":  # entries that differ only by transfer share the check
+        try:
+            prepare_labels(subject, run.dataset, labels, run.settings, items, ratings)
+            why = None
+        except PrefstudyError as error:
+            why = str(error)
+        checked[(subject, run.dataset, run.settings)] = why
+    if why is not None:
+        return PlannedRun(subject, run, BLOCKED, reason=why)
+    if run.transfer is not None and source is None:
+        return PlannedRun(subject, run, WAITING, reason=_waiting_reason(run))
+    begun = [f.id for f in interrupted.by_labels.get(key, []) if _made_for(f, run, source)]
+    return PlannedRun(subject, run, TODO, source_run=source, resumes=begun[-1] if begun else None)

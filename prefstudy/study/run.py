@@ -7,7 +7,8 @@ from typing import Any
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.execute import RunRequest, resume_run, start_run
-from prefstudy.study.plan import TODO, plan
+from prefstudy.runs.warm import WarmCache
+from prefstudy.study.plan import TODO, SubjectFilter, plan
 from prefstudy.studyfile import RunSpec
 from prefstudy.transfer import TransferRequest
 from prefstudy.workspace import Workspace
@@ -19,19 +20,21 @@ def run_study(
     report: Reporter | None = None,
     epochs: int | None = None,
     precision: str = "auto",
+    subjects: SubjectFilter | None = None,
 ) -> list[dict[str, Any]]:
     """Make every planned run that is not done yet, transfer runs after their sources; returns their results.
 
     A run that an interrupted run already began resumes it, from its last checkpoint.
 
     ``precision`` says how to compute (see :mod:`prefstudy.precision`); it is not a setting, so it
-    does not change which runs are done.
+    does not change which runs are done. ``subjects`` limits the subjects runs are made for.
     """
     report = report or SilentReporter()
+    warm = WarmCache()  # image caches, transfer sources and frozen features, once for every run
     results: list[dict[str, Any]] = []
     made: set[tuple[str, RunSpec, str | None]] = set()
     while True:  # a pass can finish the sources that transfer runs wait for
-        todo = [item for item in plan(ws, epochs) if item.status == TODO]
+        todo = [item for item in plan(ws, epochs, subjects) if item.status == TODO]
         if not todo:
             return results
         for item in todo:
@@ -47,8 +50,8 @@ def run_study(
                 what += f", {run.transfer.mode} from {item.source_run}"
             if item.resumes is not None:
                 report.note(f"run: {what}): resuming interrupted run {item.resumes}")
-                results.append(resume_run(ws, item.resumes, report))
+                results.append(resume_run(ws, item.resumes, report, warm))
                 continue
             report.note(f"run: {what})")
             request = RunRequest(item.subject, run.dataset, run.settings, device, transfer, precision=precision)
-            results.append(start_run(ws, request, report))
+            results.append(start_run(ws, request, report, warm))
