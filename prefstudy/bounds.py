@@ -94,6 +94,7 @@ POSITIVE = Bound(integer=False, low=0, above=True)  # a learning rate
 SECONDS = Bound(integer=False, low=0, high=24 * 3600)  # a deadline or timeout; 0 = none
 FIXATION_S = Bound(integer=False, low=0, high=5)
 RT_MS = Bound(integer=False, low=0, high=RT_MS_MAX)
+FINITE = Bound(integer=False)  # any finite number, e.g. a rating threshold on the file's own scale
 FOLDS = Bound(integer=True, low=2, high=100)  # item-level k-fold cross-validation
 FOLD = Bound(integer=True, low=0, high=99)
 PIXELS = Bound(integer=True, low=1, high=10**10)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.bounds import COUNT, FIXATION_S, PORT, PORT_OR_ANY, REPEAT, SECONDS, Bound
+from prefstudy.bounds import COUNT, FINITE, FIXATION_S, PORT, PORT_OR_ANY, REPEAT, SECONDS
 from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, SubjectOption, bounded, workspace
 from prefstudy.cli.output import note, print_json
 from prefstudy.errors import PrefstudyError
@@ -143,9 +143,7 @@ def import_ratings(
     prefix: Annotated[str, typer.Option(help="Put before each rater to name their subject, e.g. lon-.")] = "",
     threshold: Annotated[
         float | None,
-        bounded(
-            Bound(integer=False), "--threshold", help="Preferred above T, not below (default: the rater's median)."
-        ),
+        bounded(FINITE, "--threshold", help="Preferred above T, not below (default: the rater's median)."),
     ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Store changed ratings and a changed rule.")] = False,
     skip_unknown: Annotated[

@@ -117,7 +117,8 @@ def explain_run(
             raise PrefstudyError(f"no item {key!r} in dataset {saved.dataset!r}")
         wanted.add(key_to_idx[key])
     predicted_items = predictions(ws, run_id)
-    chosen = [p for p in predicted_items if p.split == "test" or p.item_idx in wanted]
+    # A rated subject's ties have no answer to explain or to agree with: they are left out.
+    chosen = [p for p in predicted_items if p.label is not None and (p.split == "test" or p.item_idx in wanted)]
     missing = wanted - {p.item_idx for p in predicted_items}
     if missing:
         raise PrefstudyError(f"item(s) {sorted(images.keys[i] for i in missing)[:3]} were not labelled in this run")

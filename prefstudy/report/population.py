@@ -21,7 +21,7 @@ from prefstudy.runs.record import RunRow, prediction_columns
 from prefstudy.splits import TEST
 from prefstudy.stats import Spread, Wilcoxon, spread, wilcoxon
 from prefstudy.subjects.consensus import consensus_of
-from prefstudy.subjects.labels import rating_sums
+from prefstudy.subjects.labels import rating_totals
 from prefstudy.subjects.registry import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
@@ -153,7 +153,8 @@ class _Ceilings:
         key = (population, dataset)
         if key not in self.made:
             raters = consensus_of(self.ws, population, dataset) or []
-            sums = rating_sums(self.ws, dataset, raters)
+            with self.ws.connect() as con:
+                sums = rating_totals(con, dataset, raters)
             n_items = int(np.max(sums["item_idx"])) + 1 if len(sums["item_idx"]) else 0
             total, count = np.zeros(n_items), np.zeros(n_items)
             total[sums["item_idx"]], count[sums["item_idx"]] = sums["total"], sums["n"]

@@ -43,7 +43,11 @@ class GainSummary:
 
 
 def _accuracy(predicted: list[Prediction], items: set[int] | None = None) -> tuple[float, set[int]]:
-    chosen = [(p.item_idx, p.label == (p.p_preferred > 0.5)) for p in predicted if items is None or p.item_idx in items]
+    chosen = [
+        (p.item_idx, p.label == (p.p_preferred > 0.5))
+        for p in predicted
+        if p.label is not None and (items is None or p.item_idx in items)  # a tie has no answer to score
+    ]
     return (sum(ok for _, ok in chosen) / len(chosen) if chosen else float("nan")), {i for i, _ in chosen}
 
 

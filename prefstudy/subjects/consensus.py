@@ -20,9 +20,9 @@ from prefstudy.subjects.labels import (
     answer_counts,
     delete_labels,
     insert_labels,
-    mean_ratings,
     new_session,
     rated_labels,
+    rating_totals,
 )
 from prefstudy.subjects.ratings import MEDIAN, RatingRule, apply_rule, record_rules
 from prefstudy.subjects.registry import CONSENSUS, ensure_subject, subject_kinds
@@ -82,10 +82,10 @@ def make_consensus(
     if name in chosen:
         raise PrefstudyError(f"{name!r} is one of the raters; give the consensus another name")
     with ws.transaction() as con:
-        means = mean_ratings(con, dataset, chosen)
-        keep = np.asarray(means["n"]) >= min_raters
-        items = np.asarray(means["item_idx"], dtype=np.int32)[keep]
-        rating = np.asarray(means["rating"], dtype=np.float64)[keep]
+        totals = rating_totals(con, dataset, chosen)
+        keep = np.asarray(totals["n"]) >= min_raters
+        items = np.asarray(totals["item_idx"], dtype=np.int32)[keep]
+        rating = (np.asarray(totals["total"], dtype=np.float64) / np.asarray(totals["n"]))[keep]
         if not len(items):
             raise PrefstudyError(
                 f"no item of {dataset!r} was rated by {min_raters} or more of the {len(chosen)} raters"

@@ -186,23 +186,14 @@ def set_answers_from_cuts(con: duckdb.DuckDBPyConnection, dataset: str, cuts: di
         con.unregister("cuts")
 
 
-def mean_ratings(con: duckdb.DuckDBPyConnection, dataset: str, raters: list[str]) -> dict[str, np.ndarray]:
-    """Per item, the mean rating of ``raters`` and how many of them rated it: columns item_idx, rating, n."""
+def rating_totals(con: duckdb.DuckDBPyConnection, dataset: str, raters: list[str]) -> dict[str, np.ndarray]:
+    """Per item, the sum and count of ``raters``' ratings: columns item_idx, total, n (for means, with or
+    without one rater)."""
     return con.execute(
-        "SELECT item_idx, avg(rating) AS rating, count(*) AS n FROM labels WHERE dataset = ? AND rating IS NOT NULL "
+        "SELECT item_idx, sum(rating) AS total, count(*) AS n FROM labels WHERE dataset = ? AND rating IS NOT NULL "
         "AND subject IN (SELECT unnest(?)) GROUP BY item_idx ORDER BY item_idx",
         [dataset, raters],
     ).fetchnumpy()
-
-
-def rating_sums(ws: Workspace, dataset: str, raters: list[str]) -> dict[str, np.ndarray]:
-    """Per item, the sum and count of ``raters``' ratings: columns item_idx, total, n (leave-one-out means)."""
-    with ws.connect() as con:
-        return con.execute(
-            "SELECT item_idx, sum(rating) AS total, count(*) AS n FROM labels WHERE dataset = ? "
-            "AND rating IS NOT NULL AND subject IN (SELECT unnest(?)) GROUP BY item_idx ORDER BY item_idx",
-            [dataset, raters],
-        ).fetchnumpy()
 
 
 def delete_labels(con: duckdb.DuckDBPyConnection, subject: str, dataset: str) -> None:

@@ -27,6 +27,7 @@ def test_wilcoxon_and_spread_match_known_values():
     assert (s.n, s.median, s.q1, s.q3) == (4, 2.5, 1.75, 3.25)
 
 
+@pytest.mark.slow
 def test_the_report_compares_each_rater_with_the_population_on_their_own_test_items(rated_ws):
     ws, cli = rated_ws, Cli(rated_ws.root)
     cli.json("run", "--subject", "crowd", *COMMON)

@@ -85,6 +85,7 @@ def test_a_rated_run_records_spearman_over_its_test_items_ties_included(rated_ws
     assert {p.item_idx for p in test} == {i for i in range(RATED_ITEMS) if mask[i]}
 
 
+@pytest.mark.slow
 def test_personal_folds_start_from_the_populations_and_never_test_what_it_learned(rated_ws):
     ws, cli = rated_ws, Cli(rated_ws.root)
     common = ("--dataset", "fm", "--backbone", "paper-vgg:small", "--protocol", "model2", "--epochs", "1")
@@ -106,6 +107,7 @@ def test_personal_folds_start_from_the_populations_and_never_test_what_it_learne
     assert sorted(tested) == list(range(RATED_ITEMS))  # over the folds every rated item is tested once
 
 
+@pytest.mark.slow
 def test_a_source_that_trained_on_the_test_items_is_refused(rated_ws):
     ws = rated_ws
     per_subject = TrainSettings(**QUICK)  # each subject's own split: the crowd's training items are r1's test items
@@ -132,6 +134,7 @@ def test_ratings_turn_into_answers_by_the_raters_own_median(rated_ws):
     assert set(ratings.item_idx[ratings.tie].tolist()) == {i for i, r in by_item.items() if r == median}
 
 
+@pytest.mark.slow
 def test_warm_runs_share_images_sources_and_frozen_features_without_changing_results(rated_ws):
     from prefstudy.runs.warm import WarmCache
 

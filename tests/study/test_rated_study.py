@@ -77,6 +77,7 @@ def test_a_wrong_entry_is_one_line_naming_it(extra, message):
         parse_study('[datasets.fm]\nkind = "fashion-mnist-sample"\n' + extra)
 
 
+@pytest.mark.slow
 def test_the_plan_waits_for_the_crowd_fold_by_fold_and_blocks_raters_below_the_minimums(rated_ws):
     ws = rated_ws
     ws.study_file.write_text(ws.study_file.read_text() + RUNS)
