@@ -151,6 +151,7 @@ def test_scale_of_2513_subjects(london_study: Path, benchmark) -> None:
     def measure() -> None:
         for name, args in {
             "study plan (every rater)": ("study", "plan", "--json"),
+            "study run (nothing left to make)": ("study", "run", "--limit-subjects", str(RATERS), "--seed", "0"),
             "subject list --dataset london": ("subject", "list", "--dataset", "london", "--json"),
             "report --format json": ("report", "--format", "json"),
         }.items():
