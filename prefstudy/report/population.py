@@ -82,11 +82,10 @@ def _none(x: float) -> float | None:
     return None if x != x else x
 
 
-def _population_run(run: RunRow, by_id: dict[str, RunRow], consensus_runs: list[RunRow]) -> RunRow | None:
+def _population_run(run: RunRow, consensus_runs: list[RunRow]) -> RunRow | None:
     """The consensus run a personal run is compared with (see the module docstring), or None."""
-    parent = by_id.get(run.parent_run) if run.parent_run else None
-    if parent is not None:
-        return parent if parent in consensus_runs else None
+    if run.parent_run is not None:
+        return next((c for c in consensus_runs if c.id == run.parent_run), None)
     settings = TrainSettings(**run.settings)
     found = [
         c
@@ -111,12 +110,11 @@ def collect_comparisons(ws: Workspace, runs: list[RunRow]) -> list[RaterComparis
     kinds = subject_kinds(ws)
     item_runs = [r for r in runs if r.settings.get("split_by") == "item"]
     consensus_runs = [r for r in item_runs if kinds.get(r.subject) == CONSENSUS]
-    by_id = {r.id: r for r in runs}
     groups: dict[tuple, list[tuple[RunRow, RunRow]]] = defaultdict(list)
     for run in item_runs:
         if kinds.get(run.subject) == CONSENSUS:
             continue
-        population = _population_run(run, by_id, consensus_runs)
+        population = _population_run(run, consensus_runs)
         if population is not None:
             groups[_group_key(run, population)].append((run, population))  # oldest first: the latest fold wins
     if not groups:

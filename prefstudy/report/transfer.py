@@ -51,23 +51,29 @@ def _accuracy(predicted: list[Prediction], items: set[int] | None = None) -> tup
     return (sum(ok for _, ok in chosen) / len(chosen) if chosen else float("nan")), {i for i, _ in chosen}
 
 
-def _baseline(runs: list[RunRow], run: RunRow) -> RunRow | None:
+def _scratch_runs(runs: list[RunRow]) -> dict[tuple[str, str], list[RunRow]]:
+    """The runs trained from scratch, by (subject, dataset), oldest first (found without a scan per run)."""
+    found: dict[tuple[str, str], list[RunRow]] = {}
+    for r in runs:
+        if r.parent_run is None:
+            found.setdefault((r.subject, r.dataset), []).append(r)
+    return found
+
+
+def _baseline(scratch: dict[tuple[str, str], list[RunRow]], run: RunRow) -> RunRow | None:
     """The latest run trained from scratch with the transfer run's subject, dataset and settings."""
-    found = [
-        r
-        for r in runs
-        if r.parent_run is None and (r.subject, r.dataset, r.settings) == (run.subject, run.dataset, run.settings)
-    ]
+    found = [r for r in scratch.get((run.subject, run.dataset), []) if r.settings == run.settings]
     return found[-1] if found else None
 
 
 def pair_runs(runs: list[RunRow], test_predictions: dict[str, list[Prediction]]) -> list[TransferPair]:
     """Each transfer run among ``runs`` (oldest first) beside its baseline, both scored on the test items they share."""
     pairs = []
+    scratch = _scratch_runs(runs)
     for run in runs:
         if run.parent_run is None:
             continue
-        baseline = _baseline(runs, run)
+        baseline = _baseline(scratch, run)
         if baseline is None:
             accuracy, items = _accuracy(test_predictions.get(run.id, []))
             base_accuracy = None
@@ -99,7 +105,8 @@ def collect_pairs(ws: Workspace, runs: list[RunRow]) -> list[TransferPair]:
     transfer_runs = [r for r in runs if r.parent_run]
     if not transfer_runs:
         return []
-    needed = {r.id for r in transfer_runs} | {b.id for r in transfer_runs if (b := _baseline(runs, r))}
+    scratch = _scratch_runs(runs)
+    needed = {r.id for r in transfer_runs} | {b.id for r in transfer_runs if (b := _baseline(scratch, r))}
     return pair_runs(runs, predictions_by_run(ws, needed, split=TEST))
 
 
