@@ -324,7 +324,10 @@ def execute(job: RunJob, report: Reporter | None = None) -> None:
             ranks=ranks,
         )
     )
-    job.run_dir.previous_checkpoint.unlink(missing_ok=True)  # a finished run resumes no more
+    # A finished run resumes no more: its checkpoints (weights, optimizer state, best state: 4-5x
+    # model.pt) would only fill the disk, thousands of runs over.
+    job.run_dir.previous_checkpoint.unlink(missing_ok=True)
+    job.run_dir.checkpoint.unlink(missing_ok=True)
 
 
 def _write_predictions(job: RunJob, p: np.ndarray, p_ties: np.ndarray | None) -> None:
