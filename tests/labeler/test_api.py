@@ -99,6 +99,7 @@ def test_a_trial_is_stored_once_however_often_it_is_sent(sample_ws, people):
     assert other.status_code == 409 and "answered already" in other.json()["detail"]
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_a_missed_deadline_is_stored_and_the_item_comes_back_later(sample_ws, people):
     client = _client(sample_ws, people, limit=30)
     token = people["ann"]

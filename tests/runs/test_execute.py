@@ -172,6 +172,7 @@ def test_bad_run_requests_are_one_clear_error(trained_study, args, message):
     assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_a_run_builds_its_model_once_and_a_transfer_loads_its_source_once(trained_copy, monkeypatch):
     import prefstudy.runs.execute as execute
     import prefstudy.transfer as transfer_module

@@ -102,6 +102,7 @@ def test_the_plan_waits_for_the_crowd_fold_by_fold_and_blocks_raters_below_the_m
     assert all(p.source_run for p in again if p.subject == "r6")
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_study_run_imports_ratings_and_makes_the_consensus_from_the_study_file(ws, sample_ws, tmp_path):
     ratings = write_ratings(tmp_path / "ratings.csv", sample_ws, n_items=30, flat=False)
     ws = sample_ws

@@ -131,6 +131,7 @@ def test_long_and_wide_give_the_same_raters_and_labels(study):
     assert wide["layout"] == "wide" and long["layout"] == "long"
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_na_empty_and_nan_cells_are_missing_ratings_not_errors(study):
     path = study.write("wide.csv", "sex,X001,X002,X003,X004,X005\nf,1,NA,,  nan ,NaN\nm,na,2,3,,4\n")
     summary = study.imports(path, "--layout", "wide", "--item-columns", r"X(\d+)", "--subject-columns", "sex")
@@ -140,6 +141,7 @@ def test_na_empty_and_nan_cells_are_missing_ratings_not_errors(study):
     assert (long["ratings_in_file"], long["missing_cells"], long["added"]) == (1, 2, 1)
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_items_match_by_key_or_file_stem_and_wide_columns_by_pattern(study):
     path = study.write("long.csv", "rater,item,rating\na,001.png,1\na,002,2\na, 003 ,3\n")
     assert study.imports(path)["added"] == 3
@@ -149,6 +151,7 @@ def test_items_match_by_key_or_file_stem_and_wide_columns_by_pattern(study):
     assert [rating for rating, *_ in study.of("b")] == [4, 5]
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_a_stem_two_items_share_names_neither_but_their_keys_do(study):
     path = study.write("nested.csv", "rater,item,rating\na,x,1\na,y,2\na,b/x.png,3\n")
     line = study.refuses(path, "--dataset", "nested")
@@ -158,6 +161,7 @@ def test_a_stem_two_items_share_names_neither_but_their_keys_do(study):
     assert summary["added"] == 3
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_skip_unknown_leaves_out_items_the_dataset_lacks(study):
     path = study.write("long.csv", _long({"a": [1, 2, 3]}, ["001", "999", "002"]))
     summary = study.imports(path, "--skip-unknown")
@@ -167,12 +171,14 @@ def test_skip_unknown_leaves_out_items_the_dataset_lacks(study):
     assert (summary["added"], summary["skipped_unknown"]) == (1, 1)
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_identical_repeats_are_kept_once(study):
     path = study.write("long.csv", "rater,item,rating\na,001,3\na,001,3.0\na,002,4\n")
     summary = study.imports(path)
     assert (summary["added"], summary["duplicates"], summary["ratings_in_file"]) == (2, 1, 3)
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_parquet_imports_like_csv_and_names_rows_in_errors(study):
     csv_path = study.write("long.csv", _long({"a": SPREAD, "b": SPREAD[::-1]}))
     parquet = study.files / "long.parquet"
@@ -208,6 +214,7 @@ def test_the_median_rule_splits_each_rater_at_their_own_median_with_ties(study):
     ]
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_a_threshold_rule_is_recorded_and_applied(study):
     summary = study.imports(study.write("r.csv", _long({"a": [1, 2, 3, 4, 5, 6, 7]})), "--threshold", "4")
     assert summary["rule"] == "above / below 4" and summary["ties"] == 1
@@ -216,6 +223,7 @@ def test_a_threshold_rule_is_recorded_and_applied(study):
         assert con.execute("SELECT rule, threshold FROM rating_rules").fetchall() == [("threshold", 4.0)]
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_attributes_come_from_subject_columns_and_a_subject_table(study):
     wide = study.write("wide.csv", "sex,age,X001\nf,31,3\nm,NA,4\n")
     study.imports(
@@ -229,6 +237,7 @@ def test_attributes_come_from_subject_columns_and_a_subject_table(study):
     assert {s.origin for s in list_subjects(study.ws)} == {"ratings"}
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_raters_without_enough_answers_are_listed_as_refused(study):
     path = study.write("r.csv", _long({"good": SPREAD, "flat": [4] * 24, "few": SPREAD[:10]}))
     summary = study.imports(path)
@@ -253,6 +262,7 @@ def test_importing_the_same_file_twice_changes_nothing(study):
     assert study.rows() == rows and study.answers() == answers
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_a_grown_file_adds_only_its_new_ratings_and_moves_the_median(study):
     study.imports(study.write("r.csv", _long({"a": [1, 2, 3]})))
     assert study.of("a")[1][1:3] == (None, True)  # 2 is the median of 1, 2, 3
@@ -273,6 +283,7 @@ def test_a_changed_rating_is_refused_unless_replaced(study):
     assert [a[:2] for a in study.of("a")] == [(1.0, False), (5.0, True), (3.0, None)]
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_another_rule_for_a_rater_is_refused_unless_replaced(study):
     path = study.write("r.csv", _long({"a": [1, 2, 3, 6]}))
     study.imports(path)

@@ -38,6 +38,7 @@ def test_simulated_labels_are_stored_like_a_persons_with_region_and_repeats(samp
     assert len(usable.item_idx) == 2000  # repeats measure consistency; they are not extra training data
 
 
+@pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_one_subject_can_label_several_datasets_but_each_once(sample_ws, lfw_dir):
     from prefstudy.datasets import add_dataset
     from prefstudy.studyfile import DatasetSpec
