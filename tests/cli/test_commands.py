@@ -48,7 +48,8 @@ def test_json_output_is_only_json_on_stdout(cli, sample_ws):
 # --test-fraction 0.2 --precision fp32` in `study init --from demo`. Float kernels differ between CPU
 # kinds, so the numbers are exact on the kind they were measured on (by vendor and vector unit) and
 # close elsewhere.
-DEMO_ACCURACY_BEFORE = {("AuthenticAMD", "AVX2"): {"alice": 0.861, "bob": 0.902, "carol": 0.7485}}
+# Since issue 12 the backbone contract check draws its images from its own generator, not the seed's.
+DEMO_ACCURACY_BEFORE = {("AuthenticAMD", "AVX2"): {"alice": 0.8635, "bob": 0.908, "carol": 0.7195}}
 
 
 def _cpu_kind() -> tuple[str, str]:

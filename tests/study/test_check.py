@@ -43,7 +43,7 @@ def test_a_damaged_table_is_found_and_repair_rebuilds_the_runs_from_their_direct
     assert kinds == [("database", True), ("run directory", True), ("run directory", True)]
 
     result = cli("study", "check", "--repair")
-    assert "repaired: built a new database with 11 of 12 tables copied" in result.stderr
+    assert "repaired: built a new database with 13 of 14 tables copied" in result.stderr
     assert "repaired: table runs could not be read" in result.stderr
     assert "is healthy" in result.stderr
     aside = [p for p in db.parent.iterdir() if p.name.startswith("prefstudy.duckdb.damaged-")]
