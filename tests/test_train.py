@@ -30,7 +30,9 @@ def alice_ws(sample_ws):
 
 
 @pytest.mark.parametrize(
-    ("name", "dtype", "channels_last"), [(BF16, torch.bfloat16, True), (FP32, torch.float32, False)]
+    ("name", "dtype", "channels_last"),
+    # bf16 is emulated (slowly) on CPUs without AVX-512 BF16 / AMX: the slow lane has it
+    [pytest.param(BF16, torch.bfloat16, True, marks=pytest.mark.slow), (FP32, torch.float32, False)],
 )
 def test_fit_trains_on_the_path_it_is_given(sample_ws, tmp_path, name, dtype, channels_last):
     images = load_images(sample_ws, "fm").images[:48]

@@ -138,14 +138,15 @@ def start_run(
     world = current_world()
     device = world.device(resolve_device(request.device))
     precision = resolve_precision(request.precision, device)
-    source = _source(ws, request.transfer.source_run, warm) if request.transfer else None
-    settings = request.settings
-    if source is not None:  # a transfer run keeps its source's backbone
-        settings = settings.replace(backbone=source.backbone)
-    prepared = prepare(ws, request.subject, request.dataset, settings)
-    if source is not None and source.dataset == request.dataset:
-        check_no_leak(ws, source.run_id, request.dataset, test_items(prepared))
-    images = warm.images(ws, request.dataset) if warm else load_images(ws, request.dataset)
+    with ws.connect():  # one connection for the reads; none is held while the run trains
+        source = _source(ws, request.transfer.source_run, warm) if request.transfer else None
+        settings = request.settings
+        if source is not None:  # a transfer run keeps its source's backbone
+            settings = settings.replace(backbone=source.backbone)
+        prepared = prepare(ws, request.subject, request.dataset, settings)
+        if source is not None and source.dataset == request.dataset:
+            check_no_leak(ws, source.run_id, request.dataset, test_items(prepared))
+        images = warm.images(ws, request.dataset) if warm else load_images(ws, request.dataset)
     backbone, plan = build_model(images, settings, source, request.transfer)
     run_id = world.broadcast(new_run_id(request.subject, request.dataset, settings.protocol))
     config = {
@@ -160,7 +161,7 @@ def start_run(
         "input": plan.to_dict(),
         "transfer": describe_transfer(source, request.transfer) if source else None,
         "split_sizes": prepared.split_sizes(),
-        "labels_digest": prepared.labels.digest,
+        "labels_digest": prepared.digest,
         "n_labels": len(prepared.labels.item_idx),
     }
     if source is not None:
@@ -199,7 +200,7 @@ def resume_run(
     check_resumable(row)
     settings = TrainSettings(**row.settings)
     prepared = prepare(ws, row.subject, row.dataset, settings)
-    if prepared.labels.digest != row.labels_digest:
+    if prepared.digest != row.labels_digest:
         raise PrefstudyError(
             f"the labels of {row.subject!r} on {row.dataset!r} changed since run {run_id} started; start a new run"
         )
@@ -246,8 +247,9 @@ def _execute_and_record(ws: Workspace, job: RunJob, report: Reporter) -> dict[st
         raise
     if not main:
         return {"run_id": run_id, "rank": job.speed.world.rank}
-    record_runs(ws, [job.run_dir])
-    return run_result(ws, run_id)
+    with ws.connect():  # recorded and read back on one connection
+        record_runs(ws, [job.run_dir])
+        return run_result(ws, run_id)
 
 
 def execute(job: RunJob, report: Reporter | None = None) -> None:

@@ -7,6 +7,7 @@ labels already read, so a plan over thousands of subjects reads them all in one 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,7 @@ class Prepared:
     dataset: str
     labels: UsableLabels
     split: np.ndarray
+    digest: str  # what the run learns from and is scored against (see labels_digest)
     rating: np.ndarray | None = None
     ties: np.ndarray = field(default_factory=_no_items)
     tie_rating: np.ndarray = field(default_factory=_no_items)
@@ -56,6 +58,15 @@ class Prepared:
 
     def split_sizes(self) -> dict[str, int]:
         return {name: int(np.sum(self.split == name)) for name in (TRAIN, VALIDATION, TEST)}
+
+
+def labels_digest(labels: UsableLabels, ratings: Ratings | None) -> str:
+    """Identifies a run's ground truth: the answers, and for a rated subject every rating, ties included
+    (a changed rating that keeps its answer still changes the rank metrics)."""
+    if ratings is None:
+        return labels.digest
+    content = labels.digest.encode() + ratings.item_idx.tobytes() + ratings.rating.tobytes()
+    return hashlib.sha256(content).hexdigest()[:16]
 
 
 def test_items(prepared: Prepared) -> set[int]:
@@ -154,7 +165,7 @@ def prepare_labels(
         split = limit_train(split, labels.preferred, settings.train_size, settings.seed)
     _check_splits(split, labels.preferred, settings.protocol)
     if ratings is None:
-        return Prepared(subject, dataset, labels, split)
+        return Prepared(subject, dataset, labels, split, labels.digest)
     rating_of = dict(zip(ratings.item_idx.tolist(), ratings.rating.tolist(), strict=True))
     ties = ratings.item_idx[ratings.tie]
     return Prepared(
@@ -162,6 +173,7 @@ def prepare_labels(
         dataset,
         labels,
         split,
+        labels_digest(labels, ratings),
         rating=np.array([rating_of[i] for i in labels.item_idx.tolist()], dtype=np.float64),
         ties=ties,
         tie_rating=ratings.rating[ratings.tie],

@@ -22,7 +22,7 @@ import numpy as np
 from prefstudy.config import TrainSettings
 from prefstudy.datasets import official_splits
 from prefstudy.errors import PrefstudyError
-from prefstudy.runs.prepare import DatasetSplit, prepare_labels
+from prefstudy.runs.prepare import DatasetSplit, labels_digest, prepare_labels
 from prefstudy.runs.record import INTERRUPTED, RunRow, finished_runs, list_runs
 from prefstudy.runs.sources import latest_source
 from prefstudy.studyfile import RunSpec
@@ -189,7 +189,7 @@ def _plan_one(
     subject, run, labels, ratings, items, finished: _Finished, interrupted: _Finished, checked: dict
 ) -> PlannedRun:
     source = _source_run(finished, subject, run) if run.transfer else None
-    key = (subject, run.dataset, labels.digest)
+    key = (subject, run.dataset, labels_digest(labels, ratings))
     done = [f.id for f in finished.by_labels.get(key, []) if _made_for(f, run, source)]
     if done:
         return PlannedRun(subject, run, DONE, run_id=done[-1], source_run=source)

@@ -154,3 +154,23 @@ def test_warm_runs_share_images_sources_and_frozen_features_without_changing_res
         assert [h["train_loss"] for h in a["history"]] == pytest.approx([h["train_loss"] for h in b["history"]])
         pa, pb = predictions(ws, a["run_id"]), predictions(ws, b["run_id"])
         assert np.allclose([p.p_preferred for p in pa], [p.p_preferred for p in pb], atol=1e-5)
+
+
+@pytest.mark.slow  # a second import; the fast lane has the digest's other uses
+def test_a_changed_rating_that_keeps_its_answer_still_changes_what_runs_are_scored_against(rated_ws, tmp_path):
+    from prefstudy.datasets import load_images
+    from prefstudy.runs.prepare import prepare
+    from prefstudy.subjects.rating_files import RatingTable, import_ratings
+
+    ws, settings = rated_ws, TrainSettings(**QUICK, split_by="item")
+    before = prepare(ws, "r1", "fm", settings)
+    ratings = ratings_of(ws, "r1", "fm")
+    assert np.median(ratings.rating) < 6
+    top = int(ratings.item_idx[np.argmax(ratings.rating)])  # rated 7: still preferred when rated 6
+    key = load_images(ws, "fm").keys[top]
+    changed = tmp_path / "changed.csv"
+    changed.write_text(f"rater,item,rating\nr1,{key},6\n", encoding="utf-8")
+    import_ratings(ws, changed, "fm", RatingTable(item="item"), replace=True)
+    after = prepare(ws, "r1", "fm", settings)
+    assert after.labels.digest == before.labels.digest  # the same answers ...
+    assert after.digest != before.digest  # ... but not the same ground truth: `study plan` makes the run again

@@ -21,6 +21,7 @@ def test_keeps_the_contract(variant, chans, size):
     assert backbone.input_size == (chans, size, size)
 
 
+@pytest.mark.slow  # trains: the contract tests above are the fast lane's
 def test_learns_a_separable_problem():
     torch.manual_seed(0)
     backbone = create_backbone("tiny-cnn", in_chans=1, input_size=(16, 16))
