@@ -146,7 +146,9 @@ class _Ceilings:
         self.ws = ws
         self.made: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, set[str]]] = {}
 
-    def predictor(self, population: str, dataset: str, subject: str, items: np.ndarray, own: np.ndarray):
+    def predictor(
+        self, population: str, dataset: str, subject: str, items: np.ndarray, own: np.ndarray
+    ) -> tuple[np.ndarray, float] | None:
         """(others' mean rating, their median over the dataset's items) at ``items``; None without a consensus."""
         key = (population, dataset)
         if key not in self.made:
@@ -167,7 +169,15 @@ class _Ceilings:
         return others, float(np.nanmedian(everyone[count > 0]))
 
 
-def _compare(subject, dataset, variant, population, pairs, per_run, ceilings: _Ceilings) -> RaterComparison | None:
+def _compare(
+    subject: str,
+    dataset: str,
+    variant: str,
+    population: str,
+    pairs: list[tuple[RunRow, RunRow]],
+    per_run: dict[str, dict[str, np.ndarray]],
+    ceilings: _Ceilings,
+) -> RaterComparison | None:
     labels, ratings, personal, pooled_population, items = [], [], [], [], []
     for run, pop in pairs:
         own = per_run.get(run.id)

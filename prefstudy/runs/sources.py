@@ -33,7 +33,9 @@ def same_item_split(row: RunRow, settings: TrainSettings) -> bool:
     return settings.split_by == "item" and source.split_key == settings.split_key
 
 
-def latest_source(runs: list[RunRow], subject: str, source_dataset: str, dataset: str, settings: TrainSettings):
+def latest_source(
+    runs: list[RunRow], subject: str, source_dataset: str, dataset: str, settings: TrainSettings
+) -> RunRow | None:
     """The latest of ``runs`` (oldest first) that subject-sourced transfer may start from, or None."""
     found = [r for r in runs if (r.subject, r.dataset) == (subject, source_dataset)]
     if source_dataset == dataset:

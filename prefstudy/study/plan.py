@@ -26,7 +26,7 @@ from prefstudy.runs.prepare import DatasetSplit, labels_digest, prepare_labels
 from prefstudy.runs.record import INTERRUPTED, RunRow, finished_runs, list_runs
 from prefstudy.runs.sources import latest_source
 from prefstudy.studyfile import RunSpec
-from prefstudy.subjects.labels import NO_LABELS, ratings_by_subject, usable_labels_by_subject
+from prefstudy.subjects.labels import NO_LABELS, Ratings, UsableLabels, ratings_by_subject, usable_labels_by_subject
 from prefstudy.subjects.ratings import rated_subjects
 from prefstudy.subjects.registry import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
@@ -186,7 +186,14 @@ def _plan(
 
 
 def _plan_one(
-    subject, run, labels, ratings, items, finished: _Finished, interrupted: _Finished, checked: dict
+    subject: str,
+    run: RunSpec,
+    labels: UsableLabels,
+    ratings: Ratings | None,
+    items: DatasetSplit,
+    finished: _Finished,
+    interrupted: _Finished,
+    checked: dict[tuple, str | None],
 ) -> PlannedRun:
     source = _source_run(finished, subject, run) if run.transfer else None
     key = (subject, run.dataset, labels_digest(labels, ratings))

@@ -252,14 +252,15 @@ def usable_labels_by_subject(ws: Workspace, dataset: str) -> dict[str, UsableLab
     return {name: _usable(idx[part], preferred[part]) for name, part in _by_subject(subjects)}
 
 
-def ratings_by_subject(ws: Workspace, dataset: str) -> dict[str, Ratings]:
-    """Every rated subject's ratings on ``dataset`` (as :func:`ratings_of`), read in one query."""
+def ratings_by_subject(ws: Workspace, dataset: str, subject: str | None = None) -> dict[str, Ratings]:
+    """Every rated subject's (or one subject's) latest rating per item on ``dataset``, read in one query."""
+    where, params = ("AND subject = ?", [dataset, subject]) if subject is not None else ("", [dataset])
     with ws.connect() as con:
         result = con.execute(
             "SELECT subject, item_idx, arg_max(rating, id) AS rating, arg_max(tie, id) AS tie FROM labels "
-            "WHERE dataset = ? AND rating IS NOT NULL AND repeat_of IS NULL "
+            f"WHERE dataset = ? {where} AND rating IS NOT NULL AND repeat_of IS NULL "
             "GROUP BY subject, item_idx ORDER BY subject, item_idx",
-            [dataset],
+            params,
         ).fetchnumpy()
     subjects = np.asarray(result["subject"], dtype=object)
     idx = np.asarray(result["item_idx"], dtype=np.int64)
@@ -277,11 +278,11 @@ def label_regions(ws: Workspace, subject: str, dataset: str) -> dict[int, Region
     return {int(i): tuple(region) for i, region in rows}
 
 
-def usable_counts(ws: Workspace) -> dict[str, dict[str, int]]:
-    """subject -> dataset -> number of items with a usable label."""
+def _item_counts(ws: Workspace, where: str) -> dict[str, dict[str, int]]:
+    """subject -> dataset -> number of items with a label meeting ``where``."""
     with ws.connect() as con:
         rows = con.execute(
-            f"SELECT subject, dataset, count(DISTINCT item_idx) FROM labels WHERE {USABLE} "
+            f"SELECT subject, dataset, count(DISTINCT item_idx) FROM labels WHERE {where} "
             "GROUP BY subject, dataset ORDER BY subject, dataset"
         ).fetchall()
     counts: dict[str, dict[str, int]] = {}
@@ -290,17 +291,14 @@ def usable_counts(ws: Workspace) -> dict[str, dict[str, int]]:
     return counts
 
 
+def usable_counts(ws: Workspace) -> dict[str, dict[str, int]]:
+    """subject -> dataset -> number of items with a usable label."""
+    return _item_counts(ws, USABLE)
+
+
 def rating_counts(ws: Workspace) -> dict[str, dict[str, int]]:
     """subject -> dataset -> number of items with a rating."""
-    with ws.connect() as con:
-        rows = con.execute(
-            "SELECT subject, dataset, count(DISTINCT item_idx) FROM labels WHERE rating IS NOT NULL "
-            "GROUP BY subject, dataset"
-        ).fetchall()
-    counts: dict[str, dict[str, int]] = {}
-    for subject, dataset, n in rows:
-        counts.setdefault(subject, {})[dataset] = n
-    return counts
+    return _item_counts(ws, "rating IS NOT NULL")
 
 
 @dataclass(frozen=True)
@@ -314,18 +312,8 @@ class Ratings:
 
 def ratings_of(ws: Workspace, subject: str, dataset: str) -> Ratings:
     """The subject's ratings on the dataset (empty for a subject without ratings)."""
-    with ws.connect() as con:
-        result = con.execute(
-            "SELECT item_idx, arg_max(rating, id) AS rating, arg_max(tie, id) AS tie FROM labels "
-            "WHERE subject = ? AND dataset = ? AND rating IS NOT NULL AND repeat_of IS NULL "
-            "GROUP BY item_idx ORDER BY item_idx",
-            [subject, dataset],
-        ).fetchnumpy()
-    return Ratings(
-        np.asarray(result["item_idx"], dtype=np.int64),
-        np.asarray(result["rating"], dtype=np.float64),
-        np.asarray(result["tie"], dtype=bool),
-    )
+    no_ratings = Ratings(np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(0, bool))
+    return ratings_by_subject(ws, dataset, subject).get(subject, no_ratings)
 
 
 def answer_counts(con: duckdb.DuckDBPyConnection, dataset: str, subjects: list[str]) -> dict[str, tuple[int, int, int]]:

@@ -8,31 +8,13 @@ from prefstudy.errors import PrefstudyError
 from prefstudy.study.plan import BLOCKED, TODO, WAITING, SubjectFilter, plan
 from prefstudy.studyfile import parse_study
 
-RUNS = """
-[datasets.fm]
-kind = "fashion-mnist-sample"
-
-[[runs]]
-dataset = "fm"
-subjects = ["crowd"]
-backbone = "paper-vgg:small"
-protocol = "model1"
-epochs = 1
-batch_size = 16
-split_by = "item"
-folds = 2
-
-[[runs]]
-dataset = "fm"
-backbone = "paper-vgg:small"
-protocol = "model1"
-epochs = 1
-batch_size = 16
-split_by = "item"
-folds = 2
-transfer_from = "subject:crowd"
-transfer = "frozen"
-"""
+_ENTRY = 'dataset = "fm"\nbackbone = "paper-vgg:small"\nprotocol = "model1"\nepochs = 1\nbatch_size = 16\n'
+_ENTRY += 'split_by = "item"\nfolds = 2\n'
+RUNS = (  # the crowd's model per fold; every rater head-only from it
+    '\n[datasets.fm]\nkind = "fashion-mnist-sample"\n'
+    f'\n[[runs]]\nsubjects = ["crowd"]\n{_ENTRY}'
+    f'\n[[runs]]\n{_ENTRY}transfer_from = "subject:crowd"\ntransfer = "frozen"\n'
+)
 
 
 def test_a_study_file_declares_ratings_consensus_folds_and_subject_sources():
