@@ -17,6 +17,14 @@ from typing import Any
 from prefstudy.errors import PrefstudyError
 
 
+def expand_user(path: Path | str) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; an unknown user is a clear error, not a traceback."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as e:  # pathlib: "Could not determine home directory."
+        raise PrefstudyError(f"cannot expand {str(path)!r}: {e} (no such user?); give the path without ~") from None
+
+
 def writable_dir(directory: Path) -> Path:
     """``directory``, created if missing; one clear line when it cannot be written to.
 

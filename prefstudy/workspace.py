@@ -20,7 +20,7 @@ import tomli_w
 
 from prefstudy.env import STUDY_ENV
 from prefstudy.errors import PrefstudyError
-from prefstudy.files import writable_dir, write_text_atomically
+from prefstudy.files import expand_user, writable_dir, write_text_atomically
 from prefstudy.store import connect, transaction
 from prefstudy.studyfile import DatasetSpec, StudySpec, dataset_declaration, load_study, parse_study
 
@@ -118,7 +118,7 @@ def open_workspace(path: Path | str | None = None) -> Workspace:
     if path is None and os.environ.get(STUDY_ENV):
         path = os.environ[STUDY_ENV]
     if path is not None:
-        root = Path(path).expanduser()
+        root = expand_user(path)
         if not _is_file(root / STUDY_FILE):
             raise PrefstudyError(
                 f"{root} is not a prefstudy study (no {STUDY_FILE}); create one with `prefstudy study init {root}`"
@@ -139,7 +139,7 @@ def init_workspace(root: Path | str, template: Path | None = None) -> Workspace:
     The study is built in a temporary directory and moved into place, ``study.toml`` last, so a
     failure leaves no half-made study behind.
     """
-    root = Path(root).expanduser()
+    root = expand_user(root)
     if (root / STUDY_FILE).exists():
         raise PrefstudyError(f"{root} is already a prefstudy study ({STUDY_FILE} exists)")
     if root.exists() and not root.is_dir():
