@@ -1,4 +1,4 @@
-"""Statistics across subjects, in numpy alone (no SciPy): quantiles and the Wilcoxon signed-rank test."""
+"""Wilcoxon's signed-rank test of paired differences across subjects."""
 
 from __future__ import annotations
 
@@ -11,26 +11,6 @@ from prefstudy.metrics import average_ranks
 
 EXACT_UP_TO = 50
 """Below this many non-zero differences without ties, Wilcoxon's p is exact; above, the normal approximation."""
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Median and interquartile range of a sample."""
-
-    n: int
-    median: float | None
-    q1: float | None
-    q3: float | None
-
-
-def spread(values: list[float] | np.ndarray) -> Spread:
-    """Median and quartiles (linear interpolation) of the finite ``values``."""
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if not len(x):
-        return Spread(0, None, None, None)
-    q1, median, q3 = np.percentile(x, [25, 50, 75])
-    return Spread(len(x), float(median), float(q1), float(q3))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,27 @@
+"""Describing a sample across subjects: its median and quartiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and interquartile range of a sample."""
+
+    n: int
+    median: float | None
+    q1: float | None
+    q3: float | None
+
+
+def spread(values: list[float] | np.ndarray) -> Spread:
+    """Median and quartiles (linear interpolation) of the finite ``values``."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return Spread(0, None, None, None)
+    q1, median, q3 = np.percentile(x, [25, 50, 75])
+    return Spread(len(x), float(median), float(q1), float(q3))
