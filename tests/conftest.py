@@ -43,7 +43,7 @@ def fashion_mnist_dir() -> Path:
     return FASHION_MNIST
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def lfw_dir() -> Path:
     path = SHARED_DATA / "lfw"
     if not path.is_dir():

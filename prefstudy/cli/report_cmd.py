@@ -1,4 +1,4 @@
-"""`prefstudy report`: the paper's confusion tables and accuracies, per subject and run."""
+"""`prefstudy report`: accuracy with its uncertainty per subject and run, statistics across subjects."""
 
 from __future__ import annotations
 
@@ -11,29 +11,41 @@ from prefstudy.cli.options import StudyOption, workspace
 from prefstudy.cli.output import note, stdout_console
 from prefstudy.errors import PrefstudyError
 
-FORMATS = ("table", "markdown", "json")
+FORMATS = ("table", "markdown", "json", "html")
 
 
 def report(
     format: Annotated[str, typer.Option("--format", "-f", help=f"{', '.join(FORMATS)}.")] = "table",
-    out: Annotated[Path | None, typer.Option(help="Write the report to FILE instead of stdout.")] = None,
-    subject: Annotated[str | None, typer.Option(help="Only this subject.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the report to FILE instead of stdout (html: required).")
+    ] = None,
+    subjects: Annotated[
+        str | None, typer.Option("--subjects", "--subject", help="Only subjects matching this glob (e.g. 'lon-*').")
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
     study: StudyOption = None,
 ) -> None:
-    """Report every finished run: TP/FP/FN/TN and accuracy per split, and accuracy across subjects."""
+    """Report the study across subjects: every statistic with its uncertainty, as tables, Markdown, JSON or HTML."""
     from prefstudy.files import write_text_atomically
     from prefstudy.report import collect, render_json, render_markdown, render_table
 
     if format not in FORMATS:
         raise PrefstudyError(f"unknown report format {format!r}; use one of: {', '.join(FORMATS)}")
-    data = collect(workspace(study), subject=subject, dataset=dataset)
+    if format == "table" and out is not None:
+        raise PrefstudyError("--out needs --format markdown, json or html")
+    if format == "html" and out is None:
+        raise PrefstudyError("--format html needs --out FILE (one self-contained page)")
+    ws = workspace(study)
+    data = collect(ws, subjects=subjects, dataset=dataset)
     if format == "table":
-        if out is not None:
-            raise PrefstudyError("--out needs --format markdown or json")
         render_table(data, stdout_console())
         return
-    text = render_markdown(data) if format == "markdown" else render_json(data)
+    if format == "html":
+        from prefstudy.report.html import render_html
+
+        text = render_html(data, ws)
+    else:
+        text = render_markdown(data) if format == "markdown" else render_json(data)
     if out is None:
         typer.echo(text)
     else:

@@ -97,6 +97,9 @@ class AgreementSummary:
     iou: float
     region_share: float  # the regions' mean share of the image
     top: float
+    pointing_hits: int = 0
+    energy_sd: float | None = None  # across items (None for a single item)
+    iou_sd: float | None = None
 
 
 def agreement_summaries(ws: Workspace, run_ids: set[str]) -> list[AgreementSummary]:
@@ -107,7 +110,8 @@ def agreement_summaries(ws: Workspace, run_ids: set[str]) -> list[AgreementSumma
         rows = con.execute(
             """
             SELECT run_id, layer, label, count(*), avg(pointing::DOUBLE), avg(energy), avg(iou),
-                   avg((region[3] - region[1]) * (region[4] - region[2])), any_value(top)
+                   avg((region[3] - region[1]) * (region[4] - region[2])), any_value(top),
+                   count(*) FILTER (pointing), stddev_samp(energy), stddev_samp(iou)
             FROM explanations
             WHERE split = 'test' AND label = predicted AND region IS NOT NULL AND run_id IN (SELECT unnest(?))
             GROUP BY run_id, layer, label
@@ -116,3 +120,16 @@ def agreement_summaries(ws: Workspace, run_ids: set[str]) -> list[AgreementSumma
             [sorted(run_ids)],
         ).fetchall()
     return [AgreementSummary(*row) for row in rows]
+
+
+def sheet_files(ws: Workspace, run_ids: set[str]) -> list[tuple[str, str, Path]]:
+    """(run id, layer, path) of each contact sheet the given runs' explanations drew, by run and path."""
+    if not run_ids:
+        return []
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT run_id, layer, path FROM explanation_files WHERE kind = 'sheet' AND run_id IN (SELECT unnest(?)) "
+            "ORDER BY run_id, layer, path",
+            [sorted(run_ids)],
+        ).fetchall()
+    return [(run_id, layer, Path(path)) for run_id, layer, path in rows]

@@ -11,15 +11,26 @@ is the consensus itself with no model: the mean rating of the *other* raters of 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from prefstudy.config import TrainSettings
 from prefstudy.metrics import spearman
+from prefstudy.report.paired import PairedSummary, mcnemar_attainable, summarize_paired
 from prefstudy.runs.record import RunRow, prediction_columns
 from prefstudy.splits import TEST
-from prefstudy.stats import Spread, Wilcoxon, spread, wilcoxon
+from prefstudy.stats import (
+    MeanInterval,
+    SignTest,
+    Spread,
+    Wilcoxon,
+    mcnemar_exact,
+    sign_test,
+    spread,
+    t_interval,
+    wilcoxon,
+)
 from prefstudy.subjects.consensus import consensus_of
 from prefstudy.subjects.labels import rating_totals
 from prefstudy.subjects.registry import CONSENSUS, subject_kinds
@@ -45,6 +56,9 @@ class RaterComparison:
     population_rho: float | None
     ceiling_accuracy: float | None  # the other raters' mean rating as the predictor
     ceiling_rho: float | None
+    personal_only: int = 0  # test items only the personal model got right (McNemar's discordant pairs)
+    population_only: int = 0
+    mcnemar_p: float | None = None  # exact McNemar test, personal vs population, on the rater's test items
 
     @property
     def accuracy_gain(self) -> float:
@@ -76,6 +90,14 @@ class PopulationSummary:
     rho_losses: int
     accuracy_test: Wilcoxon  # paired, personal minus population, across raters
     rho_test: Wilcoxon
+    accuracy_paired: PairedSummary | None = None  # the gain's mean with a CI, sign test, Holm over McNemar tests
+    rho_gain: MeanInterval | None = None
+    rho_sign: SignTest | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["accuracy_paired"] = None if self.accuracy_paired is None else self.accuracy_paired.to_dict()
+        return data
 
 
 def _none(x: float) -> float | None:
@@ -205,6 +227,12 @@ def _compare(
     def accuracy(p: np.ndarray) -> float:
         return float(np.mean((p[answered] > 0.5) == truth[answered])) if answered.any() else float("nan")
 
+    personal_right = (personal_a[answered] > 0.5) == truth[answered]
+    population_right = (population_a[answered] > 0.5) == truth[answered]
+    test = mcnemar_exact(
+        int(np.sum(population_right & ~personal_right)), int(np.sum(personal_right & ~population_right))
+    )
+
     rated = np.isfinite(ratings_a)
     ceiling_accuracy = ceiling_rho = None
     predicted = ceilings.predictor(population, dataset, subject, items_a, np.nan_to_num(ratings_a))
@@ -226,6 +254,9 @@ def _compare(
         population_rho=_none(spearman(population_a[rated], ratings_a[rated])),
         ceiling_accuracy=ceiling_accuracy,
         ceiling_rho=ceiling_rho,
+        personal_only=test.c,
+        population_only=test.b,
+        mcnemar_p=test.p_value,
     )
 
 
@@ -259,6 +290,11 @@ def summarize_comparisons(comparisons: list[RaterComparison]) -> list[Population
                 rho_losses=int(np.nansum(rho_gain < 0)),
                 accuracy_test=wilcoxon(acc_gain),
                 rho_test=wilcoxon(rho_gain),
+                accuracy_paired=summarize_paired(
+                    acc_gain.tolist(), [c.mcnemar_p for c in items], [mcnemar_attainable(c.n_test) for c in items]
+                ),
+                rho_gain=t_interval(rho_gain),
+                rho_sign=sign_test(rho_gain),
             )
         )
     return out

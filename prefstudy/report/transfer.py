@@ -5,10 +5,12 @@ from scratch with the same settings, scored on the same test items.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+from prefstudy.report.paired import PairedSummary, mcnemar_attainable, summarize_paired
 from prefstudy.runs.record import Prediction, RunRow, predictions_by_run
 from prefstudy.splits import TEST
+from prefstudy.stats import mcnemar_exact
 from prefstudy.workspace import Workspace
 
 
@@ -25,6 +27,9 @@ class TransferPair:
     baseline_accuracy: float | None
     transfer_accuracy: float
     gain_points: float | None  # transfer minus baseline, in percentage points
+    baseline_only: int | None = None  # items only the baseline got right (McNemar's discordant pairs)
+    transfer_only: int | None = None  # items only the transfer run got right
+    mcnemar_p: float | None = None  # exact McNemar test on the shared test items
 
 
 @dataclass(frozen=True)
@@ -40,15 +45,21 @@ class GainSummary:
     min_gain_points: float
     max_gain_points: float
     largest: bool  # the number of labels where this transfer gains most
+    paired: PairedSummary | None = None  # across subjects: mean gain with a CI, Wilcoxon, sign test, Holm
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["paired"] = None if self.paired is None else self.paired.to_dict()
+        return data
 
 
-def _accuracy(predicted: list[Prediction], items: set[int] | None = None) -> tuple[float, set[int]]:
-    chosen = [
-        (p.item_idx, p.label == (p.p_preferred > 0.5))
-        for p in predicted
-        if p.label is not None and (items is None or p.item_idx in items)  # a tie has no answer to score
-    ]
-    return (sum(ok for _, ok in chosen) / len(chosen) if chosen else float("nan")), {i for i, _ in chosen}
+def _correct(predicted: list[Prediction]) -> dict[int, bool]:
+    """Item -> whether the run answered it as the subject did (a tie has no answer to score)."""
+    return {p.item_idx: p.label == (p.p_preferred > 0.5) for p in predicted if p.label is not None}
+
+
+def _share(correct: dict[int, bool], items: list[int]) -> float:
+    return sum(correct[i] for i in items) / len(items) if items else float("nan")
 
 
 def _scratch_runs(runs: list[RunRow]) -> dict[tuple[str, str], list[RunRow]]:
@@ -74,13 +85,19 @@ def pair_runs(runs: list[RunRow], test_predictions: dict[str, list[Prediction]])
         if run.parent_run is None:
             continue
         baseline = _baseline(scratch, run)
+        mine = _correct(test_predictions.get(run.id, []))
+        test = None
         if baseline is None:
-            accuracy, items = _accuracy(test_predictions.get(run.id, []))
+            items = sorted(mine)
             base_accuracy = None
         else:
-            _, base_items = _accuracy(test_predictions.get(baseline.id, []))
-            accuracy, items = _accuracy(test_predictions.get(run.id, []), base_items)
-            base_accuracy, _ = _accuracy(test_predictions.get(baseline.id, []), items)
+            theirs = _correct(test_predictions.get(baseline.id, []))
+            items = sorted(mine.keys() & theirs.keys())
+            base_accuracy = _share(theirs, items)
+            test = mcnemar_exact(
+                sum(theirs[i] and not mine[i] for i in items), sum(mine[i] and not theirs[i] for i in items)
+            )
+        accuracy = _share(mine, items)
         transfer = run.transfer
         pairs.append(
             TransferPair(
@@ -95,6 +112,9 @@ def pair_runs(runs: list[RunRow], test_predictions: dict[str, list[Prediction]])
                 baseline_accuracy=base_accuracy,
                 transfer_accuracy=accuracy,
                 gain_points=None if base_accuracy is None else 100 * (accuracy - base_accuracy),
+                baseline_only=None if test is None else test.b,
+                transfer_only=None if test is None else test.c,
+                mcnemar_p=None if test is None else test.p_value,
             )
         )
     return pairs
@@ -112,11 +132,12 @@ def collect_pairs(ws: Workspace, runs: list[RunRow]) -> list[TransferPair]:
 
 def summarize_gains(pairs: list[TransferPair]) -> list[GainSummary]:
     """Mean gain per (source, target, mode, target labels), marking the label count where it is largest."""
-    groups: dict[tuple[str, str, str, int], dict[str, float]] = {}
+    latest: dict[tuple[str, str, str, int], dict[str, TransferPair]] = {}
     for pair in pairs:  # the latest pair of a subject wins
         if pair.gain_points is not None:
             key = (pair.source_dataset, pair.dataset, pair.mode, pair.n_train)
-            groups.setdefault(key, {})[pair.subject] = pair.gain_points
+            latest.setdefault(key, {})[pair.subject] = pair
+    groups = {key: {s: p.gain_points for s, p in g.items()} for key, g in latest.items()}
     means = {key: statistics.fmean(g.values()) for key, g in groups.items()}
     best = {}
     for (source, target, mode, n), mean in means.items():
@@ -130,6 +151,11 @@ def summarize_gains(pairs: list[TransferPair]) -> list[GainSummary]:
             min(groups[key].values()),
             max(groups[key].values()),
             largest=best[key[:3]] == key,
+            paired=summarize_paired(
+                list(groups[key].values()),
+                [p.mcnemar_p for p in latest[key].values()],
+                [mcnemar_attainable(p.n_test) for p in latest[key].values()],
+            ),
         )
         for key in sorted(groups)
     ]

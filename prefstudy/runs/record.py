@@ -371,6 +371,20 @@ def run_metrics(ws: Workspace, ids: Iterable[str] | None = None) -> dict[str, di
     return out
 
 
+def epoch_histories(ws: Workspace, ids: Iterable[str]) -> dict[str, list[tuple[int, float, float | None]]]:
+    """run id -> (epoch, train accuracy, validation accuracy or None) per epoch, for the given runs."""
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT run_id, epoch, train_accuracy, val_accuracy FROM epochs WHERE run_id IN (SELECT unnest(?)) "
+            "ORDER BY run_id, epoch",
+            [sorted(set(ids))],
+        ).fetchall()
+    out: dict[str, list[tuple[int, float, float | None]]] = {}
+    for run_id, *point in rows:
+        out.setdefault(run_id, []).append(tuple(point))
+    return out
+
+
 @dataclass(frozen=True)
 class Prediction:
     item_idx: int

@@ -405,3 +405,57 @@ def copy_export(ws: Workspace, subject: str, dataset: str | None, path: Path, fm
     options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
     with ws.connect() as con:
         con.execute(f"COPY ({query}) TO '{sql_path(path)}' ({options})", params)
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """How one subject answered one dataset: the paper's Table 1, misses, ties and response times."""
+
+    subject: str
+    dataset: str
+    trials: int  # every trial, repeats and misses included
+    preferred: int  # latest answers per item, repeats aside
+    not_preferred: int
+    ties: int
+    timed_out: int  # trials
+    rt_n: int  # trials with a response time
+    rt_median_ms: float | None
+    rt_q1_ms: float | None
+    rt_q3_ms: float | None
+    repeats: int  # repeated trials answered both times
+    repeats_agreeing: int  # of those, the same answer as the first time
+
+
+def trial_summaries(ws: Workspace, dataset: str | None = None) -> list[TrialSummary]:
+    """Per subject and dataset (one dataset, if given): answers, misses, response times and test-retest."""
+    where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
+    with ws.connect() as con:
+        rows = con.execute(
+            f"""
+            WITH chosen AS (SELECT * FROM labels {where}),
+            latest AS (
+                SELECT subject, dataset, count(*) FILTER (preferred) AS preferred,
+                       count(*) FILTER (NOT preferred) AS not_preferred, count(*) FILTER (tie) AS ties
+                FROM (SELECT subject, dataset, item_idx, arg_max_null(preferred, id) AS preferred,
+                             arg_max(tie, id) AS tie
+                      FROM chosen WHERE NOT timed_out AND repeat_of IS NULL GROUP BY subject, dataset, item_idx)
+                GROUP BY subject, dataset),
+            trials AS (
+                SELECT subject, dataset, count(*) AS trials, count(*) FILTER (timed_out) AS timed_out,
+                       count(rt_ms) FILTER (NOT timed_out) AS rt_n,
+                       quantile_cont(rt_ms, [0.5, 0.25, 0.75]) FILTER (NOT timed_out) AS rt
+                FROM chosen GROUP BY subject, dataset),
+            retest AS (
+                SELECT r.subject, r.dataset, count(*) AS repeats,
+                       count(*) FILTER (r.preferred = o.preferred) AS agreeing
+                FROM chosen r JOIN labels o ON o.id = r.repeat_of
+                WHERE r.preferred IS NOT NULL AND o.preferred IS NOT NULL GROUP BY r.subject, r.dataset)
+            SELECT t.subject, t.dataset, t.trials, coalesce(l.preferred, 0), coalesce(l.not_preferred, 0),
+                   coalesce(l.ties, 0), t.timed_out, t.rt_n, t.rt[1], t.rt[2], t.rt[3],
+                   coalesce(r.repeats, 0), coalesce(r.agreeing, 0)
+            FROM trials t LEFT JOIN latest l USING (subject, dataset) LEFT JOIN retest r USING (subject, dataset)
+            ORDER BY t.dataset, t.subject
+            """,
+            params,
+        ).fetchall()
+    return [TrialSummary(*row) for row in rows]

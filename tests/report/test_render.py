@@ -9,8 +9,11 @@ from rich.console import Console
 
 from prefstudy.metrics import Confusion
 from prefstudy.report.agreement import AgreementRow
-from prefstudy.report.model import Report, RunSummary, summarize_groups
-from prefstudy.report.render import render_json, render_markdown, render_table, sections
+from prefstudy.report.groups import summarize_groups
+from prefstudy.report.model import Report, RunSummary
+from prefstudy.report.render import render_json, render_markdown, render_table
+from prefstudy.report.scores import score_of
+from prefstudy.report.sections import sections
 from prefstudy.report.transfer import TransferPair, summarize_gains
 
 
@@ -31,6 +34,7 @@ def _run(run_id: str, subject: str, test: Confusion, transfer: str | None = None
         transfer=transfer,
         duration_s=12.0,
         metrics={"train": Confusion(150, 10, 20, 150), "validation": Confusion(30, 5, 5, 30), "test": test},
+        score=score_of(test),
     )
 
 
@@ -49,7 +53,7 @@ REPORT = Report(
     transfer_pairs=[_pair("alice", 100, 0.70, 0.90), _pair("bob", 100, 0.60, 0.65), _pair("alice", 400, 0.80, 0.82)],
     agreement=[AgreementRow("alice-1", "features.4", "preferred", 40, 0.675, 0.5, 0.25, 0.25, 0.25, 0.1428)],
 )
-REPORT.groups = summarize_groups(REPORT.runs)
+REPORT.groups, REPORT.runs = summarize_groups(REPORT.runs)
 
 
 def test_groups_summarise_each_subjects_latest_run_per_variant():
@@ -71,14 +75,24 @@ def test_gains_are_averaged_per_number_of_labels_and_the_largest_is_marked():
 def test_markdown_has_every_section_and_a_paper_style_confusion_table():
     text = render_markdown(REPORT)
     assert text.startswith("# Study report: unit\n")
-    for title, *_ in sections(REPORT):
-        assert f"## {title}" in text
+    for section in sections(REPORT):
+        assert f"## {section.title}" in text
     run_row = "| alice-1 | alice | faces | paper-vgg | model2 | from scratch | 3/5 | test | 100 | 40 | 10 | 5 | 45 |"
     assert run_row + " 85.00 % |" in text
-    assert "| faces | paper-vgg | model2 | from scratch | 2 | 72.50 % | 17.68 % | 60.00 % | 85.00 % |" in text
-    assert "| fm | faces | finetune | 100 | 2 | +12.5 | +5.0 | +20.0 | ◀ |" in text
+    group = (
+        "| faces | paper-vgg | model2 | from scratch | 2 | 72.50 % [66.25 %, 78.75 %] | 72.50 % [-86.33 %, 231.33 %] |"
+    )
     assert (
-        "| alice-1 | features.4 | preferred | 40 | 67.50 % (25.00 %) | 50.00 % (25.00 %) | 25.00 % (14.28 %) |" in text
+        group + " 17.68 % | 60.00 % | 85.00 % | 52.50 % | 2 / 2 | 20.00 % [-107.06 %, 147.06 %] | 0.3 | 0.5 |" in text
+    )
+    assert (
+        "| alice-1 | alice | faces | from scratch | 100 | 85.00 % | [76.72 %, 90.69 %] | 55.00 % | 1.7e-10 | yes |"
+        in text
+    )
+    assert "| fm | faces | finetune | 100 | 2 | +12.5 [-82.8, +107.8] | 0.5 | 0.5 | 0 / 0 | +5.0 | +20.0 | ◀ |" in text
+    assert (
+        "| alice-1 | features.4 | preferred | 40 | 67.50 % — (25.00 %) | 50.00 % — (25.00 %) | 25.00 % — (14.28 %) |"
+        in text
     )
     assert "### alice-2 — alice, faces, model2" in text
     assert "| preferred | 45 (TP) | 5 (FN) |\n| not preferred | 5 (FP) | 45 (TN) |" in text
@@ -96,13 +110,13 @@ def test_the_terminal_tables_show_each_run_once_per_block():
     out = io.StringIO()
     render_table(REPORT, Console(file=out, width=250))
     text = out.getvalue()
-    assert text.count("alice-1") == 2  # its run block and the agreement table
+    assert text.count("alice-1") == 3  # its run block, its score and the agreement table
     assert text.count("validation") == 3 and "85.00 %" in text and "+12.5" in text
 
 
 def test_an_empty_report_says_there_is_nothing_yet():
     empty = Report(study="unit")
-    assert "No finished runs yet." in render_markdown(empty)
+    assert "No finished runs yet" in render_markdown(empty)
     out = io.StringIO()
     render_table(empty, Console(file=out))
     assert "No finished runs yet" in out.getvalue()

@@ -1,0 +1,61 @@
+"""A finished run as the report shows it: its confusion tables and its test score."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from prefstudy.metrics import Confusion, RankScore
+from prefstudy.report.scores import Score, score_of
+from prefstudy.runs.record import SPLIT_ORDER as SPLITS
+from prefstudy.runs.record import RunRow
+from prefstudy.splits import TEST, TRAIN
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    subject: str
+    dataset: str
+    backbone: str
+    protocol: str
+    seed: int
+    epochs: int
+    best_epoch: int | None
+    parent_run: str | None
+    n_labels: int
+    n_train: int  # training labels actually used (a train-size limit lowers it)
+    train_size: int | None
+    transfer: str | None  # e.g. "finetune from fm"; None for a model trained from scratch
+    duration_s: float | None
+    metrics: dict[str, Confusion]
+    score: Score | None = None  # the test split's accuracy with its interval, chance and test
+    fold: int | None = None  # of k item folds (runs of one setting's folds are pooled across subjects)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["metrics"] = {split: c.to_dict() for split, c in self.metrics.items()}
+        return data
+
+
+def summarize_run(row: RunRow, metrics: dict[str, Confusion], ranks: dict[str, RankScore] | None = None) -> RunSummary:
+    """A finished run as the report shows it."""
+    transfer = row.transfer
+    return RunSummary(
+        run_id=row.id,
+        subject=row.subject,
+        dataset=row.dataset,
+        backbone=row.backbone,
+        protocol=row.protocol,
+        seed=row.seed,
+        epochs=row.epochs,
+        best_epoch=row.best_epoch,
+        parent_run=row.parent_run,
+        n_labels=row.config["n_labels"],
+        n_train=row.config["split_sizes"][TRAIN],
+        train_size=row.settings.get("train_size"),
+        transfer=f"{transfer['mode']} from {transfer['source_dataset']}" if transfer else None,
+        duration_s=row.duration_s,
+        metrics={s: metrics[s] for s in SPLITS if s in metrics},
+        score=score_of(metrics[TEST], (ranks or {}).get(TEST)) if TEST in metrics else None,
+        fold=row.settings.get("fold"),
+    )
