@@ -215,6 +215,13 @@ def official_splits(ws: Workspace, name: str) -> np.ndarray:
     return np.array([split for (split,) in rows], dtype=object)
 
 
+def item_hashes(ws: Workspace, name: str) -> np.ndarray:
+    """Each item's sha256 (of its file's bytes, or of Fashion-MNIST's pixels), by item index."""
+    with ws.connect() as con:
+        rows = con.execute("SELECT sha256 FROM items WHERE dataset = ? ORDER BY idx", [name]).fetchall()
+    return np.array([sha for (sha,) in rows], dtype=object)
+
+
 def cache_problem(ws: Workspace, name: str) -> str | None:
     """What is wrong with a dataset's image cache and its record, or None.
 

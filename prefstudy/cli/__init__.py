@@ -19,6 +19,7 @@ from prefstudy.cli import (
     demo_cmd,
     explain_cmd,
     label_cmd,
+    recommend_cmd,
     report_cmd,
     run_cmd,
     runs_cmd,
@@ -30,7 +31,7 @@ from prefstudy.env import DEBUG_ENV
 from prefstudy.errors import PrefstudyError
 
 # The order a study goes in, which `prefstudy --help` and docs/cli.md follow.
-ORDER = ("study", "data", "subject", "label", "run", "runs", "explain", "report", "backbones", "demo")
+ORDER = ("study", "data", "subject", "label", "run", "runs", "explain", "report", "recommend", "backbones", "demo")
 
 
 class PrefstudyGroup(TyperGroup):
@@ -69,6 +70,7 @@ app.add_typer(runs_cmd.app, name="runs")
 app.command("run")(run_cmd.run)
 app.command("explain")(explain_cmd.explain)
 app.command("report")(report_cmd.report)
+app.command("recommend")(recommend_cmd.recommend)
 app.command("demo")(demo_cmd.demo)
 
 

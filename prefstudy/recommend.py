@@ -1,0 +1,209 @@
+"""`prefstudy recommend`: rank unseen images for a subject by a finished model, each with its Grad-CAM.
+
+The pool, any folder searched recursively, is decoded exactly as `data add` decoded the run's
+dataset (same size, channels and square fit), so the model then meets it through the run's own
+recorded input plan, as a transfer run meets its target images. Images the subject has already
+answered, on any dataset, are recognised by sha256 and left out: the hash of the file's bytes
+(how image trees hash their items) or of its decoded pixels (how Fashion-MNIST does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from prefstudy.backbones import Backbone
+from prefstudy.datasets import get_dataset, item_hashes
+from prefstudy.device import resolve_device
+from prefstudy.errors import PrefstudyError
+from prefstudy.explain.gradcam import PREFERRED, GradCam
+from prefstudy.explain.render import heat_image, original_image, overlay_image, save
+from prefstudy.files import writable_dir
+from prefstudy.inputs import InputAdapter, Shape
+from prefstudy.models import read_saved_model
+from prefstudy.precision import FP32, Precision, resolve_precision
+from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.record import RunRow, finished_runs, get_run
+from prefstudy.sources import get_source
+from prefstudy.sources.base import SourceOptions
+from prefstudy.subjects.labels import labelled_pairs, usable_labels
+from prefstudy.subjects.registry import require_subject
+from prefstudy.train import image_tensor, predict_proba
+from prefstudy.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The readable images of a folder, decoded like the run's dataset."""
+
+    root: Path
+    keys: list[str]  # paths relative to the root, sorted
+    images: np.ndarray  # (N, H, W, C) uint8
+    sha256: list[str]  # of each file's bytes
+    unreadable: list[tuple[str, str]]  # (key, why)
+
+    def path(self, i: int) -> str:
+        return str(self.root / self.keys[i])
+
+    def pixel_sha256(self, i: int) -> str:
+        return hashlib.sha256(self.images[i].tobytes()).hexdigest()
+
+
+def choose_run(ws: Workspace, subject: str, run_id: str | None, dataset: str | None) -> RunRow:
+    """``run_id`` (which must be the subject's), or the subject's latest finished run on ``dataset``."""
+    require_subject(ws, subject)
+    if (run_id is None) == (dataset is None):
+        raise PrefstudyError("give either --run RUN_ID or --dataset D (the subject's latest finished run on D)")
+    if run_id is not None:
+        row = get_run(ws, run_id)
+        if row.subject != subject:
+            raise PrefstudyError(f"run {run_id} is {row.subject}'s model, not {subject}'s; give a run of {subject}'s")
+        return row
+    get_dataset(ws, dataset)  # an unknown dataset is its own clear error
+    runs = finished_runs(ws, subject=subject, dataset=dataset)
+    if not runs:
+        raise PrefstudyError(
+            f"subject {subject!r} has no finished run on {dataset!r}; "
+            f"make one with `prefstudy run --subject {subject} --dataset {dataset}`"
+        )
+    return runs[-1]
+
+
+def read_pool(root: Path, shape: Shape, report: Reporter) -> Pool:
+    """Every image under ``root``, decoded to ``shape`` (C, H, W) as a folder dataset is; unreadable files listed."""
+    channels, height, width = shape
+    if height != width:
+        raise PrefstudyError(f"the run's images are {height}x{width}; recommend decodes square images only")
+    # A folder dataset's own reader, at the run's size and channels: a file of the dataset gives its cached pixels.
+    decoded = get_source("folder").load(SourceOptions(path=Path(root), size=height, channels=channels), report)
+    return Pool(Path(root), decoded.keys, decoded.images, decoded.sha256, decoded.skipped)
+
+
+def labelled_hashes(ws: Workspace, subject: str) -> set[str]:
+    """The sha256 of every item the subject has answered, on any dataset."""
+    hashes: set[str] = set()
+    for who, dataset in labelled_pairs(ws):
+        if who == subject:
+            hashes.update(item_hashes(ws, dataset)[usable_labels(ws, subject, dataset).item_idx])
+    return hashes
+
+
+def recommend(
+    ws: Workspace,
+    subject: str,
+    images: Path,
+    *,
+    run_id: str | None = None,
+    dataset: str | None = None,
+    top: int = 10,
+    explain_out: Path | None = None,
+    include_labelled: bool = False,
+    batch_size: int = 256,
+    device: str = "auto",
+    report: Reporter | None = None,
+) -> dict[str, Any]:
+    """Rank the images under ``images`` for ``subject``; returns the `--json` object."""
+    report = report or SilentReporter()
+    if top < 1:
+        raise PrefstudyError(f"--top must be at least 1, got {top}")
+    row = choose_run(ws, subject, run_id, dataset)
+    backbone, plan = read_saved_model(ws, row.id).build()
+    with _output_folder(explain_out):
+        pool = read_pool(Path(images), plan.images, report)
+        seen = set() if include_labelled else labelled_hashes(ws, subject)
+        fresh = [i for i, sha in enumerate(pool.sha256) if sha not in seen and pool.pixel_sha256(i) not in seen]
+        if not fresh:
+            raise PrefstudyError(
+                f"all {len(pool.keys)} images in {pool.root} are ones {subject} has labelled; "
+                "add --include-labelled to rank them anyway"
+            )
+        where = resolve_device(device)
+        backbone.module.to(where)
+        adapter = InputAdapter(plan, backbone).to(where)
+        # The run's own numeric path, so an image of its dataset scores as the run scored it.
+        precision = resolve_precision(row.config.get("precision", FP32), where)
+        pixels = image_tensor(pool.images[fresh])
+        report.start(len(fresh), f"ranking with {row.id}")
+        p = _scores(backbone, adapter, pixels, precision, batch_size, report)
+        order = sorted(range(len(fresh)), key=lambda j: (-p[j], pool.keys[fresh[j]]))[:top]  # ties: by path
+        ranking = [
+            {"rank": r, "path": pool.path(fresh[j]), "sha256": pool.sha256[fresh[j]], "p_preferred": float(p[j])}
+            for r, j in enumerate(order, start=1)
+        ]
+        if explain_out is not None:
+            heat = _heat_maps(backbone, adapter, pixels[order], batch_size, report)
+            for entry, j, item_heat in zip(ranking, order, heat, strict=True):
+                stem = _safe(Path(pool.keys[fresh[j]]).with_suffix("").as_posix())
+                target = Path(explain_out) / f"{entry['rank']:03d}-{stem}.png"
+                entry["overlay"] = str(_draw(pool.images[fresh[j]], item_heat, target))
+    return {
+        "subject": subject,
+        "run_id": row.id,
+        "dataset": row.dataset,
+        "images_dir": str(pool.root),
+        "input": plan.describe(),
+        "images": len(pool.keys),
+        "left_out_labelled": len(pool.keys) - len(fresh),
+        "unreadable": [{"path": str(pool.root / key), "error": why} for key, why in pool.unreadable],
+        "ranked": len(fresh),
+        "top": top,
+        "ranking": ranking,
+    }
+
+
+@contextmanager
+def _output_folder(out: Path | None) -> Iterator[None]:
+    """``out`` checked (and made) before the work; removed again if it was made here and the work fails."""
+    made = out is not None and not Path(out).exists()
+    if out is not None:
+        writable_dir(Path(out))
+    try:
+        yield
+    except BaseException:
+        if made:
+            with suppress(OSError):  # rmdir removes only an empty folder: nothing written is lost
+                Path(out).rmdir()
+        raise
+
+
+def _scores(
+    backbone: Backbone,
+    adapter: InputAdapter,
+    pixels: torch.Tensor,
+    precision: Precision,
+    batch_size: int,
+    report: Reporter,
+) -> np.ndarray:
+    """P(preferred) of every image, ``batch_size`` at a time, in eval mode."""
+    parts = []
+    for batch in torch.split(torch.arange(len(pixels)), batch_size):
+        parts.append(predict_proba(backbone.module, adapter, pixels, batch, batch_size, precision))
+        report.advance(len(batch))
+    return torch.cat(parts).numpy()
+
+
+def _heat_maps(
+    backbone: Backbone, adapter: InputAdapter, pixels: torch.Tensor, batch_size: int, report: Reporter
+) -> np.ndarray:
+    """Grad-CAM of the "preferred" class: what drew the model to each recommended image."""
+    report.start(len(pixels), "Grad-CAM of the top images")
+    cam = GradCam(backbone.module, backbone.cam_layer)
+    target = torch.full((len(pixels),), PREFERRED, dtype=torch.long)
+    return cam.attribute_batched(pixels, target, batch_size, transform=adapter, advance=report.advance).numpy()
+
+
+def _draw(pixels: np.ndarray, heat: np.ndarray, target: Path) -> Path:
+    original = original_image(pixels)
+    return save(overlay_image(original, heat_image(heat, original.size)), target)
+
+
+def _safe(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[-60:]
