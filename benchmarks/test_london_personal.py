@@ -101,7 +101,7 @@ def test_personal_vs_population(london_study: Path, benchmark) -> None:
     for kind, seconds in by_kind.items():
         print(f"  {kind}: {len(seconds)} runs, median {statistics.median(seconds):.2f} s of training and predicting")
     start = markdown.index("## Personal vs population across raters")
-    print(markdown[start : markdown.index("## Confusion tables")])
+    print(markdown[start : markdown.index("\n## ", start + 1)])
     assert len(raters) >= min(20, RATERS // 2)
     assert {s["variant"] for s in summary} == {"finetune", "frozen"}
     for c in report["personal_vs_population"]:
