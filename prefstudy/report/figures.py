@@ -51,11 +51,14 @@ def _group_figures(report: Report) -> list[Figure]:
             [s.accuracy_low for s in scores.values()],
             [s.accuracy_high for s in scores.values()],
             [s.chance for s in scores.values()],
-            f"Test accuracy per subject — {name}",
+            name,  # the caption says what is drawn; the plot adds the number of subjects
         )
-        out.append(
-            Figure("groups", f"{name}: each subject's test accuracy with its 95 % Wilson interval; grey: chance.", uri)
+        shown = (
+            "each subject's test accuracy with its 95 % Wilson interval; grey: the subject's chance"
+            if len(scores) <= plots.MANY
+            else "test accuracy across subjects, a histogram over a strip of subjects; dashed: the median chance"
         )
+        out.append(Figure("groups", f"{name}: {shown}.", uri))
     return out
 
 
