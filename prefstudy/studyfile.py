@@ -1,5 +1,5 @@
 """Study files: a study declared in TOML — its datasets, subjects (simulated, or imported raters and
-their consensus) and planned runs.
+their consensus), planned runs, and what the labelling page tells participants.
 
 Example::
 
@@ -42,6 +42,13 @@ Real raters come from a ratings file, and the population from their consensus (s
     split_by = "item"
     folds = 5
     transfer_from = "subject:crowd"
+
+What the labelling page shows each participant before their first trial (consent, instructions)::
+
+    [label]
+    instructions = '''
+    You will see 300 photos of rooms, one at a time. Press -> if you like it, <- if not ...
+    '''
 """
 
 from __future__ import annotations
@@ -165,6 +172,21 @@ class RunSpec:
         return self.transfer.source_protocol or self.settings.protocol
 
 
+MAX_INSTRUCTIONS = 20_000  # characters: a consent form and instructions, not a document
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """How the labelling app presents the study: the text shown before the first trial (plain text)."""
+
+    instructions: str | None = None
+
+    def __post_init__(self) -> None:
+        text = self.instructions
+        if text is not None and (not isinstance(text, str) or not text.strip() or len(text) > MAX_INSTRUCTIONS):
+            raise PrefstudyError(f"instructions must be a non-empty string of at most {MAX_INSTRUCTIONS} characters")
+
+
 @dataclass(frozen=True)
 class StudySpec:
     name: str
@@ -174,6 +196,7 @@ class StudySpec:
     runs: tuple[RunSpec, ...] = ()
     ratings: tuple[RatingsSpec, ...] = ()
     consensus: tuple[ConsensusSpec, ...] = ()
+    label: LabelSpec = field(default_factory=LabelSpec)
 
 
 def _check_text(key: str, value: Any) -> None:
@@ -183,7 +206,7 @@ def _check_text(key: str, value: Any) -> None:
 
 _DATASET_KEYS = {"kind", "path", "limit", "seed", "size", "channels"}
 _SUBJECT_KEYS = {"name", "dataset", "rule", "noise", "repeat", "seed", "limit"}
-_TOP_KEYS = {"study", "datasets", "subjects", "runs", "ratings", "consensus"}
+_TOP_KEYS = {"study", "datasets", "subjects", "runs", "ratings", "consensus", "label"}
 
 
 def _check_keys(where: str, table: dict[str, Any], allowed: set[str]) -> None:
@@ -260,6 +283,13 @@ def parse_study(text: str, origin: str = "study.toml") -> StudySpec:
         for i, table in enumerate(_array_of_tables(f"{origin} consensus", doc.get("consensus", [])), start=1)
     ]
 
+    label = _table(f"{origin} [label]", doc.get("label", {}))
+    _check_keys(f"{origin} [label]", label, set(LabelSpec.__dataclass_fields__))
+    try:
+        label_spec = LabelSpec(**label)
+    except PrefstudyError as error:
+        raise PrefstudyError(f"{origin} [label]: {error}") from None
+
     return StudySpec(
         name=head.get("name", Path(origin).parent.name or "study"),
         description=head.get("description", ""),
@@ -268,6 +298,7 @@ def parse_study(text: str, origin: str = "study.toml") -> StudySpec:
         runs=tuple(runs),
         ratings=tuple(ratings),
         consensus=tuple(consensus),
+        label=label_spec,
     )
 
 

@@ -27,6 +27,7 @@ TABLE_HOMES = {
     "explanations": "prefstudy/explain/records.py",
     "explanation_files": "prefstudy/explain/records.py",
     "label_links": "prefstudy/labeler/links.py",
+    "enrolments": "prefstudy/labeler/enrolments.py",
     "rating_rules": "prefstudy/subjects/ratings.py",
     "consensus": "prefstudy/subjects/consensus.py",
 }

@@ -1,4 +1,4 @@
-"""`prefstudy label`: the labelling app; `label links|import|import-ratings|export`."""
+"""`prefstudy label`: the labelling app; `label links|enrolments|import|import-ratings|export`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,30 @@ def label(
     host: Annotated[str, typer.Option(help="Listen here; 0.0.0.0 serves other machines (secret links).")] = LOOPBACK,
     port: Annotated[int, bounded(PORT_OR_ANY, "--port", help="The port; 0 picks a free one.")] = DEFAULT_PORT,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
+    enrol: Annotated[
+        str,
+        typer.Option(
+            help="links: the study's people, each through a secret link; "
+            "open: one public join link, where participants enrol themselves (Prolific, MTurk)."
+        ),
+    ] = "links",
+    participant_param: Annotated[
+        str | None,
+        typer.Option(help="With --enrol open: the join link's query parameter carrying the participant's id."),
+    ] = None,
+    max_subjects: Annotated[
+        int | None, bounded(COUNT, "--max-subjects", help="With --enrol open: enrol at most N participants.")
+    ] = None,
+    join_rate: Annotated[
+        int | None,
+        bounded(COUNT, "--join-rate", help="With --enrol open: new participants per minute from one address."),
+    ] = None,
+    trials: Annotated[
+        int | None, bounded(COUNT, "--trials", help="Each subject is done after N answers (misses not counted).")
+    ] = None,
+    complete_url: Annotated[
+        str | None, typer.Option(help="Where the page sends a subject who is done, e.g. the platform's completion URL.")
+    ] = None,
     study: StudyOption = None,
 ) -> None:
     """Start the labelling app: each subject answers preferred / not preferred, image by image."""
@@ -54,12 +78,16 @@ def label(
     if dataset is None:
         typer.echo(ctx.get_help())
         raise PrefstudyError("give --dataset to label (see `prefstudy data list`)")
-    from prefstudy.datasets import get_dataset
     from prefstudy.labeler.app import LabelOptions
-    from prefstudy.labeler.server import serve
+    from prefstudy.labeler.enrol import DEFAULT_PARAM, DEFAULT_PER_MINUTE, OpenEnrolment
 
-    ws = workspace(study)
-    get_dataset(ws, dataset)
+    if enrol not in ("links", "open"):
+        raise PrefstudyError(f"--enrol must be links or open, got {enrol!r}")
+    open_options = {"--participant-param": participant_param, "--max-subjects": max_subjects, "--join-rate": join_rate}
+    if enrol == "links" and (given := [name for name, value in open_options.items() if value is not None]):
+        raise PrefstudyError(f"{given[0]} needs --enrol open")
+    if enrol == "open" and subject is not None:
+        raise PrefstudyError("--subject and --enrol open exclude each other: participants enrol themselves")
     options = LabelOptions(
         deadline_s=deadline,
         block=block,
@@ -68,9 +96,33 @@ def label(
         seed=seed,
         limit=limit,
         fixation_s=fixation,
+        trials=trials,
+        complete_url=complete_url,
     )
+    opened = None
+    if enrol == "open":
+        opened = OpenEnrolment(
+            param=participant_param or DEFAULT_PARAM,
+            max_subjects=max_subjects,
+            per_minute=join_rate or DEFAULT_PER_MINUTE,
+        )
+    from prefstudy.datasets import get_dataset
+    from prefstudy.labeler.server import serve
+
+    ws = workspace(study)
+    get_dataset(ws, dataset)
     note("labelling app: stop it with Ctrl-C (every answer is already stored)")
-    serve(ws, dataset, subject, options, host=host, port=port, open_browser=not no_browser, say=typer.echo)
+    serve(
+        ws,
+        dataset,
+        subject,
+        options,
+        host=host,
+        port=port,
+        open_browser=not no_browser,
+        say=typer.echo,
+        enrol=opened,
+    )
 
 
 @app.command("links")
@@ -99,6 +151,30 @@ def links(
     for name, url in urls.items():
         typer.echo(f"{name}: {url}")
     note(f"serve them with: prefstudy label --dataset DATASET --host {host} --port {port}")
+
+
+@app.command("enrolments")
+def enrolments(
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only those enrolled on this dataset.")] = None,
+    study: StudyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List the participants who enrolled through the join link (`label --enrol open`): subject and platform id."""
+    from prefstudy.labeler.enrolments import enrolments as enrolled
+
+    rows = enrolled(workspace(study), dataset=dataset)
+    if json_out:
+        print_json(
+            {
+                "enrolments": [
+                    {**asdict(e), "created_at": e.created_at.isoformat(sep=" ", timespec="seconds")} for e in rows
+                ]
+            }
+        )
+        return
+    for e in rows:
+        typer.echo(f"{e.subject}  {e.participant_param}={e.participant_id}  {e.dataset}  {e.created_at:%Y-%m-%d %H:%M}")
+    note(f"{len(rows)} enrolled")
 
 
 @app.command("import")

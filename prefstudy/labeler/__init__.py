@@ -1,4 +1,5 @@
-"""The labelling web app: a FastAPI server and a static page, behind one secret link per subject.
+"""The labelling web app: a FastAPI server and a static page, behind one secret link per subject (and, for
+online studies, one public join link where participants enrol themselves).
 
 Where it listens by default is named here, so the command line can show it without importing
 the server.

@@ -35,6 +35,7 @@ class TrialState:
     """What the subject has done so far on the dataset, from the stored trials."""
 
     trials: int = 0  # every trial stored, timed out and repeats included
+    answers: int = 0  # in-time answers, repeats included: what a trial budget counts
     answered_at: dict[int, int] = field(default_factory=dict)  # item -> trial position of its answer
     first_label: dict[int, int] = field(default_factory=dict)  # item -> label id of that answer
     repeated: set[int] = field(default_factory=set)
@@ -46,6 +47,7 @@ def load_state(ws: Workspace, subject: str, dataset: str) -> TrialState:
     rows = trial_history(ws, subject, dataset)
     state = TrialState(trials=len(rows))
     for position, row in enumerate(rows):
+        state.answers += not row.timed_out and row.preferred is not None  # as labels.answer_count
         if row.repeat_of is not None:
             state.repeated.add(row.item)
         elif row.timed_out or row.preferred is None:

@@ -1,4 +1,5 @@
-"""Running the labelling app: bind, print each subject's link, open the browser, serve until Ctrl-C."""
+"""Running the labelling app: bind, print each subject's link (or the one public join link), open the browser,
+serve until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -11,21 +12,32 @@ import uvicorn
 from prefstudy.errors import PrefstudyError
 from prefstudy.labeler import LOOPBACK
 from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.enrol import OpenEnrolment
+from prefstudy.labeler.enrolments import enrolments
 from prefstudy.labeler.guards import is_loopback
 from prefstudy.labeler.links import link_token
 from prefstudy.subjects.registry import HUMAN, ensure_subject, human_subjects
 from prefstudy.workspace import Workspace
 
 
-def link(host: str, port: int, token: str) -> str:
-    """The subject's URL on a server listening at ``host:port``."""
+def _origin(host: str, port: int) -> str:
     if is_loopback(host):
         shown = "localhost"
     elif host in ("0.0.0.0", "::"):
         shown = socket.gethostname()
     else:
         shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/s/{token}"
+    return f"http://{shown}:{port}"
+
+
+def link(host: str, port: int, token: str) -> str:
+    """The subject's URL on a server listening at ``host:port``."""
+    return f"{_origin(host, port)}/s/{token}"
+
+
+def join_link(host: str, port: int, param: str) -> str:
+    """The public URL every participant of an open study starts at; the platform puts their id in ``<id>``."""
+    return f"{_origin(host, port)}/join?{param}=<id>"
 
 
 def subjects_to_serve(ws: Workspace, subject: str | None) -> dict[str, str]:
@@ -62,18 +74,27 @@ def serve(
     port: int = 0,
     open_browser: bool = True,
     say: Callable[[str], None] = print,
+    enrol: OpenEnrolment | None = None,
 ) -> None:
-    """Serve the labelling app until interrupted."""
-    tokens = subjects_to_serve(ws, subject)
-    app = create_app(ws, dataset, tokens, options, loopback_only=is_loopback(host))
+    """Serve the labelling app until interrupted; with ``enrol``, participants enrol through one public link."""
+    if enrol is not None and subject is not None:
+        raise PrefstudyError("--subject and --enrol open exclude each other: participants enrol themselves")
+    tokens = subjects_to_serve(ws, subject) if enrol is None else {}
+    app = create_app(ws, dataset, tokens, options, loopback_only=is_loopback(host), enrol=enrol)
     sock = bind(host, port)
     port = sock.getsockname()[1]
-    urls = {s: link(host, port, t) for t, s in tokens.items()}
-    for name, url in urls.items():
-        say(f"{name}: {url}")
-    if not is_loopback(host):
-        say("each link is secret: give every subject only their own")
-    if open_browser and len(urls) == 1:
-        webbrowser.open(next(iter(urls.values())))
+    if enrol is not None:
+        enrolled = len(enrolments(ws, dataset=dataset))
+        limit = f" of at most {enrol.max_subjects}" if enrol.max_subjects is not None else ""
+        say(f"join: {join_link(host, port, enrol.param)}")
+        say(f"the one link for every participant ({enrolled}{limit} enrolled on {dataset} so far)")
+    else:
+        urls = {s: link(host, port, t) for t, s in tokens.items()}
+        for name, url in urls.items():
+            say(f"{name}: {url}")
+        if not is_loopback(host):
+            say("each link is secret: give every subject only their own")
+        if open_browser and len(urls) == 1:
+            webbrowser.open(next(iter(urls.values())))
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])

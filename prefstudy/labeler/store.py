@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from prefstudy.labeler.plan import TrialPlan
-from prefstudy.subjects.labels import answer_ids, answers_since, find_trial, insert_trial, set_region
+from prefstudy.subjects.labels import answer_count, answer_ids, answers_since, find_trial, insert_trial, set_region
 from prefstudy.subjects.regions import Region
 from prefstudy.workspace import Workspace
 
-_write_lock = threading.Lock()  # one writer per process; other processes are waited for by the store
+WRITE_LOCK = threading.Lock()  # one writer per process (trials, regions, enrolments); other processes: the store
 
 
 class TrialRejected(Exception):
@@ -28,18 +28,27 @@ class Trial:
     rt_ms: float | None
     deadline_ms: float | None
     shown_at: datetime | None
+    input: str | None = None  # keyboard, mouse, touch or pen
+    orientation_changed: bool = False
 
 
-def record_trial(ws: Workspace, subject: str, dataset: str, plan: TrialPlan, trial: Trial) -> tuple[int, bool]:
-    """Store one trial; returns (label id, whether it was new). A retried trial returns the stored one."""
+def record_trial(
+    ws: Workspace, subject: str, dataset: str, plan: TrialPlan, trial: Trial, budget: int | None = None
+) -> tuple[int, bool]:
+    """Store one trial; returns (label id, whether it was new). A retried trial returns the stored one.
+
+    ``budget``: the subject gives at most this many answers on the dataset (misses are not counted).
+    """
     if not plan.includes(trial.item):
         raise TrialRejected("this image is not in your plan")
-    with _write_lock, ws.transaction() as con:
+    with WRITE_LOCK, ws.transaction() as con:
         existing = find_trial(con, trial.session, trial.trial)
         if existing:
             if existing.subject != subject:
                 raise TrialRejected("that session belongs to someone else")
             return existing.label_id, False
+        if budget is not None and answer_count(con, subject, dataset) >= budget:
+            raise TrialRejected(f"you have given all {budget} answers of this study: thank you, you are done")
         timed_out = trial.preferred is None
         repeat_of = None
         answers = answer_ids(con, subject, dataset, trial.item)
@@ -63,6 +72,8 @@ def record_trial(ws: Workspace, subject: str, dataset: str, plan: TrialPlan, tri
                 "shown_at": trial.shown_at,
                 "repeat_of": repeat_of,
                 "source": "labeler",
+                "input": trial.input,
+                "orientation_changed": trial.orientation_changed,
             },
         )
         return label_id, True
@@ -70,7 +81,7 @@ def record_trial(ws: Workspace, subject: str, dataset: str, plan: TrialPlan, tri
 
 def record_region(ws: Workspace, subject: str, session: str, trial: int, region: Region) -> bool:
     """Attach the subject's reason to an answered trial; False when there is no such answer of theirs."""
-    with _write_lock, ws.transaction() as con:
+    with WRITE_LOCK, ws.transaction() as con:
         return set_region(con, subject, session, trial, region)
 
 

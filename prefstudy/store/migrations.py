@@ -213,6 +213,24 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE metrics ADD COLUMN n_rated INTEGER;
         """,
     ),
+    (
+        7,
+        # Open enrolment: a participant who came through the public join link, by their recruiting
+        # platform's id (one subject per id); and how each answer in the labelling app was given.
+        """
+        CREATE TABLE enrolments (
+            subject           VARCHAR PRIMARY KEY,
+            dataset           VARCHAR NOT NULL,     -- the dataset they enrolled to label
+            participant_param VARCHAR NOT NULL,     -- the join link's query parameter, e.g. PROLIFIC_PID
+            participant_id    VARCHAR NOT NULL,     -- its value: the platform's id of the participant
+            client            VARCHAR,              -- the address they enrolled from
+            created_at        TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            UNIQUE (participant_param, participant_id)
+        );
+        ALTER TABLE labels ADD COLUMN input VARCHAR;                -- keyboard, mouse, touch or pen
+        ALTER TABLE labels ADD COLUMN orientation_changed BOOLEAN;  -- the screen turned while the image was up
+        """,
+    ),
 ]
 
 

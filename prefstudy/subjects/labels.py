@@ -43,6 +43,8 @@ LABEL_COLUMNS = (
     "source",
     "rating",
     "tie",
+    "input",
+    "orientation_changed",
 )
 USABLE = "NOT timed_out AND repeat_of IS NULL AND preferred IS NOT NULL"
 """The labels a model learns from (of these, the latest per item)."""
@@ -115,6 +117,15 @@ def answer_ids(con: duckdb.DuckDBPyConnection, subject: str, dataset: str, item:
         [subject, dataset, item],
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def answer_count(con: duckdb.DuckDBPyConnection, subject: str, dataset: str) -> int:
+    """How many in-time answers (first showings and repeats, not misses) the subject gave on the dataset."""
+    return scalar(
+        con,
+        "SELECT count(*) FROM labels WHERE subject = ? AND dataset = ? AND NOT timed_out AND preferred IS NOT NULL",
+        [subject, dataset],
+    )
 
 
 def insert_trial(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> int:
@@ -378,7 +389,7 @@ def answers_since(ws: Workspace, subject: str, dataset: str, since: datetime) ->
 
 _EXPORT = """
     SELECT l.dataset, i.key, l.preferred, l.rt_ms, l.deadline_ms, l.timed_out, l.session, l.block, l.trial,
-           l.shown_at, l.region, l.repeat_of, l.source, l.id AS label_id
+           l.shown_at, l.region, l.repeat_of, l.source, l.id AS label_id, l.input, l.orientation_changed
     FROM labels l JOIN items i ON i.dataset = l.dataset AND i.idx = l.item_idx
     WHERE l.subject = ? {dataset_filter}
     ORDER BY l.dataset, l.id

@@ -40,6 +40,15 @@ def ensure_subject(con: duckdb.DuckDBPyConnection, name: str, kind: str) -> None
         raise PrefstudyError(f"subject {name!r} is {row[0]}, not {kind}; use another name")
 
 
+def unused_name(con: duckdb.DuckDBPyConnection, prefix: str, start: int) -> str:
+    """The first of ``<prefix>0001``, ``<prefix>0002``, ... from number ``start`` that no subject holds."""
+    taken = {n for (n,) in con.execute("SELECT name FROM subjects WHERE starts_with(name, ?)", [prefix]).fetchall()}
+    n = max(start, 1)
+    while f"{prefix}{n:04d}" in taken:
+        n += 1
+    return f"{prefix}{n:04d}"
+
+
 def add_subject(ws: Workspace, name: str) -> None:
     """Register a person as a subject of the study."""
     with ws.transaction() as con:

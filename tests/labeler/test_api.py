@@ -171,6 +171,9 @@ def test_regions_attach_to_the_subjects_own_answers(sample_ws, people):
         ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 1, rt_ms=3_600_001)}, 422),
         ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 1, shown_at_ms=1e300)}, 422),
         ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 10**12, 1)}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 1, input="voice")}, 422),
+        ("post", "/api/{ann}/trial", {**_trial("{ann_session}", 1, 1, orientation_changed="yes")}, 422),
+        ("get", "/join?PROLIFIC_PID=abc", None, 404),  # no open enrolment: no join link
         ("post", "/api/{ann}/trial", {**_trial("{ben_session}", 1, 1)}, 403),
         ("post", "/api/{ann}/region", {"session": "{ann_session}", "trial": 10**30, "region": [0, 0, 1, 1]}, 422),
         ("post", "/api/{ann}/region", {"session": "{ben_session}", "trial": 1, "region": [0, 0, 1, 1]}, 403),
@@ -233,7 +236,8 @@ def test_a_session_belongs_to_its_link_and_outlives_a_restart(sample_ws, people)
     assert first.status_code == 200 and first.json()["new"]
     restarted = _client(sample_ws, people)  # a new server: the page's retry of its session is still accepted
     retry = restarted.post(f"/api/{ann}/trial", json=_trial(session, 1, 3))
-    assert retry.status_code == 200 and retry.json() == {"label_id": first.json()["label_id"], "new": False}
+    assert retry.status_code == 200
+    assert retry.json() == {"label_id": first.json()["label_id"], "new": False, "finished": False}
     assert [r[5] for r in _labels(sample_ws, "ann")] == [session]
 
 
