@@ -95,6 +95,14 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def devices() -> dict:
+    """Playwright's device descriptors ("iPhone 12", ...), read once before any `browser` starts."""
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    with playwright_sync.sync_playwright() as p:
+        return dict(p.devices)
+
+
 @pytest.fixture
 def servers():
     started: list[Server] = []
