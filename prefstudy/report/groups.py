@@ -52,7 +52,6 @@ class GroupSummary:
     def to_dict(self) -> dict:
         data = asdict(replace(self, subject_scores={}))
         data.pop("subject_scores")
-        data["reach"]["reachable"] = self.reach.reachable
         return data
 
 

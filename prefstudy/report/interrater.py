@@ -12,7 +12,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from prefstudy.stats import Spread, fleiss_kappa, krippendorff_alpha_nominal, pairwise_cohen_kappa, spread
+from prefstudy.stats import (
+    Spread,
+    finite_or_none,
+    fleiss_kappa,
+    krippendorff_alpha_nominal,
+    pairwise_cohen_kappa,
+    spread,
+)
 from prefstudy.subjects.labels import UsableLabels
 
 MIN_SHARED = 10
@@ -52,10 +59,6 @@ class RaterAgreement:
         return data
 
 
-def _none(x: float | None) -> float | None:
-    return None if x is None or x != x else float(x)
-
-
 def rater_agreement(dataset: str, answers: dict[str, UsableLabels]) -> RaterAgreement | None:
     """Agreement among ``answers`` (subject -> usable labels on ``dataset``); None if no item has two raters."""
     if len(answers) < 2:
@@ -78,7 +81,7 @@ def rater_agreement(dataset: str, answers: dict[str, UsableLabels]) -> RaterAgre
     fleiss, note = None, f"{int(raters_per_item[0])} raters per item"
     if np.all(raters_per_item == raters_per_item[0]):
         preferred = np.nansum(matrix, axis=0)
-        fleiss = _none(fleiss_kappa(np.stack([preferred, raters_per_item - preferred], axis=1)))
+        fleiss = finite_or_none(fleiss_kappa(np.stack([preferred, raters_per_item - preferred], axis=1)))
     else:
         note = f"items have {int(raters_per_item.min())}-{int(raters_per_item.max())} raters, not the same number"
     pairwise = pairwise_cohen_kappa(matrix, min_shared=MIN_SHARED)
@@ -88,7 +91,7 @@ def rater_agreement(dataset: str, answers: dict[str, UsableLabels]) -> RaterAgre
     pairs = []
     if len(names) <= PAIRS_LISTED:
         pairs = [
-            PairKappa(names[i], names[j], int(s), _none(k))
+            PairKappa(names[i], names[j], int(s), finite_or_none(k))
             for i, j, s, k in zip(*upper, shared, kappa, strict=True)
             if s >= MIN_SHARED
         ]
@@ -97,7 +100,7 @@ def rater_agreement(dataset: str, answers: dict[str, UsableLabels]) -> RaterAgre
         subjects=len(names),
         items=len(items),
         answers=int(raters_per_item.sum()),
-        krippendorff_alpha=_none(krippendorff_alpha_nominal(matrix)),
+        krippendorff_alpha=finite_or_none(krippendorff_alpha_nominal(matrix)),
         fleiss_kappa=fleiss,
         fleiss_note=note,
         pairs=int(counted.sum()),

@@ -22,12 +22,7 @@ class Reach:
     tested: int
     smallest_attainable_p: float | None  # the best p any subject could get with their number of items
     holm_first_cut: float | None
-
-    @property
-    def reachable(self) -> bool | None:
-        if self.smallest_attainable_p is None or self.holm_first_cut is None:
-            return None
-        return self.smallest_attainable_p <= self.holm_first_cut
+    reachable: bool | None  # None when nothing was tested
 
     def explain(self) -> str:
         """A sentence for the report when no subject can be significant, else ''."""
@@ -44,8 +39,9 @@ def reach(attainable: list[float | None]) -> Reach:
     """The :class:`Reach` of per-subject tests whose best possible p-values are ``attainable`` (None: untested)."""
     tested = [p for p in attainable if p is not None]
     if not tested:
-        return Reach(0, None, None)
-    return Reach(len(tested), min(tested), ALPHA / len(tested))
+        return Reach(0, None, None, None)
+    best, cut = min(tested), ALPHA / len(tested)
+    return Reach(len(tested), best, cut, best <= cut)
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ class PairedSummary:
     reach: Reach
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "reach": {**asdict(self.reach), "reachable": self.reach.reachable}}
+        return asdict(self)
 
 
 def summarize_paired(gains: list[float], p_values: list[float | None], attainable: list[float | None]) -> PairedSummary:

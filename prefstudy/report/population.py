@@ -25,6 +25,7 @@ from prefstudy.stats import (
     SignTest,
     Spread,
     Wilcoxon,
+    finite_or_none,
     mcnemar_exact,
     sign_test,
     spread,
@@ -98,10 +99,6 @@ class PopulationSummary:
         data = asdict(self)
         data["accuracy_paired"] = None if self.accuracy_paired is None else self.accuracy_paired.to_dict()
         return data
-
-
-def _none(x: float) -> float | None:
-    return None if x != x else x
 
 
 def _population_run(run: RunRow, consensus_runs: list[RunRow]) -> RunRow | None:
@@ -238,8 +235,8 @@ def _compare(
     predicted = ceilings.predictor(population, dataset, subject, items_a, np.nan_to_num(ratings_a))
     if predicted is not None:
         others, median = predicted
-        ceiling_accuracy = _none(accuracy(np.where(others > median, 1.0, 0.0)))
-        ceiling_rho = _none(spearman(others[rated], ratings_a[rated]))
+        ceiling_accuracy = finite_or_none(accuracy(np.where(others > median, 1.0, 0.0)))
+        ceiling_rho = finite_or_none(spearman(others[rated], ratings_a[rated]))
     return RaterComparison(
         subject=subject,
         dataset=dataset,
@@ -250,8 +247,8 @@ def _compare(
         n_rated=int(rated.sum()),
         personal_accuracy=accuracy(personal_a),
         population_accuracy=accuracy(population_a),
-        personal_rho=_none(spearman(personal_a[rated], ratings_a[rated])),
-        population_rho=_none(spearman(population_a[rated], ratings_a[rated])),
+        personal_rho=finite_or_none(spearman(personal_a[rated], ratings_a[rated])),
+        population_rho=finite_or_none(spearman(population_a[rated], ratings_a[rated])),
         ceiling_accuracy=ceiling_accuracy,
         ceiling_rho=ceiling_rho,
         personal_only=test.c,

@@ -135,7 +135,8 @@ def score_section(report: Report) -> Section:
         )
     notes = [
         "95 % CI: Wilson score interval. Chance: the majority rate of the subject's own test labels; p: exact "
-        "binomial test, one-sided, against it. Holm: over the subjects of the run's group (each subject's latest run). "
+        "binomial test, one-sided, against it. Holm: over the subjects of the run's group, each by their latest run "
+        "(or their item folds pooled, whose flag every fold run shows). "
         "ρ: Spearman's rho between p(preferred) and the subject's ratings, CI by Fisher's z with the Bonett–Wright "
         "standard error."
     ]

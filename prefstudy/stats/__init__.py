@@ -7,7 +7,7 @@ from prefstudy.stats.agreement import (
     krippendorff_alpha_nominal,
     pairwise_cohen_kappa,
 )
-from prefstudy.stats.describe import Spread, spread
+from prefstudy.stats.describe import Spread, finite_or_none, spread
 from prefstudy.stats.distributions import binomial_sf, t_cdf, t_quantile
 from prefstudy.stats.hypothesis import (
     McNemar,
@@ -37,6 +37,7 @@ __all__ = [
     "binomial_sf",
     "binomial_two_sided",
     "cohen_kappa",
+    "finite_or_none",
     "fleiss_kappa",
     "holm",
     "holm_adjusted",

@@ -17,6 +17,11 @@ class Spread:
     q3: float | None
 
 
+def finite_or_none(x: float | None) -> float | None:
+    """``x`` as a Python float, or None when it is missing or NaN (JSON and tables show undefined as such)."""
+    return None if x is None or x != x else float(x)
+
+
 def spread(values: list[float] | np.ndarray) -> Spread:
     """Median and quartiles (linear interpolation) of the finite ``values``."""
     x = np.asarray(values, dtype=np.float64)
