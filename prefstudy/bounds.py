@@ -98,3 +98,5 @@ FINITE = Bound(integer=False)  # any finite number, e.g. a rating threshold on t
 FOLDS = Bound(integer=True, low=2, high=100)  # item-level k-fold cross-validation
 FOLD = Bound(integer=True, low=0, high=99)
 PIXELS = Bound(integer=True, low=1, high=10**10)
+RETRIES = Bound(integer=True, low=0, high=100)
+RESOURCE = Bound(integer=False, low=0, high=4096)  # CPUs or GPUs a run asks for; a fraction shares one

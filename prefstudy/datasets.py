@@ -201,6 +201,14 @@ def load_images(ws: Workspace, name: str) -> ImageSet:
     )
 
 
+def load_item_keys(ws: Workspace, name: str) -> np.ndarray:
+    """Every item's key, by item index."""
+    with ws.connect() as con:
+        get_dataset(ws, name)  # an unknown dataset is one clear error
+        rows = con.execute("SELECT key FROM items WHERE dataset = ? ORDER BY idx", [name]).fetchall()
+    return np.array([key for (key,) in rows], dtype=object)
+
+
 def key_index(ws: Workspace, name: str) -> dict[str, int]:
     """Item key -> item index, for every item of the dataset."""
     with ws.connect() as con:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -53,7 +54,12 @@ def read_saved_model(ws: Workspace, run_id: str) -> SavedModel:
     model_file = run_dir(ws, run_id).model
     if row.status != FINISHED or not model_file.is_file():
         raise PrefstudyError(f"run {run_id} is {row.status}, not finished; it has no trained model yet")
+    return load_saved_model(model_file, row.id, row.subject, row.dataset, row.backbone)
+
+
+def load_saved_model(model_file: Path | BinaryIO, run_id: str, subject: str, dataset: str, backbone: str) -> SavedModel:
+    """A run's ``model.pt`` (a path or an open file), read without the study database (e.g. by a worker)."""
     saved = torch.load(model_file, map_location="cpu", weights_only=True)
     input_size = tuple(saved["input_size"])
     images = tuple(saved.get("input", {}).get("images", input_size))
-    return SavedModel(row.id, row.subject, row.dataset, row.backbone, input_size, images, saved["state_dict"])
+    return SavedModel(run_id, subject, dataset, backbone, input_size, images, saved["state_dict"])

@@ -10,7 +10,17 @@ from types import TracebackType
 from typing import Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from prefstudy.console import stderr_console
 
@@ -26,6 +36,12 @@ class Reporter(Protocol):
 
     def note(self, message: str) -> None:
         """Show a one-line status message (e.g. an epoch's metrics)."""
+
+    def describe(self, description: str) -> None:
+        """Change the current stage's description (e.g. counts of what is running)."""
+
+    def set_completed(self, n: int) -> None:
+        """Mark exactly ``n`` steps of the current stage done."""
 
 
 class SilentReporter:
@@ -46,6 +62,21 @@ class SilentReporter:
     def note(self, message: str) -> None:
         pass
 
+    def describe(self, description: str) -> None:
+        pass
+
+    def set_completed(self, n: int) -> None:
+        pass
+
+
+class _RateColumn(ProgressColumn):
+    """The rate, once there is one: per minute for slow steps (runs, epochs), else per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        shown = "" if not speed else f"{speed * 60:.1f}/min" if speed < 1 else f"{speed:,.0f}/s"
+        return Text(shown, style="progress.data.speed")
+
 
 class RichReporter:
     """A rich progress bar on stderr; each ``start`` replaces the bar. Use as a context manager."""
@@ -55,6 +86,7 @@ class RichReporter:
             TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
+            _RateColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=console or stderr_console,
@@ -80,3 +112,11 @@ class RichReporter:
 
     def note(self, message: str) -> None:
         self._progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+    def describe(self, description: str) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, description=description)
+
+    def set_completed(self, n: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=n)

@@ -10,7 +10,7 @@ import typer
 from prefstudy.cli.options import JsonOption, StudyOption, workspace
 from prefstudy.cli.output import note, print_json
 from prefstudy.errors import PrefstudyError
-from prefstudy.runs.status import RUNNING, STATUSES, UNFINISHED
+from prefstudy.runs.status import ACTIVE, STATUSES, UNFINISHED
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -35,7 +35,9 @@ def _line(row) -> str:
     line = (
         f"{row.id}  {row.status}  {row.subject} on {row.dataset} ({row.backbone}, {row.protocol}, {row.epochs} epochs)"
     )
-    if row.owner is not None and row.status == RUNNING:
+    if row.job_id is not None and row.status in ACTIVE:
+        line += f"  {row.executor} job {row.job_id}"
+    elif row.owner is not None and row.status in ACTIVE:
         line += f"  {row.owner.describe()}"
     return line + (f"  {row.error}" if row.error else "")
 
@@ -52,7 +54,7 @@ def list_(
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List the study's unfinished runs (running, interrupted, failed), oldest first.
+    """List the study's unfinished runs (queued, running, interrupted, failed), oldest first.
 
     A run whose process has gone (killed, or its machine restarted) is marked interrupted here;
     `prefstudy run --resume RUN_ID` or `prefstudy study run` continues it. A run on another
@@ -78,6 +80,9 @@ def list_(
                         "created_at": r.created_at.isoformat() if r.created_at else None,
                         "host": r.owner.host if r.owner else None,
                         "pid": r.owner.pid if r.owner else None,
+                        "executor": r.executor,
+                        "job_id": r.job_id,
+                        "attempts": r.attempts,
                         "error": r.error,
                     }
                     for r in rows
@@ -98,7 +103,11 @@ def import_(
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Import finished runs: their rows go to this study's database and their directories under runs/."""
+    """Import finished and failed runs: their rows go to this study's database and their directories under runs/.
+
+    A run this study holds as queued, running, interrupted or failed takes the incoming state; one
+    finished here is skipped.
+    """
     from prefstudy.runs.importing import import_runs
 
     imported, skipped = import_runs(workspace(study), paths)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.bounds import COUNT, SEED
+from prefstudy.bounds import COUNT, RESOURCE, RETRIES, SECONDS, SEED
 from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json, warn
 from prefstudy.errors import PrefstudyError
@@ -89,7 +89,7 @@ def show_plan(
     json_out: JsonOption = False,
 ) -> None:
     """Show every planned run per subject: done, to do, or blocked (and why)."""
-    from prefstudy.study.plan import BLOCKED, DONE, TODO, WAITING, plan
+    from prefstudy.study.plan import ACTIVE, BLOCKED, DONE, TODO, WAITING, plan
 
     items = plan(workspace(study), epochs, _subject_filter(subjects, limit_subjects, seed))
     if json_out:
@@ -125,8 +125,29 @@ def show_plan(
             whose = f"{p.run.transfer.source_subject}@" if p.run.transfer.source_subject else ""
             details.append(f"{p.run.transfer.mode} from {whose}{p.run.transfer.source_dataset}")
         todo = f"to do: resumes interrupted run {p.resumes}" if p.resumes else "to do"
-        tail = {DONE: f"done: {p.run_id}", TODO: todo, WAITING: p.reason, BLOCKED: f"blocked: {p.reason}"}
+        tail = {
+            DONE: f"done: {p.run_id}",
+            TODO: todo,
+            WAITING: p.reason,
+            BLOCKED: f"blocked: {p.reason}",
+            ACTIVE: f"in progress: {p.run_id}, {p.reason}",
+        }
         typer.echo(f"{p.subject} on {p.dataset} ({', '.join(details)}): {tail[p.status]}")
+
+
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Where to make the runs: local (a pool of worker processes here), ray (a Ray cluster) or slurm "
+        "(Slurm jobs through submitit). Without it, one after another in this process.",
+        show_default=False,
+    ),
+]
+
+
+def _resource(name: str, help: str):
+    return Annotated[float | None, bounded(RESOURCE, name, help=help)]
 
 
 @app.command("run")
@@ -138,17 +159,68 @@ def run(
     subjects: SubjectsOption = None,
     limit_subjects: LimitSubjectsOption = None,
     seed: SubjectSeedOption = 0,
+    executor: ExecutorOption = None,
+    workers: Annotated[
+        int | None, bounded(COUNT, "--workers", help="local: worker processes (default: one per CPU).")
+    ] = None,
+    cpus_per_run: _resource(
+        "--cpus-per-run", "CPUs (torch threads) each run asks for; local default: CPUs / workers."
+    ) = None,
+    gpus_per_run: _resource(
+        "--gpus-per-run", "ray, slurm: GPUs each run asks for (on Ray a fraction shares one)."
+    ) = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address", help="ray: the cluster (auto, or ray://HEAD:10001); default: start one on this machine."
+        ),
+    ] = None,
+    partition: Annotated[str | None, typer.Option("--partition", help="slurm: the partition to submit to.")] = None,
+    max_parallel: Annotated[
+        int | None, bounded(COUNT, "--max-parallel", help="slurm: jobs of the array running at once (default 64).")
+    ] = None,
+    time_limit: Annotated[
+        int | None,
+        bounded(COUNT, "--time-limit", help="slurm: minutes per job; at the limit it is requeued (default 60)."),
+    ] = None,
+    runs_per_job: Annotated[
+        int | None,
+        bounded(COUNT, "--runs-per-job", help="slurm: runs one job makes, sharing its warm caches (default 1)."),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="slurm: 'slurm' (default), or 'local' to run the same jobs as local processes."),
+    ] = None,
+    storage: Annotated[
+        Path | None,
+        typer.Option(
+            "--storage",
+            help="ray, slurm: a directory the workers share with this machine, where runs are made; a retried run "
+            "resumes from its checkpoint there (without it, on Ray, it restarts). Slurm default: the study's runs/.",
+        ),
+    ] = None,
+    retries: Annotated[
+        int, bounded(RETRIES, "--retries", help="With --executor: tries after a run fails or its worker is lost.")
+    ] = 2,
     json_out: JsonOption = False,
 ) -> None:
     """Make every planned run for every subject with labels, skipping those already finished.
 
     Declared datasets and simulated subjects that are missing are set up first, so this can be
-    re-run as data and labels come in.
+    re-run as data and labels come in. With --executor the runs are made by workers (see
+    docs/scale.md); this process records them, and `prefstudy study status` shows them from
+    another terminal.
     """
     from prefstudy.progress import RichReporter
-    from prefstudy.study.plan import BLOCKED, DONE, TODO, WAITING, plan
+    from prefstudy.scale.executors import ExecutorOptions, check_options
+    from prefstudy.study.plan import ACTIVE, BLOCKED, DONE, TODO, WAITING, plan
     from prefstudy.study.sync import sync
 
+    backend = ExecutorOptions(
+        workers, cpus_per_run, gpus_per_run, address, partition, max_parallel, time_limit, runs_per_job, cluster,
+        storage,
+    )  # fmt: skip
+    check_options(executor, backend)  # before anything is read or made
     ws = workspace(study)
     with RichReporter() as reporter:
         _report_sync(sync(ws, reporter))
@@ -159,18 +231,77 @@ def run(
             warn(f"{p.subject} on {p.dataset} ({p.settings.protocol}) skipped: {p.reason}")
         if len(blocked) > 5:
             warn(f"... and {len(blocked) - 5} more planned runs skipped (see `prefstudy study plan`)")
-        results = []
-        if any(p.status in (TODO, WAITING) for p in pending):
+        active = [p for p in pending if p.status == ACTIVE]
+        due = any(p.status in (TODO, WAITING) for p in pending)
+        results, failed = [], []
+        if executor is not None and (due or active):
+            from prefstudy.scale.driver import Driver, DriverOptions
+            from prefstudy.scale.executors import open_executor
+
+            options = DriverOptions(device, precision, epochs, chosen, retries, storage)
+            with open_executor(executor, ws, backend) as backend_executor:
+                outcome = Driver(ws, backend_executor, options, reporter).run()
+            results, failed = outcome.finished, outcome.failed
+        elif due:
             from prefstudy.study.run import run_study  # loads torch: only when there is a run to make
 
+            for p in active[:5]:
+                note(f"{p.subject} on {p.dataset}: {p.reason}; not made again")
             results = run_study(ws, device, reporter, epochs, precision, chosen)
     done = sum(p.status == DONE for p in pending)
     if json_out:
-        print_json({"made": results, "already_done": done})
+        print_json({"made": results, "failed": failed, "already_done": done})
         return
-    note(f"{len(results)} run(s) made, {done} already finished")
-    if not results and not done:
+    note(f"{len(results)} run(s) made, {len(failed)} failed, {done} already finished")
+    if not results and not done and not failed and not active:
         raise PrefstudyError("no run could be made: add a [[runs]] table to study.toml and labels for their datasets")
+
+
+@app.command("status")
+def status(
+    study: StudyOption = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Refresh every --every seconds until no run is queued or running.")
+    ] = False,
+    every: Annotated[float, bounded(SECONDS, "--every", help="Seconds between refreshes under --watch.")] = 2.0,
+    limit: Annotated[int, bounded(COUNT, "--limit", help="Unfinished runs listed at most (JSON lists all).")] = 50,
+    json_out: JsonOption = False,
+) -> None:
+    """Show where the study's runs stand: queued, running, finished, failed and interrupted, and each
+    unfinished run with its executor's job id. Reads the study a `study run` is recording, from any terminal.
+    """
+    from prefstudy.study.status import study_status
+
+    ws = workspace(study)
+    if json_out:
+        print_json(study_status(ws).to_dict())
+        return
+    if not watch:
+        typer.echo(_status_text(study_status(ws), limit))
+        return
+    import time
+
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(Text(""), auto_refresh=False) as live:
+        while True:
+            current = study_status(ws)
+            live.update(Text(_status_text(current, limit)), refresh=True)
+            if not current.active:
+                return
+            time.sleep(max(every, 0.2))
+
+
+def _status_text(current, limit: int) -> str:
+    from prefstudy.study.status import describe_run
+
+    counts = ", ".join(f"{n} {name}" for name, n in current.counts.items())
+    lines = [f"{sum(current.counts.values())} runs: {counts}"]
+    lines += [describe_run(r) for r in current.open_runs[:limit]]
+    if len(current.open_runs) > limit:
+        lines.append(f"... and {len(current.open_runs) - limit} more (--limit, or --json for all)")
+    return "\n".join(lines)
 
 
 @app.command("check")

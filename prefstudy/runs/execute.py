@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import platform
 import time
-import uuid
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -31,7 +30,7 @@ from prefstudy.metrics import confusion_by_split, rank_scores_by_split
 from prefstudy.models import SavedModel, read_saved_model, save_model
 from prefstudy.precision import Precision, resolve_precision
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.runs.prepare import Prepared, prepare, test_items
+from prefstudy.runs.prepare import Prepared, prepare, run_config, test_items
 from prefstudy.runs.record import (
     FAILED,
     FINISHED,
@@ -42,6 +41,7 @@ from prefstudy.runs.record import (
     claim_run,
     get_run,
     mark_run,
+    new_run_id,
     record_runs,
     result_object,
     run_dir,
@@ -126,10 +126,6 @@ def build_model(
     return transfer_backbone(source, shape, transfer)
 
 
-def new_run_id(subject: str, dataset: str, protocol: str) -> str:
-    return f"{subject}-{dataset}-{protocol}-{uuid.uuid4().hex[:6]}"
-
-
 def start_run(
     ws: Workspace, request: RunRequest, report: Reporter | None = None, warm: WarmCache | None = None
 ) -> dict[str, Any]:
@@ -149,21 +145,17 @@ def start_run(
         images = warm.images(ws, request.dataset) if warm else load_images(ws, request.dataset)
     backbone, plan = build_model(images, settings, source, request.transfer)
     run_id = world.broadcast(new_run_id(request.subject, request.dataset, settings.protocol))
-    config = {
-        "run_id": run_id,
-        "subject": request.subject,
-        "dataset": request.dataset,
-        "settings": settings.to_dict(),
-        "device": request.device,
-        "precision": precision.name,
-        "compile": request.compile,
-        "processes": world.size,
-        "input": plan.to_dict(),
-        "transfer": describe_transfer(source, request.transfer) if source else None,
-        "split_sizes": prepared.split_sizes(),
-        "labels_digest": prepared.digest,
-        "n_labels": len(prepared.labels.item_idx),
-    }
+    config = run_config(
+        run_id,
+        prepared,
+        settings,
+        device=request.device,
+        precision=precision.name,
+        compile=request.compile,
+        processes=world.size,
+        input_plan=plan.to_dict(),
+        transfer=describe_transfer(source, request.transfer) if source else None,
+    )
     if source is not None:
         report.note(f"transfer ({request.transfer.mode}) from run {source.run_id}: input {plan.describe()}")
     job = RunJob(

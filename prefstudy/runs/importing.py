@@ -1,10 +1,14 @@
-"""Merging runs made elsewhere back into a study: `prefstudy runs import`.
+"""Landing runs made elsewhere in a study: `prefstudy runs import`, and the scale-out driver's results.
 
-Per-subject runs are independent, so a lab can make them as separate jobs, each in its own copy
-of the study (another machine, a cluster node). Every run directory is self-contained, so
-importing one copies it under ``runs/`` and records it exactly as a run made here is recorded
-(:func:`~prefstudy.runs.record.record_runs`). Everything is checked before anything is written;
-runs already here are skipped; if anything fails, nothing is written.
+Per-subject runs are independent, so they can be made as separate jobs: by hand in copies of the
+study, or by an executor's workers (a local pool, Ray, Slurm). Every run directory is
+self-contained, so landing one copies it under ``runs/`` (unless it is there already) and records
+it exactly as a run made here is recorded (:func:`~prefstudy.runs.record.record_runs`). This is
+the one path by which a run made elsewhere enters the study database.
+
+Finished and failed runs land; a run the study holds as queued, running, interrupted or failed
+moves to the incoming final state; a run already finished here is skipped. Everything is checked
+before anything is written; if anything fails, nothing is written.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from prefstudy.datasets import get_dataset, key_index
 from prefstudy.errors import PrefstudyError
-from prefstudy.runs.record import FINISHED, RunDir, record_runs, run_dir, run_ids
+from prefstudy.runs.record import FAILED, FINISHED, RunDir, record_runs, run_dir, run_statuses
 from prefstudy.subjects.registry import require_subject
 from prefstudy.workspace import Workspace
 
@@ -26,6 +30,7 @@ class IncomingRun:
     run_id: str
     subject: str
     dataset: str
+    status: str  # finished or failed
 
 
 def find_run_dirs(path: Path) -> list[RunDir]:
@@ -43,13 +48,17 @@ def find_run_dirs(path: Path) -> list[RunDir]:
 
 
 def _read(directory: RunDir) -> IncomingRun:
-    missing = directory.missing()
-    if missing:
-        raise PrefstudyError(f"{directory.path}: not a finished run (missing {', '.join(missing)})")
     config, result = directory.read_config(), directory.read_result()
-    if result.get("status") != FINISHED or result.get("run_id") != config.get("run_id"):
-        raise PrefstudyError(f"{directory.path}: not a finished run")
-    return IncomingRun(directory, result["run_id"], result["subject"], result["dataset"])
+    status = result.get("status")
+    if status == FINISHED:
+        missing = directory.missing()
+        if missing:
+            raise PrefstudyError(f"{directory.path}: not a finished run (missing {', '.join(missing)})")
+    elif status != FAILED:
+        raise PrefstudyError(f"{directory.path}: neither a finished nor a failed run")
+    if result.get("run_id") != config.get("run_id"):
+        raise PrefstudyError(f"{directory.path}: its result is not its config's run")
+    return IncomingRun(directory, result["run_id"], result["subject"], result["dataset"], status)
 
 
 def _check(ws: Workspace, run: IncomingRun, keys: dict[str, dict[str, int]]) -> None:
@@ -58,6 +67,8 @@ def _check(ws: Workspace, run: IncomingRun, keys: dict[str, dict[str, int]]) -> 
     if run.dataset not in keys:
         get_dataset(ws, run.dataset)  # an unknown dataset is one clear error
         keys[run.dataset] = key_index(ws, run.dataset)
+    if run.status == FAILED:  # a failed run predicted nothing
+        return
     known = keys[run.dataset]
     unknown = sum(known.get(key) != idx for idx, key in run.directory.read_prediction_keys())
     if unknown:
@@ -67,14 +78,25 @@ def _check(ws: Workspace, run: IncomingRun, keys: dict[str, dict[str, int]]) -> 
 
 
 def import_runs(ws: Workspace, paths: list[Path]) -> tuple[list[str], list[str]]:
-    """Import finished runs from run or study directories; returns (imported, already here)."""
-    incoming = [_read(d) for path in paths for d in find_run_dirs(path)]
-    present = run_ids(ws)
+    """Import finished and failed runs from run or study directories; returns (imported, already finished here)."""
+    return land_runs(ws, [d for path in paths for d in find_run_dirs(path)])
+
+
+def land_runs(
+    ws: Workspace, directories: list[RunDir], keys: dict[str, dict[str, int]] | None = None
+) -> tuple[list[str], list[str]]:
+    """Copy run directories into the study (where they are elsewhere) and record them; (landed, skipped).
+
+    ``keys`` (item key -> index per dataset) is filled as datasets are met; a caller landing runs
+    again and again passes the same dict.
+    """
+    incoming = [_read(d) for d in directories]
+    present = run_statuses(ws, [r.run_id for r in incoming])
     new: list[IncomingRun] = []
     skipped: list[str] = []
-    keys: dict[str, dict[str, int]] = {}
+    keys = {} if keys is None else keys
     for run in incoming:
-        if run.run_id in present or run.run_id in {r.run_id for r in new}:
+        if present.get(run.run_id) == FINISHED or run.run_id in {r.run_id for r in new}:
             skipped.append(run.run_id)
             continue
         _check(ws, run, keys)
@@ -83,13 +105,17 @@ def import_runs(ws: Workspace, paths: list[Path]) -> tuple[list[str], list[str]]
     try:
         for run in new:
             target = run_dir(ws, run.run_id)
-            if target.path.resolve() != run.directory.path.resolve():
-                if target.path.exists():
+            if target.path.resolve() == run.directory.path.resolve():
+                continue
+            if target.path.exists():
+                if run.run_id not in present:
                     raise PrefstudyError(
                         f"{target.path} exists but run {run.run_id} is not in the database; move it away"
                     )
-                shutil.copytree(run.directory.path, target.path)
-                copied.append(target.path)
+                # An unfinished run's directory (its queued config, a checkpoint) gives way to its result.
+                shutil.rmtree(target.path)
+            shutil.copytree(run.directory.path, target.path)
+            copied.append(target.path)
         record_runs(ws, [run_dir(ws, run.run_id) for run in new])
     except BaseException:
         for target in copied:

@@ -201,3 +201,37 @@ def prepare(ws: Workspace, subject: str, dataset: str, settings: TrainSettings) 
         rule: RatingRule | None = rule_of(ws, subject, dataset)
         ratings = ratings_of(ws, subject, dataset) if rule is not None else None
     return prepare_labels(subject, dataset, labels, settings, items, ratings)
+
+
+def run_config(
+    run_id: str,
+    prepared: Prepared,
+    settings: TrainSettings,
+    *,
+    device: str,
+    precision: str,
+    compile: bool = False,
+    processes: int = 1,
+    input_plan: dict | None = None,
+    transfer: dict | None = None,
+) -> dict:
+    """A run's ``config.json`` (versions aside): what it is made of, as its row and result describe it.
+
+    A driver handing the run to a worker writes it without ``input`` (the worker's model decides it)
+    and with the transfer's source, mode and adapt; the worker completes both.
+    """
+    return {
+        "run_id": run_id,
+        "subject": prepared.subject,
+        "dataset": prepared.dataset,
+        "settings": settings.to_dict(),
+        "device": device,
+        "precision": precision,
+        "compile": compile,
+        "processes": processes,
+        "input": input_plan,
+        "transfer": transfer,
+        "split_sizes": prepared.split_sizes(),
+        "labels_digest": prepared.digest,
+        "n_labels": len(prepared.labels.item_idx),
+    }

@@ -14,6 +14,7 @@ same way. :func:`list_runs` marks a running run whose process has gone as *inter
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,17 +23,17 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from prefstudy.config import DEFAULT_SETTINGS, FP32
+from prefstudy.config import DEFAULT_SETTINGS
 from prefstudy.errors import PrefstudyError
 from prefstudy.metrics import Confusion, RankScore
+from prefstudy.runs.result import HISTORY_FIELDS, described
+from prefstudy.runs.result import SPLIT_ORDER as SPLIT_ORDER  # re-exported
+from prefstudy.runs.result import result_object as result_object  # re-exported: part of the record
 from prefstudy.runs.rundir import RunDir as RunDir  # re-exported: the run directory is part of the record
 from prefstudy.runs.status import FAILED as FAILED  # re-exported: callers take every status from here
-from prefstudy.runs.status import FINISHED, INTERRUPTED, RUNNING, Owner, owner_alive, this_process
-from prefstudy.splits import TEST, TRAIN, VALIDATION
+from prefstudy.runs.status import FINISHED, INTERRUPTED, QUEUED, RUNNING, Owner, owner_alive, this_process
 from prefstudy.store import first_row, sql_path
 from prefstudy.workspace import Workspace
-
-SPLIT_ORDER = (TRAIN, VALIDATION, TEST)
 
 
 def run_dir(ws: Workspace, run_id: str) -> RunDir:
@@ -40,68 +41,8 @@ def run_dir(ws: Workspace, run_id: str) -> RunDir:
     return RunDir(ws.run_dir(run_id))
 
 
-# --- the --json object of a run ----------------------------------------------------------------
-
-HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
-
-
-def _described(config: dict[str, Any]) -> dict[str, Any]:
-    """What a run's config says of it, as its row and its result name it."""
-    settings, transfer = config["settings"], config.get("transfer") or {}
-    return {
-        "run_id": config["run_id"],
-        "subject": config["subject"],
-        "dataset": config["dataset"],
-        "backbone": settings["backbone"],
-        "protocol": settings["protocol"],
-        "parent_run": transfer.get("source_run"),
-        "seed": settings["seed"],
-        # a zero-shot run trains no epoch
-        "epochs": 0 if transfer.get("mode") == "zero-shot" else settings["epochs"],
-        "processes": config.get("processes", 1),
-        "n_labels": config["n_labels"],
-    }
-
-
-def _metrics_object(metrics: dict[str, Confusion], ranks: dict[str, RankScore]) -> dict[str, dict[str, Any]]:
-    out = {}
-    for split in SPLIT_ORDER:
-        if (c := metrics.get(split)) is None:
-            continue
-        out[split] = {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn, "n": c.n, "accuracy": c.accuracy}
-        if (r := ranks.get(split)) is not None:  # a rated subject: rho over every item of the split, ties too
-            out[split] |= {"spearman": None if r.spearman != r.spearman else r.spearman, "n_rated": r.n_rated}
-    return out
-
-
-def result_object(
-    config: dict[str, Any],
-    *,
-    status: str,
-    device: str | None,
-    precision: str | None,
-    best_epoch: int | None,
-    duration_s: float | None,
-    train_images_per_s: float | None,
-    metrics: dict[str, Confusion],
-    history: list[dict[str, Any]],
-    ranks: dict[str, RankScore] | None = None,
-) -> dict[str, Any]:
-    """The `prefstudy run --json` object, which ``result.json`` also holds: one shape, built here only."""
-    described = _described(config)
-    return {
-        **{key: described[key] for key in ("run_id", "subject", "dataset", "backbone", "protocol", "seed", "epochs")},
-        "best_epoch": best_epoch,
-        "status": status,
-        "device": device,
-        "precision": precision or FP32,  # runs from before precisions were recorded were fp32
-        "processes": described["processes"],
-        "n_labels": described["n_labels"],
-        "duration_s": duration_s,
-        "train_images_per_s": train_images_per_s,
-        "metrics": _metrics_object(metrics, ranks or {}),
-        "history": [{key: h[key] for key in HISTORY_FIELDS} for h in history],
-    }
+def new_run_id(subject: str, dataset: str, protocol: str) -> str:
+    return f"{subject}-{dataset}-{protocol}-{uuid.uuid4().hex[:6]}"
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -128,7 +69,7 @@ def _run_row(config: dict[str, Any], status: str, device: str) -> list[Any]:
     """The values of _RUN_COLUMNS for a run with ``config`` (as in config.json, versions included)."""
     config = dict(config)
     versions = config.pop("versions", {})
-    d = _described(config)
+    d = described(config)
     return [
         d["run_id"],
         d["subject"],
@@ -171,9 +112,14 @@ def check_resumable(row: RunRow) -> None:
     """Refuse to resume a finished run, or one whose process still runs (here, or on another host)."""
     if row.status == FINISHED:
         raise PrefstudyError(f"run {row.id} is already finished; start a new run instead")
-    if row.status == RUNNING and row.owner is not None and owner_alive(row.owner) is not False:
+    if row.status in (QUEUED, RUNNING) and row.owner is None and row.job_id is not None:
         raise PrefstudyError(
-            f"run {row.id} is still running ({row.owner.describe()}); let it finish, or stop that process first"
+            f"run {row.id} is {row.status} in {row.executor} job {row.job_id}; `prefstudy study run --executor "
+            f"{row.executor}` waits for it, or cancel that job first"
+        )
+    if row.status in (QUEUED, RUNNING) and row.owner is not None and owner_alive(row.owner) is not False:
+        raise PrefstudyError(
+            f"run {row.id} is still {row.status} ({row.owner.describe()}); let it finish, or stop that process first"
         )
 
 
@@ -181,7 +127,9 @@ def claim_run(ws: Workspace, run_id: str, owner: Owner | None = None) -> None:
     """Mark an unfinished run running again, in ``owner`` (default: this process), to resume it."""
     with ws.transaction() as con:  # the check and the claim in one transaction: no other process between
         check_resumable(get_run(ws, run_id))
-        con.execute("UPDATE runs SET status = ?, error = NULL WHERE id = ?", [RUNNING, run_id])
+        con.execute(
+            "UPDATE runs SET status = ?, error = NULL, executor = NULL, job_id = NULL WHERE id = ?", [RUNNING, run_id]
+        )
         _set_owner(con, run_id, owner or this_process())
 
 
@@ -191,11 +139,72 @@ def mark_run(ws: Workspace, run_id: str, status: str, error: str | None = None) 
         con.execute("UPDATE runs SET status = ?, error = ? WHERE id = ?", [status, error, run_id])
 
 
+def queue_runs(ws: Workspace, configs: list[dict[str, Any]], executor: str, owner: Owner | None) -> None:
+    """Record runs handed to ``executor`` as queued, in one transaction (an unfinished run's row is reused).
+
+    ``owner`` is the driver whose end ends them (a local pool, a Ray job), or None where they outlive
+    it (Slurm jobs): those stay queued or running until a driver asks their executor about them.
+    """
+    with ws.transaction() as con:
+        for config in configs:
+            run_id = config["run_id"]
+            row = first_row(con, "SELECT status FROM runs WHERE id = ?", [run_id])
+            if row is None:
+                _insert_run(con, _run_row(config, QUEUED, config.get("device", "auto")))
+            elif row[0] == FINISHED:
+                raise PrefstudyError(f"run {run_id} is already finished")
+            con.execute(
+                "UPDATE runs SET status = ?, error = NULL, executor = ?, job_id = NULL, owner_pid = ?, "
+                "owner_host = ?, owner_started = ? WHERE id = ?",
+                [QUEUED, executor, *((owner.pid, owner.host, owner.started) if owner else (None,) * 3), run_id],
+            )
+
+
+def mark_submitted(ws: Workspace, job_ids: dict[str, str]) -> None:
+    """Record the executor's job id of each run (run id -> job id), and one more attempt."""
+    with ws.transaction() as con:
+        for run_id, job_id in job_ids.items():
+            con.execute(
+                "UPDATE runs SET job_id = ?, attempts = coalesce(attempts, 0) + 1 WHERE id = ?", [job_id, run_id]
+            )
+
+
+def mark_runs(ws: Workspace, run_ids: Iterable[str], status: str, error: str | None = None) -> None:
+    """Set many runs' status at once (e.g. queued runs a worker took, now running), in one transaction."""
+    with ws.transaction() as con:
+        con.execute(
+            "UPDATE runs SET status = ?, error = ? WHERE id IN (SELECT unnest(?)) AND status <> ?",
+            [status, error, sorted(set(run_ids)), FINISHED],
+        )
+
+
+def _refresh_row(con: duckdb.DuckDBPyConnection, config: dict[str, Any], status: str, result: dict[str, Any]) -> None:
+    """Insert a run made elsewhere, or bring its row up to the run directory's config (a worker's, complete)."""
+    values = _run_row(config, status, result.get("device") or config.get("device", "auto"))
+    if first_row(con, "SELECT 1 FROM runs WHERE id = ?", [values[0]]) is None:
+        _insert_run(con, values)
+        return
+    updated = ("config", "device", "versions", "precision")
+    con.execute(
+        f"UPDATE runs SET {', '.join(f'{c} = ?' for c in updated)} WHERE id = ?",
+        [values[_RUN_COLUMNS.index(c)] for c in updated] + [values[0]],
+    )
+
+
+def _write_failed(con: duckdb.DuckDBPyConnection, run: RunDir) -> str:
+    config, result = run.read_config(), run.read_result()
+    _refresh_row(con, config, FAILED, result)
+    con.execute(
+        "UPDATE runs SET status = ?, error = ?, duration_s = ? WHERE id = ?",
+        [FAILED, result.get("error") or "failed", result.get("duration_s"), result["run_id"]],
+    )
+    return result["run_id"]
+
+
 def _write_finished(con: duckdb.DuckDBPyConnection, run: RunDir) -> str:
     config, result = run.read_config(), run.read_result()
     run_id = result["run_id"]
-    if first_row(con, "SELECT 1 FROM runs WHERE id = ?", [run_id]) is None:  # made elsewhere
-        _insert_run(con, _run_row(config, FINISHED, result["device"]))
+    _refresh_row(con, config, FINISHED, result)
     con.execute(
         "UPDATE runs SET status = ?, best_epoch = ?, finished_at = current_timestamp, duration_s = ?, "
         "train_images_per_s = ?, error = NULL WHERE id = ?",
@@ -238,9 +247,15 @@ def _write_finished(con: duckdb.DuckDBPyConnection, run: RunDir) -> str:
 
 
 def record_runs(ws: Workspace, runs: Iterable[RunDir]) -> list[str]:
-    """Record finished run directories (made here or elsewhere) in one transaction; returns their ids."""
+    """Record finished or failed run directories (made here or elsewhere) in one transaction; returns their ids.
+
+    A run already in the study (queued, running, interrupted or failed) moves to its final state.
+    """
     with ws.transaction() as con:
-        return [_write_finished(con, run) for run in runs]
+        return [
+            _write_failed(con, run) if run.read_result().get("status") == FAILED else _write_finished(con, run)
+            for run in runs
+        ]
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -269,6 +284,9 @@ class RunRow:
     precision: str | None
     owner: Owner | None = None  # the process a running run lives in (none for runs made elsewhere)
     created_at: datetime | None = None
+    executor: str | None = None  # local, ray or slurm: what a queued or running run was handed to
+    job_id: str | None = None  # that executor's id of its job
+    attempts: int | None = None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -284,7 +302,7 @@ class RunRow:
 _ROW_SELECT = (
     "SELECT id, subject, dataset, backbone, protocol, parent_run, seed, epochs, config, labels_digest, status, "
     "error, best_epoch, device, duration_s, train_images_per_s, precision, owner_pid, owner_host, owner_started, "
-    "created_at FROM runs"
+    "created_at, executor, job_id, attempts FROM runs"
 )
 
 
@@ -292,20 +310,31 @@ def _run_rows(con: duckdb.DuckDBPyConnection, where: str = "", params: list[Any]
     rows = con.execute(f"{_ROW_SELECT} {where} ORDER BY created_at, id", params or []).fetchall()
     out = []
     for row in rows:
-        pid, host, started, created_at = row[17:]
+        pid, host, started, created_at, executor, job_id, attempts = row[17:]
         owner = Owner(pid, host, started) if pid is not None and host is not None else None
-        out.append(RunRow(*row[:8], json.loads(row[8]), *row[9:17], owner=owner, created_at=created_at))
+        out.append(
+            RunRow(
+                *row[:8],
+                json.loads(row[8]),
+                *row[9:17],
+                owner=owner,
+                created_at=created_at,
+                executor=executor,
+                job_id=job_id,
+                attempts=attempts,
+            )
+        )
     return out
 
 
 def list_runs(ws: Workspace, statuses: Collection[str] | None = None) -> list[RunRow]:
     """The study's runs (those with one of ``statuses``, if given), oldest first.
 
-    A running run whose process on this host has gone is marked interrupted first; one on
-    another host stays running (its executor tracks it).
+    A queued or running run whose process on this host has gone is marked interrupted first; one
+    on another host, or held by a Slurm job, stays as it is (its executor tracks it).
     """
     with ws.transaction() as con:
-        for row in _run_rows(con, "WHERE status = ?", [RUNNING]):
+        for row in _run_rows(con, "WHERE status IN (?, ?)", [QUEUED, RUNNING]):
             if row.owner is not None and owner_alive(row.owner) is False:
                 gone = (
                     f"its process ({row.owner.describe()}) ended before the run finished; "
@@ -313,7 +342,7 @@ def list_runs(ws: Workspace, statuses: Collection[str] | None = None) -> list[Ru
                 )
                 con.execute(
                     "UPDATE runs SET status = ?, error = ? WHERE id = ? AND status = ?",
-                    [INTERRUPTED, gone, row.id, RUNNING],
+                    [INTERRUPTED, gone, row.id, row.status],
                 )
         if statuses is None:
             return _run_rows(con)
@@ -327,6 +356,13 @@ def get_run(ws: Workspace, run_id: str) -> RunRow:
     if not rows:
         raise PrefstudyError(f"no run {run_id!r} in this study; see `prefstudy report`")
     return rows[0]
+
+
+def run_statuses(ws: Workspace, ids: Iterable[str]) -> dict[str, str]:
+    """run id -> status, for those of ``ids`` the study holds."""
+    with ws.connect() as con:
+        rows = con.execute("SELECT id, status FROM runs WHERE id IN (SELECT unnest(?))", [sorted(set(ids))]).fetchall()
+    return dict(rows)
 
 
 def run_ids(ws: Workspace) -> set[str]:

@@ -30,6 +30,7 @@ class RunDir:
     MODEL: ClassVar[str] = "model.pt"  # the selected weights
     RESULT: ClassVar[str] = "result.json"  # the --json object: metrics and history
     PREDICTIONS: ClassVar[str] = "predictions.parquet"  # p(preferred) of every labelled item
+    WORKER: ClassVar[str] = "worker.json"  # the host and process making it, written by a scale-out worker
     FINISHED_FILES: ClassVar[tuple[str, ...]] = (CONFIG, RESULT, PREDICTIONS, MODEL)
 
     @property
@@ -60,6 +61,10 @@ class RunDir:
     def holds_a_run(path: Path) -> bool:
         """Whether ``path`` looks like a run directory (it has a config)."""
         return (Path(path) / RunDir.CONFIG).is_file()
+
+    @property
+    def worker_file(self) -> Path:
+        return self.path / self.WORKER
 
     def missing(self) -> list[str]:
         """The files a finished run has and this directory lacks."""

@@ -1,6 +1,7 @@
 """Run statuses, and which process owns a running run and whether it is still there.
 
-One vocabulary serves runs made here and runs placed by executors on other machines. A run
+One vocabulary serves runs made here and runs placed by executors on other machines: *queued*
+(handed to an executor, not started), *running*, *finished*, *failed* and *interrupted*. A run
 records its owner when it starts: the process id, the host, and the process's start time (with
 the boot it belongs to), so that a pid the system has since reused is not taken for the owner.
 :func:`owner_alive` is the one place that decides liveness; a run on another host is neither
@@ -17,9 +18,10 @@ from pathlib import Path
 
 from prefstudy.errors import PrefstudyError
 
-FINISHED, RUNNING, FAILED, INTERRUPTED = "finished", "running", "failed", "interrupted"
-STATUSES = (RUNNING, FINISHED, FAILED, INTERRUPTED)
-UNFINISHED = (RUNNING, INTERRUPTED, FAILED)
+QUEUED, RUNNING, FINISHED, FAILED, INTERRUPTED = "queued", "running", "finished", "failed", "interrupted"
+STATUSES = (QUEUED, RUNNING, FINISHED, FAILED, INTERRUPTED)
+UNFINISHED = (QUEUED, RUNNING, INTERRUPTED, FAILED)
+ACTIVE = (QUEUED, RUNNING)  # handed to an executor, or being made: not to be started a second time
 
 _PROC = Path("/proc")
 

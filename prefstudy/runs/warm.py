@@ -9,6 +9,7 @@ A scale-out worker keeps one for the runs it is given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ class _Features:
 class WarmCache:
     """Image caches, transfer sources and frozen features, each loaded or computed once."""
 
-    images_loaded: dict[tuple[str, str, str], ImageSet] = field(default_factory=dict)
+    images_loaded: dict[tuple[str, ...], ImageSet] = field(default_factory=dict)
     sources_loaded: dict[tuple[str, str], SavedModel] = field(default_factory=dict)
     features_kept: dict[tuple[Any, ...], _Features] = field(default_factory=dict)
 
@@ -47,6 +48,18 @@ class WarmCache:
         if key not in self.images_loaded:
             self.images_loaded[key] = load_images(ws, dataset)
         return self.images_loaded[key]
+
+    def images_keyed(self, key: str, load: Callable[[], ImageSet]) -> ImageSet:
+        """Images loaded by ``load`` once per ``key`` (a worker's: a cache file's name, which holds its hash)."""
+        if ("keyed", key) not in self.images_loaded:
+            self.images_loaded[("keyed", key)] = load()
+        return self.images_loaded[("keyed", key)]
+
+    def source_keyed(self, run_id: str, load: Callable[[], SavedModel]) -> SavedModel:
+        """A finished run's model loaded by ``load`` once (a scale-out worker's, read from its model file)."""
+        if ("keyed", run_id) not in self.sources_loaded:
+            self.sources_loaded[("keyed", run_id)] = load()
+        return self.sources_loaded[("keyed", run_id)]
 
     def source(self, ws: Workspace, run_id: str) -> SavedModel:
         """A finished run's model (finished runs do not change)."""

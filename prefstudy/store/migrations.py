@@ -231,6 +231,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE labels ADD COLUMN orientation_changed BOOLEAN;  -- the screen turned while the image was up
         """,
     ),
+    (
+        8,
+        # Scale-out: runs handed to an executor (a local pool, Ray, Slurm) are 'queued' until a worker
+        # takes them; the executor's job id lets a later `study run` find a Slurm job still running.
+        """
+        ALTER TABLE runs ADD COLUMN executor VARCHAR;   -- local, ray or slurm; NULL: made in the recording process
+        ALTER TABLE runs ADD COLUMN job_id VARCHAR;     -- the executor's id of the job making the run
+        ALTER TABLE runs ADD COLUMN attempts INTEGER;   -- how many times an executor has started it
+        """,
+    ),
 ]
 
 

@@ -5,7 +5,8 @@ plan changes as labels come in. A transfer run starts from the subject's finishe
 source dataset, or from another subject's (``transfer_from = "subject:crowd"``, e.g. the
 population's consensus, on the same item split): it waits until there is one, and is due again
 when a newer one is made. A due run that an interrupted run already began (same settings, same
-labels) resumes that run.
+labels) resumes that run; one that is queued or running (in another process, or in an executor's
+job that outlives its driver) is *active* and is not made a second time.
 
 A study of real people has thousands of subjects, so the plan reads each dataset's labels in
 one query and finds finished runs through an index, never subject by subject.
@@ -23,7 +24,7 @@ from prefstudy.config import TrainSettings
 from prefstudy.datasets import official_splits
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.prepare import DatasetSplit, labels_digest, prepare_labels
-from prefstudy.runs.record import INTERRUPTED, RunRow, finished_runs, list_runs
+from prefstudy.runs.record import INTERRUPTED, QUEUED, RUNNING, RunRow, finished_runs, list_runs
 from prefstudy.runs.sources import latest_source
 from prefstudy.studyfile import RunSpec
 from prefstudy.subjects.labels import NO_LABELS, Ratings, UsableLabels, ratings_by_subject, usable_labels_by_subject
@@ -31,15 +32,15 @@ from prefstudy.subjects.ratings import rated_subjects
 from prefstudy.subjects.registry import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
-DONE, TODO, WAITING, BLOCKED = "done", "todo", "waiting", "blocked"
+DONE, TODO, WAITING, BLOCKED, ACTIVE = "done", "todo", "waiting", "blocked", "active"
 
 
 @dataclass(frozen=True)
 class PlannedRun:
     subject: str
     run: RunSpec
-    status: str  # done, todo, waiting or blocked
-    run_id: str | None = None  # the finished run, when done
+    status: str  # done, todo, waiting, blocked, or active (queued or running now)
+    run_id: str | None = None  # the finished run, when done; the queued or running one, when active
     source_run: str | None = None  # the run a transfer starts from
     reason: str | None = None  # why it waits or is blocked
     resumes: str | None = None  # the interrupted run that making this one continues
@@ -144,6 +145,12 @@ def _waiting_reason(run: RunSpec) -> str:
     )
 
 
+def _where(row: RunRow) -> str:
+    if row.job_id is not None:
+        return f"{row.status} in {row.executor} job {row.job_id}"
+    return f"{row.status} ({row.owner.describe()})" if row.owner else row.status
+
+
 def plan(ws: Workspace, epochs: int | None = None, subjects: SubjectFilter | None = None) -> list[PlannedRun]:
     """Every declared run for every subject with labels on its dataset, and whether it is done.
 
@@ -159,7 +166,9 @@ def _plan(
     ws: Workspace, declared_runs: tuple[RunSpec, ...], epochs: int | None, chosen: SubjectFilter
 ) -> list[PlannedRun]:
     finished = _Finished(finished_runs(ws))
-    interrupted = _Finished(list_runs(ws, [INTERRUPTED]))  # marks runs whose process has gone first
+    unfinished = list_runs(ws, [INTERRUPTED, QUEUED, RUNNING])  # marks runs whose process has gone first
+    interrupted = _Finished([r for r in unfinished if r.status == INTERRUPTED])
+    active = _Finished([r for r in unfinished if r.status != INTERRUPTED])
     kinds = subject_kinds(ws)
     per_dataset: dict[str, tuple] = {}
     checked: dict[tuple, str | None] = {}  # why a subject's run with these settings cannot be made, or None
@@ -181,7 +190,7 @@ def _plan(
                 continue
             rating = ratings.get(subject) if subject in rated else None
             own = labels.get(subject, NO_LABELS)
-            planned.append(_plan_one(subject, run, own, rating, items, finished, interrupted, checked))
+            planned.append(_plan_one(subject, run, own, rating, items, finished, interrupted, active, checked))
     return planned
 
 
@@ -193,6 +202,7 @@ def _plan_one(
     items: DatasetSplit,
     finished: _Finished,
     interrupted: _Finished,
+    active: _Finished,
     checked: dict[tuple, str | None],
 ) -> PlannedRun:
     source = _source_run(finished, subject, run) if run.transfer else None
@@ -200,6 +210,9 @@ def _plan_one(
     done = [f.id for f in finished.by_labels.get(key, []) if _made_for(f, run, source)]
     if done:
         return PlannedRun(subject, run, DONE, run_id=done[-1], source_run=source)
+    busy = [f for f in active.by_labels.get(key, []) if _made_for(f, run, source)]
+    if busy:
+        return PlannedRun(subject, run, ACTIVE, run_id=busy[-1].id, source_run=source, reason=_where(busy[-1]))
     why = checked.get((subject, run.dataset, run.settings), "")
     if why == "":  # entries that differ only by transfer share the check
         try:

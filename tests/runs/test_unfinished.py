@@ -53,7 +53,7 @@ def test_runs_list_shows_unfinished_runs_and_marks_the_dead_interrupted(cli, fou
     ]
     assert set(out["runs"][0]) == {
         "run_id", "status", "subject", "dataset", "backbone", "protocol", "epochs", "parent_run", "created_at",
-        "host", "pid", "error",
+        "host", "pid", "executor", "job_id", "attempts", "error",
     }  # fmt: skip
     interrupted_or_failed = cli.json("runs", "list", "--status", "interrupted", "--status", "failed")["runs"]
     assert [r["run_id"] for r in interrupted_or_failed] == ["r3-dead"]
@@ -64,7 +64,7 @@ def test_bad_runs_list_options_are_one_clear_line_and_write_nothing(cli, ws):
     assert cli("runs", "list").stderr.strip() == "no unfinished runs; --all lists every run"
     begin(ws, "r1-dead", Owner(_dead_pid(), socket.gethostname(), "gone"))
     for args, message in (
-        (["--status", "done"], "unknown run status 'done'; choose from running, finished, failed, interrupted"),
+        (["--status", "done"], "unknown run status 'done'; choose from queued, running, finished, failed, interrupted"),
         (["--status", "failed", "--all"], "give --status or --all, not both"),
     ):
         result = cli("runs", "list", *args, ok=False)
