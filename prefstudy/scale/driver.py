@@ -198,7 +198,9 @@ class Driver:
             images=self._images_of(item.dataset),
             source=source,
             directory=str(self.storage / run_id) if self.storage else None,
-            resume=item.resumes is not None and self.storage is not None,
+            # On shared storage a run always continues from a checkpoint it finds: one left by an
+            # interrupted run, or by a Slurm job that was requeued (preempted) and starts again.
+            resume=self.storage is not None,
             threads=self.executor.threads_per_run,
         )
 
