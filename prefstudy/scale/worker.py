@@ -27,6 +27,7 @@ from prefstudy.runs.record import FAILED, FINISHED, RunDir, result_object
 from prefstudy.runs.warm import WarmCache
 from prefstudy.scale.packing import pack
 from prefstudy.scale.tasks import Outcome, RunTask, SourceModelRef
+from prefstudy.store.connection import forbid_databases
 from prefstudy.transfer import TransferRequest
 from prefstudy.transfer import describe as describe_transfer
 
@@ -35,6 +36,8 @@ WARM = WarmCache()  # one per worker process, for every run it makes
 
 def make_runs(tasks: list[RunTask]) -> list[Outcome]:
     """Make each run in turn; a run that fails is returned as failed and the next one is made."""
+    # The driver is the study database's one writer; a worker that opened it would be a bug, so it fails loudly.
+    forbid_databases("a scale-out worker writes run directories only")
     return [make_run(task) for task in tasks]
 
 

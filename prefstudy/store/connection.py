@@ -47,8 +47,18 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
+_forbidden: list[str] = []  # why this process may not open a study database (a scale-out worker)
+
+
+def forbid_databases(why: str) -> None:
+    """From now on, opening a study database in this process is a bug: it raises, saying ``why``."""
+    _forbidden[:] = [why]
+
+
 def _open(path: Path, timeout_s: float, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the file as DuckDB, waiting out another process's lock; a file that is not whole is refused untouched."""
+    if _forbidden:
+        raise RuntimeError(f"{path} opened where no study database may be: {_forbidden[0]}")
     if problem := header_problem(path):
         raise DamagedDatabase(path, problem)
     deadline = time.monotonic() + timeout_s
