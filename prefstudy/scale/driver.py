@@ -118,7 +118,10 @@ class Driver:
         except KeyboardInterrupt:
             self._cancel("cancelled (Ctrl-C on the driver)")
             raise
-        except BaseException:
+        except BaseException as error:
+            if _query_interrupted(error):
+                self._cancel("cancelled (Ctrl-C on the driver)")
+                raise KeyboardInterrupt from error
             # Workers of a pool or a Ray job end with the driver; Slurm jobs go on, and the next driver waits for them.
             self._cancel("the driver stopped on an error", keep_jobs=self.executor.outlives_driver)
             raise
@@ -356,6 +359,11 @@ class Driver:
 def _mode(item: PlannedRun) -> dict[str, str]:
     assert item.run.transfer is not None
     return {"mode": item.run.transfer.mode, "adapt": item.run.transfer.adapt}
+
+
+def _query_interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is Ctrl-C during a database query: DuckDB takes the KeyboardInterrupt and raises this."""
+    return isinstance(error, RuntimeError) and str(error) == "Query interrupted"
 
 
 def _task_of(submitted: Submitted, run_id: str) -> RunTask | None:

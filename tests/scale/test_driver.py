@@ -155,3 +155,17 @@ def test_jobs_an_earlier_driver_left_running_are_waited_for_not_submitted_again(
     assert gone in submitted_again  # its job was gone: resumed under its id
     final = list_runs(study)
     assert len(final) == 4 and {r.status for r in final} == {FINISHED}
+
+
+def test_ctrl_c_that_lands_inside_a_database_query_still_cancels_the_jobs(study, monkeypatch):
+    # DuckDB turns a SIGINT during a query into RuntimeError("Query interrupted"); it is still Ctrl-C.
+    executor = ScriptedExecutor(slots=2, outlives_driver=True)
+
+    def interrupted_query(submitted, timeout):
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(executor, "wait", interrupted_query)
+    with pytest.raises(KeyboardInterrupt):
+        _drive(study, executor)
+    assert len(executor.cancelled) == 2  # the Slurm-like jobs out were cancelled, not left running
+    assert {r.status for r in list_runs(study)} == {INTERRUPTED}

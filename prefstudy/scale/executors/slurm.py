@@ -103,7 +103,8 @@ class SlurmJobs(Executor):
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
     def started(self, submitted: Submitted) -> bool:
-        return submitted.handle.state in _STARTED
+        # Slurm opens a job's log as it starts it; submitit's sacct polls, which it spaces out to minutes, come later.
+        return submitted.handle.paths.stdout.exists() or submitted.handle.state in _STARTED
 
     def cancel(self, submitted: Sequence[Submitted]) -> None:
         for s in submitted:
