@@ -90,7 +90,11 @@ class RayTasks(Executor):
     def wait(self, submitted: Sequence[Submitted], timeout: float) -> list[tuple[Submitted, Returned]]:
         ray = _ray()
         by_ref = {s.handle: s for s in submitted}
-        ready, _ = ray.wait(list(by_ref), num_returns=len(by_ref), timeout=timeout, fetch_local=True)
+        # Back as soon as one batch is (num_returns=len would hold a free slot idle until every batch
+        # out is done or the timeout passes), with every other batch that is back by then.
+        ready, rest = ray.wait(list(by_ref), num_returns=1, timeout=timeout, fetch_local=True)
+        if ready and rest:
+            ready += ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)[0]
         out: list[tuple[Submitted, Returned]] = []
         for ref in ready:
             try:
