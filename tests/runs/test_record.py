@@ -253,6 +253,7 @@ def test_only_a_run_whose_process_is_gone_can_be_claimed_to_resume(ws):
 def test_run_statuses_are_one_checked_vocabulary():
     assert check_statuses(["failed", "interrupted"]) == (FAILED, INTERRUPTED)
     assert set(UNFINISHED) == set(STATUSES) - {FINISHED}
-    with pytest.raises(PrefstudyError, match="unknown run status 'done'; choose from queued, running, finished, failed"):
+    message = "unknown run status 'done'; choose from queued, running, finished, failed"
+    with pytest.raises(PrefstudyError, match=message):
         check_statuses(["running", "done"])
     assert owner_alive(this_process()) is True and owner_alive(Owner(1, "node-7")) is None
