@@ -6,6 +6,7 @@ from typing import Any
 
 from prefstudy.config import FP32
 from prefstudy.metrics import Confusion, RankScore
+from prefstudy.runs.status import FAILED
 from prefstudy.splits import TEST, TRAIN, VALIDATION
 
 SPLIT_ORDER = (TRAIN, VALIDATION, TEST)
@@ -77,3 +78,19 @@ def result_object(
         "history": [{key: h[key] for key in HISTORY_FIELDS} for h in history],
         **failed,
     }
+
+
+def failed_result(config: dict[str, Any], error: str, duration_s: float | None = None) -> dict[str, Any]:
+    """The result object of a run that failed (written by its worker, or by the driver that gave up on it)."""
+    return result_object(
+        config,
+        status=FAILED,
+        device=None,
+        precision=config.get("precision"),
+        best_epoch=None,
+        duration_s=duration_s,
+        train_images_per_s=None,
+        metrics={},
+        history=[],
+        error=error,
+    )

@@ -43,10 +43,10 @@ from prefstudy.runs.record import (
     mark_submitted,
     new_run_id,
     queue_runs,
-    result_object,
     run_dir,
     run_result,
 )
+from prefstudy.runs.result import failed_result
 from prefstudy.runs.sources import check_no_leak
 from prefstudy.runs.status import this_process
 from prefstudy.scale.executors.base import Executor, Submitted, WorkerLost
@@ -268,20 +268,7 @@ class Driver:
         if not directory.config_file.is_file():
             directory.write_config(task.config)
         error = f"{why} (after {task.attempt} attempts)"
-        directory.write_result(
-            result_object(
-                task.config,
-                status=FAILED,
-                device=None,
-                precision=None,
-                best_epoch=None,
-                duration_s=None,
-                train_images_per_s=None,
-                metrics={},
-                history=[],
-                error=error,
-            )
-        )
+        directory.write_result(failed_result(task.config, error))
         return Outcome(task.run_id, FAILED, error, directory=str(directory.path))
 
     def _land(self, outcomes: list[Outcome]) -> None:

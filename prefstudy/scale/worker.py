@@ -23,7 +23,8 @@ from prefstudy.files import write_json_atomically
 from prefstudy.models import SavedModel, load_saved_model
 from prefstudy.precision import Precision, resolve_precision
 from prefstudy.runs.execute import RunJob, Speed, build_model, execute, versions
-from prefstudy.runs.record import FAILED, FINISHED, RunDir, result_object
+from prefstudy.runs.record import FAILED, FINISHED, RunDir
+from prefstudy.runs.result import failed_result
 from prefstudy.runs.warm import WarmCache
 from prefstudy.scale.packing import pack
 from prefstudy.scale.tasks import Outcome, RunTask, SourceModelRef
@@ -71,7 +72,7 @@ def make_run(task: RunTask) -> Outcome:
         directory.path.mkdir(parents=True, exist_ok=True)
         if not directory.config_file.is_file():
             directory.write_config({**config, "versions": versions()})
-        directory.write_result(_failed_result(config, error, time.perf_counter() - began))
+        directory.write_result(failed_result(config, error, time.perf_counter() - began))
     packed = None
     if shipped:
         packed = pack(directory.path)
@@ -143,18 +144,3 @@ def _describe(failure: Exception) -> str:
     where = traceback.extract_tb(failure.__traceback__)[-1:]
     at = f" (at {where[0].filename}:{where[0].lineno})" if where else ""
     return f"{type(failure).__name__}: {failure}{at}"
-
-
-def _failed_result(config: dict, error: str, seconds: float) -> dict:
-    return result_object(
-        config,
-        status=FAILED,
-        device=None,
-        precision=config.get("precision"),
-        best_epoch=None,
-        duration_s=seconds,
-        train_images_per_s=None,
-        metrics={},
-        history=[],
-        error=error,
-    )
