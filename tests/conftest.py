@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 import typer
@@ -17,6 +21,7 @@ from prefstudy.cli import app
 from prefstudy.config import TrainSettings
 from prefstudy.datasets import add_dataset
 from prefstudy.env import DATA_ENV, DEBUG_ENV, LOCK_TIMEOUT_ENV, MAX_PIXELS_ENV, STUDY_ENV
+from prefstudy.store.integrity import DUCKDB_CONFIG
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.workspace import Workspace, init_workspace
 
@@ -25,6 +30,26 @@ COMMAND = typer.main.get_command(app)
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PREFSTUDY_SHARED_DATA", REPO.parent / "shared" / "data"))
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _marked_slow_throughout(module: Path) -> bool:
+    """Whether a test module sets ``pytestmark`` to ``pytest.mark.slow`` (alone or in a list), read without
+    importing it."""
+    for node in ast.parse(module.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "pytestmark" for t in node.targets):
+            marks = node.value.elts if isinstance(node.value, ast.List | ast.Tuple) else [node.value]
+            return any(ast.unparse(mark) == "pytest.mark.slow" for mark in marks)
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The fast lane (``-m "not slow"``) does not import a module whose tests are all slow: they would all be
+    deselected, after seconds of imports (SciPy, statsmodels, timm, Playwright)."""
+    if config.getoption("markexpr", "").strip() != "not slow":
+        return None
+    if collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return _marked_slow_throughout(collection_path) or None
+    return None
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +90,35 @@ def copy_study(source: Path, target: Path) -> Workspace:
     return Workspace(target.resolve())
 
 
+@contextmanager
+def one_duckdb(*studies: Workspace) -> Iterator[None]:
+    """Keep one connection to each study's database open for the block.
+
+    prefstudy opens and closes a connection per unit of work, and opening a DuckDB database builds its
+    catalog (~40 ms): most of what a test's database work costs. While this connection is open, those
+    connections join its database instance instead (well under 1 ms); prefstudy still opens, checks,
+    migrates and closes each of them. Only for a study that no other process opens and whose file nothing
+    damages, replaces or copies meanwhile (the store and study-check tests see the file afresh).
+    """
+    with ExitStack() as stack:
+        for path in dict.fromkeys(str(study.db_path.resolve()) for study in studies):
+            stack.enter_context(duckdb.connect(path, config=DUCKDB_CONFIG))
+        yield
+
+
+# The study fixtures `shared_instance` holds open, each built before any is opened (sample_ws writes into ws).
+STUDY_FIXTURES = ("rated_ws", "trained_copy", "trained_study", "sample_ws", "ws")
+
+
+@pytest.fixture
+def shared_instance(request: pytest.FixtureRequest) -> Iterator[None]:
+    """`one_duckdb` over the studies this test uses; a test that starts the label server in another process
+    (the `servers` fixture) holds none. Used as ``pytestmark = pytest.mark.usefixtures("shared_instance")``."""
+    used = [] if "servers" in request.fixturenames else [n for n in STUDY_FIXTURES if n in request.fixturenames]
+    with one_duckdb(*[request.getfixturevalue(name) for name in used]):
+        yield
+
+
 @pytest.fixture(scope="session")
 def _empty_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built once: an empty study named "study" (creating the database's schema takes a while)."""
@@ -81,7 +135,8 @@ def ws(_empty_study: Path, tmp_path: Path) -> Workspace:
 def _sample_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built once: a study with the embedded real Fashion-MNIST test split as dataset 'fm' (decoded and hashed once)."""
     ws = init_workspace(tmp_path_factory.mktemp("sample") / "study")
-    add_dataset(ws, DatasetSpec(name="fm", kind="fashion-mnist-sample"))
+    with one_duckdb(ws):
+        add_dataset(ws, DatasetSpec(name="fm", kind="fashion-mnist-sample"))
     return ws.root
 
 
@@ -116,10 +171,11 @@ def trained_study(_sample_study: Path, tmp_path_factory: pytest.TempPathFactory)
                 f'\n[[runs]]\ndataset = "fm"\nbackbone = "{settings.backbone}"\nepochs = {settings.epochs}\n'
                 f"batch_size = {settings.batch_size}\n"
             )
-    simulate_subject(ws, "alice", "fm", "classes:Trouser,Bag,Sneaker", noise=0.0, seed=0, limit=1200)
-    simulate_subject(ws, "bob", "fm", "feature:brightness", seed=1, limit=400)
-    for subject, settings in TRAINED_RUNS.items():
-        start_run(ws, RunRequest(subject, "fm", settings))
+    with one_duckdb(ws):
+        simulate_subject(ws, "alice", "fm", "classes:Trouser,Bag,Sneaker", noise=0.0, seed=0, limit=1200)
+        simulate_subject(ws, "bob", "fm", "feature:brightness", seed=1, limit=400)
+        for subject, settings in TRAINED_RUNS.items():
+            start_run(ws, RunRequest(subject, "fm", settings))
     return ws
 
 
@@ -163,9 +219,10 @@ def _rated_study(_sample_study: Path, tmp_path_factory: pytest.TempPathFactory) 
     from prefstudy.subjects.rating_files import RatingTable, import_ratings
 
     ws = copy_study(_sample_study, tmp_path_factory.mktemp("rated") / "study")
-    ratings = write_ratings(ws.root.parent / "ratings.csv", ws)
-    import_ratings(ws, ratings, "fm", RatingTable(item="item"))
-    make_consensus(ws, "crowd", "fm", raters="r*")
+    with one_duckdb(ws):
+        ratings = write_ratings(ws.root.parent / "ratings.csv", ws)
+        import_ratings(ws, ratings, "fm", RatingTable(item="item"))
+        make_consensus(ws, "crowd", "fm", raters="r*")
     return ws.root
 
 

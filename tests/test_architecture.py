@@ -34,6 +34,9 @@ TABLE_HOMES = {
 # Queries that read another home's table, on purpose: a label export names items by key.
 CROSS_READS = {("prefstudy/subjects/labels.py", "items")}
 SQL = re.compile(r"\b(?:SELECT\s|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|COPY\s*\()")
+# The word after each keyword that writes or reads a table (lookaheads: every occurrence, overlapping or not).
+WRITES = re.compile(r"(?=\b(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+(\w+))")
+READS = re.compile(r"(?=\b(?:FROM|JOIN)\s+(\w+))")
 
 
 def _sources() -> dict[str, str]:
@@ -62,14 +65,15 @@ def test_sql_lives_only_in_the_homes_of_its_tables():
     # Modules that query files through an in-memory DuckDB, never a table of the study.
     files = {"prefstudy/runs/rundir.py", "prefstudy/subjects/rating_files.py"}
     homes = set(TABLE_HOMES.values()) | store | files
-    with_sql = {path for path, text in _sources().items() if SQL.search(text)}
+    sources = _sources()
+    with_sql = {path for path, text in sources.items() if SQL.search(text)}
     assert with_sql <= homes, f"SQL outside the tables' homes: {sorted(with_sql - homes)}"
-    for path, text in _sources().items():
+    for path, text in sources.items():
         if path == "prefstudy/store/migrations.py":
             continue
+        written, read = set(WRITES.findall(text)), set(READS.findall(text))
         for table, home in TABLE_HOMES.items():
-            writes = re.search(rf"\b(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+{table}\b", text)
-            reads = re.search(rf"\b(?:FROM|JOIN)\s+{table}\b", text)
+            writes, reads = table in written, table in read
             if path != home:
                 assert not writes, f"{path} writes {table}; only {home} may"
                 assert not reads or (path, table) in CROSS_READS, f"{path} reads {table}; ask {home}"

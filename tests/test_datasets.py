@@ -13,6 +13,8 @@ from prefstudy.datasets import add_dataset, list_datasets, load_images
 from prefstudy.errors import PrefstudyError
 from prefstudy.studyfile import DatasetSpec
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 
 def _nothing_written(ws) -> None:
     with ws.connect() as con:

@@ -14,6 +14,8 @@ from prefstudy.precision import Precision
 from prefstudy.runs.record import RUNNING, get_run, mark_run, predictions
 from prefstudy.train import predict_proba
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 
 def _run_of(ws, subject: str) -> str:
     with ws.connect() as con:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Cli, copy_study
+from conftest import Cli, copy_study, one_duckdb
 from PIL import Image
 
 from prefstudy.store import connect
 from prefstudy.workspace import Workspace, init_workspace
+
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 
 
 def _one_line_error(result, exit_code: int = 1) -> str:
@@ -47,8 +50,10 @@ class Refusing:
 
 
 @pytest.fixture(scope="module")
-def refusing(_sample_study: Path, tmp_path_factory) -> Refusing:
-    return Refusing(copy_study(_sample_study, tmp_path_factory.mktemp("refusing") / "study"))
+def refusing(_sample_study: Path, tmp_path_factory) -> Iterator[Refusing]:
+    ws = copy_study(_sample_study, tmp_path_factory.mktemp("refusing") / "study")
+    with one_duckdb(ws):
+        yield Refusing(ws)
 
 
 # -- 1. error text is printed as it is, never as markup --------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import copy_study
+from conftest import copy_study, one_duckdb
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -16,6 +16,8 @@ from prefstudy.labeler.links import link_token, new_session
 from prefstudy.labeler.plan import TIMEOUT_GAP
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.registry import add_subject
+
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 
 
 @pytest.fixture
@@ -32,9 +34,10 @@ def served(_sample_study, tmp_path_factory):
     for name in ("ann", "ben"):
         add_subject(ws, name)
     people = {name: link_token(ws, name) for name in ("ann", "ben")}
-    yield _client(ws, people), people, ws
-    # Checked once here rather than per request: opening the database costs more than a request.
-    assert _labels(ws, "ann") == _labels(ws, "ben") == [], "a refused request stored a row"
+    with one_duckdb(ws):
+        yield _client(ws, people), people, ws
+        # Checked once here rather than per request: opening the database costs more than a request.
+        assert _labels(ws, "ann") == _labels(ws, "ben") == [], "a refused request stored a row"
 
 
 def _client(ws, people, **options) -> TestClient:

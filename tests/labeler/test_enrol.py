@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
-from conftest import copy_study
+from conftest import Cli, copy_study, one_duckdb
 from fastapi.testclient import TestClient
 from harness import serve, servers  # noqa: F401
 
@@ -21,6 +21,8 @@ from prefstudy.labeler.app import LabelOptions, create_app
 from prefstudy.labeler.enrol import OpenEnrolment, RateLimit
 from prefstudy.labeler.links import link_token
 from prefstudy.subjects.registry import add_subject
+
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 
 COMPLETE = "https://app.prolific.com/submissions/complete?cc=C1234"
 
@@ -163,10 +165,11 @@ def test_a_returning_id_resumes_the_same_subject_also_after_a_restart(sample_ws)
 
 @pytest.fixture(scope="module")
 def open_app(_sample_study, tmp_path_factory):
-    """One open-enrolment app for requests that must be refused (and so create nothing)."""
+    """One open-enrolment app and its study, for requests and commands that must be refused (and so create nothing)."""
     ws = copy_study(_sample_study, tmp_path_factory.mktemp("open") / "study")
-    yield TestClient(_app(ws), follow_redirects=False), ws
-    assert _counts(ws) == (0, 0, 0), "a refused join created something"
+    with one_duckdb(ws):
+        yield TestClient(_app(ws), follow_redirects=False), ws
+        assert _counts(ws) == (0, 0, 0), "a refused join created something"
 
 
 @pytest.mark.parametrize(
@@ -336,12 +339,13 @@ def test_enrolments_are_listed_with_their_platform_ids(sample_ws, cli):
         (("--enrol", "open", "--max-subjects", "0"), "Invalid value for '--max-subjects': must be an integer from 1"),
     ],
 )
-def test_bad_option_combinations_are_one_line_before_any_server_starts(sample_ws, cli, args, says):
-    result = cli("label", "--dataset", "fm", "--no-browser", "--port", "0", *args, ok=False)
+def test_bad_option_combinations_are_one_line_before_any_server_starts(open_app, args, says):
+    _, ws = open_app  # the module's study, which a refused command leaves as it is
+    result = Cli(ws.root)("label", "--dataset", "fm", "--no-browser", "--port", "0", *args, ok=False)
     assert result.exit_code in (1, 2) and "Traceback" not in result.output
     lines = [line for line in result.stderr.splitlines() if says in line]
     assert len(lines) == 1, result.stderr
-    assert _counts(sample_ws) == (0, 0, 0)
+    assert _counts(ws) == (0, 0, 0)
 
 
 @pytest.mark.slow  # the real `prefstudy label` process, started twice

@@ -6,6 +6,8 @@ from prefstudy.labeler.guards import host_name, is_loopback
 from prefstudy.labeler.server import link
 from prefstudy.subjects.registry import add_subject
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 
 @pytest.mark.parametrize("port", ["0", "-1", "65536"])
 def test_links_refuse_a_port_no_server_listens_on(ws, cli, port):

@@ -7,14 +7,15 @@ import json
 
 import numpy as np
 import pytest
-from conftest import copy_study
+from click.testing import CliRunner
+from conftest import COMMAND, copy_study, one_duckdb
 from scored_runs import answered_with, scored_run
-from typer.testing import CliRunner
 
-from prefstudy.cli import app
 from prefstudy.report import collect, render_json, render_markdown
 from prefstudy.runs.record import record_runs
 from prefstudy.stats import binomial_greater, mcnemar_exact
+
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 
 N_TEST = 40
 # subject -> test items right out of 40 (balanced answers, so chance is 50 %)
@@ -41,8 +42,9 @@ def known(_empty_study, tmp_path_factory):
         transfer = {"source_run": "src", "source_dataset": "lfw", "mode": "finetune"}
         p = np.where(label, 0.9, 0.1)
         dirs.append(scored_run(ws, f"{subject}-transfer", subject, "fm", label, p, _split(), transfer=transfer))
-    record_runs(ws, dirs)
-    return ws
+    with one_duckdb(ws):
+        record_runs(ws, dirs)
+        yield ws
 
 
 def test_the_report_finds_exactly_the_subjects_above_chance(known):
@@ -88,14 +90,14 @@ def test_too_few_test_items_are_reported_as_unreachable_not_as_none_significant(
 
 def test_subjects_filter_by_glob_in_every_format(known, tmp_path):
     runner = CliRunner()
-    out = runner.invoke(app, ["report", "--format", "json", "--subjects", "fair*", "--study", str(known.root)])
+    out = runner.invoke(COMMAND, ["report", "--format", "json", "--subjects", "fair*", "--study", str(known.root)])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert {r["subject"] for r in data["runs"]} == {"fair0", "fair1"}
     assert data["filters"] == {"subjects": "fair*", "dataset": None}
     page = tmp_path / "r.html"
     out = runner.invoke(
-        app, ["report", "--format", "html", "--out", str(page), "--subjects", "good1", "--study", str(known.root)]
+        COMMAND, ["report", "--format", "html", "--out", str(page), "--subjects", "good1", "--study", str(known.root)]
     )
     assert out.exit_code == 0, out.output
     text = page.read_text()
@@ -103,7 +105,7 @@ def test_subjects_filter_by_glob_in_every_format(known, tmp_path):
 
 
 def test_html_needs_an_output_file(known):
-    out = CliRunner().invoke(app, ["report", "--format", "html", "--study", str(known.root)])
+    out = CliRunner().invoke(COMMAND, ["report", "--format", "html", "--study", str(known.root)])
     assert out.exit_code == 1 and "--format html needs --out FILE" in out.stderr
 
 
@@ -129,6 +131,6 @@ def test_recommend_refuses_a_subject_the_study_does_not_have(known, tmp_path):
     """The command's error path without a model (tests/test_recommend.py trains one, in the slow lane)."""
     (tmp_path / "pool").mkdir()
     args = ["recommend", "--subject", "nobody", "--images", str(tmp_path / "pool"), "--dataset", "fm"]
-    out = CliRunner().invoke(app, [*args, "--study", str(known.root)])
+    out = CliRunner().invoke(COMMAND, [*args, "--study", str(known.root)])
     (line,) = out.stderr.strip().splitlines()
     assert out.exit_code == 1 and line.startswith("error: no subject 'nobody' in this study") and not out.stdout

@@ -7,6 +7,8 @@ from conftest import Cli
 
 from prefstudy.runs.record import run_result
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 
 @pytest.fixture
 def reported(trained_study):

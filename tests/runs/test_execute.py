@@ -15,6 +15,8 @@ from prefstudy.runs.record import run_result
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.transfer import TransferRequest
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 FAST = ("--epochs", "3", "--batch-size", "32")
 
 

@@ -6,7 +6,7 @@ import shutil
 
 import duckdb
 import pytest
-from conftest import Cli, copy_study
+from conftest import Cli, copy_study, one_duckdb
 
 from prefstudy.runs.record import RunDir, get_run, run_ids, run_result
 
@@ -30,10 +30,11 @@ def _forget(ws, run_id: str) -> None:
 def here_and_job(trained_copy, tmp_path):
     """This study, which lacks alice's run, and a copy of it (a cluster job's) that made the run."""
     job = copy_study(trained_copy.root, tmp_path / "job")
-    with job.connect() as con:
-        (run_id,) = con.execute("SELECT id FROM runs WHERE subject = 'alice'").fetchone()
-    _forget(trained_copy, run_id)
-    return trained_copy, job, run_id
+    with one_duckdb(trained_copy, job):
+        with job.connect() as con:
+            (run_id,) = con.execute("SELECT id FROM runs WHERE subject = 'alice'").fetchone()
+        _forget(trained_copy, run_id)
+        yield trained_copy, job, run_id
 
 
 def test_runs_made_in_a_copy_of_the_study_merge_back(here_and_job):

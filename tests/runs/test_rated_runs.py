@@ -16,6 +16,8 @@ from prefstudy.subjects.consensus import consensus_of, make_consensus
 from prefstudy.subjects.labels import ratings_of, usable_labels
 from prefstudy.transfer import TransferRequest
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 QUICK = dict(backbone="paper-vgg:small", protocol="model1", epochs=1, batch_size=16)
 
 

@@ -35,6 +35,8 @@ from prefstudy.runs.record import (
 )
 from prefstudy.runs.status import STATUSES, UNFINISHED, Owner, check_statuses, owner_alive, this_process
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 
 def _config(run_id: str, subject: str = "alice", transfer: dict | None = None, **settings) -> dict:
     return {

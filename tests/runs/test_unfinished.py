@@ -34,6 +34,7 @@ def four_runs(ws):
     return ws
 
 
+@pytest.mark.usefixtures("shared_instance")  # the study stays open: see tests/conftest.py
 def test_runs_list_shows_unfinished_runs_and_marks_the_dead_interrupted(cli, four_runs):
     text = cli("runs", "list").stdout.splitlines()
     assert [line.split()[:2] for line in text] == [
@@ -60,6 +61,7 @@ def test_runs_list_shows_unfinished_runs_and_marks_the_dead_interrupted(cli, fou
     assert len(cli.json("runs", "list", "--all")["runs"]) == 4
 
 
+@pytest.mark.usefixtures("shared_instance")  # the study stays open: see tests/conftest.py
 def test_bad_runs_list_options_are_one_clear_line_and_write_nothing(cli, ws):
     assert cli("runs", "list").stderr.strip() == "no unfinished runs; --all lists every run"
     begin(ws, "r1-dead", Owner(_dead_pid(), socket.gethostname(), "gone"))
@@ -73,6 +75,7 @@ def test_bad_runs_list_options_are_one_clear_line_and_write_nothing(cli, ws):
     assert get_run(ws, "r1-dead").status == RUNNING  # refused before the dead run was marked
 
 
+@pytest.mark.usefixtures("shared_instance")  # the study stays open: see tests/conftest.py
 def test_a_weights_file_that_is_not_a_checkpoint_is_one_clear_line_and_no_run(trained_copy, tmp_path):
     cli = Cli(trained_copy.root)
     before = sorted(p.name for p in trained_copy.runs_dir.iterdir())

@@ -108,6 +108,7 @@ def test_study_run_imports_ratings_and_makes_the_consensus_from_the_study_file(w
     assert refused.exit_code == 1 and "no people in this study yet" in refused.stderr
 
 
+@pytest.mark.usefixtures("shared_instance")  # the study stays open: see tests/conftest.py
 def test_label_links_leave_imported_raters_out_unless_named(rated_ws):
     cli = Cli(rated_ws.root)
     cli("subject", "add", "bob")

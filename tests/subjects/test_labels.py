@@ -9,6 +9,8 @@ from prefstudy.errors import LabelFileError
 from prefstudy.subjects.label_files import import_labels
 from prefstudy.subjects.labels import usable_labels
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "bob.csv"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SHARED_DATA, Cli, copy_study
+from conftest import SHARED_DATA, Cli, copy_study, one_duckdb
 from PIL import Image
 
 from prefstudy.errors import LabelFileError
@@ -90,25 +91,30 @@ def _faces_study(_empty_study: Path, tmp_path_factory) -> Path:
         for n, name in enumerate(names):
             (root / folder / name).parent.mkdir(parents=True, exist_ok=True)
             Image.new("RGB", (8, 8), (10 * n, 0, 0)).save(root / folder / name)
-    cli = Cli(copy_study(_empty_study, root / "study").root)
-    for folder in ("faces", "nested"):
-        cli("data", "add", folder, "--kind", "folder", "--path", root / folder, "--size", "8")
-    return root / "study"
+    ws = copy_study(_empty_study, root / "study")
+    cli = Cli(ws.root)
+    with one_duckdb(ws):
+        for folder in ("faces", "nested"):
+            cli("data", "add", folder, "--kind", "folder", "--path", root / folder, "--size", "8")
+    return ws.root
 
 
 @pytest.fixture
-def study(_faces_study: Path, tmp_path: Path) -> Study:
-    return Study(copy_study(_faces_study, tmp_path / "study"), tmp_path)
+def study(_faces_study: Path, tmp_path: Path) -> Iterator[Study]:
+    ws = copy_study(_faces_study, tmp_path / "study")
+    with one_duckdb(ws):
+        yield Study(ws, tmp_path)
 
 
 @pytest.fixture(scope="module")
-def refusing(_faces_study: Path, tmp_path_factory) -> Study:
+def refusing(_faces_study: Path, tmp_path_factory) -> Iterator[Study]:
     """One study shared by the tests of refused imports (they write nothing): rater a imported as p-a, and taken-a."""
     root = tmp_path_factory.mktemp("refusing")
     shared = Study(copy_study(_faces_study, root / "study"), root)
-    shared.imports(shared.write("a.csv", _long({"a": SPREAD})), "--prefix", "p-")
-    shared.cli("subject", "add", "taken-a")  # a person who labels here, not an imported rater
-    return shared
+    with one_duckdb(shared.ws):
+        shared.imports(shared.write("a.csv", _long({"a": SPREAD})), "--prefix", "p-")
+        shared.cli("subject", "add", "taken-a")  # a person who labels here, not an imported rater
+        yield shared
 
 
 # -- layouts, missing cells, items ------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from prefstudy.subjects.labels import usable_labels
 from prefstudy.subjects.rules import parse_rule
 from prefstudy.subjects.simulate import simulate_labels, simulate_subject
 
+pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
+
 
 def test_noise_flips_about_that_share_and_the_seed_reproduces_it(sample_ws):
     images = load_images(sample_ws, "fm")
