@@ -241,6 +241,48 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE runs ADD COLUMN attempts INTEGER;   -- how many times an executor has started it
         """,
     ),
+    (
+        9,
+        # Fewer labels: which strategy chose each image a subject labelled, the order each subject labels
+        # in (kept across sittings), and learning curves (labels -> accuracy), which are not runs.
+        """
+        ALTER TABLE labels ADD COLUMN strategy VARCHAR;  -- random, uncertainty, diverse, explore, test, repeat
+        CREATE TABLE label_orders (
+            subject     VARCHAR NOT NULL,
+            dataset     VARCHAR NOT NULL,
+            label_order VARCHAR NOT NULL,       -- random, uncertainty or diverse
+            explore     DOUBLE NOT NULL,        -- the share of random items mixed in
+            refit_every INTEGER,                -- uncertainty: a new model every N labels
+            start_run   VARCHAR,                -- the model refits start from; NULL: from scratch
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (subject, dataset)
+        );
+        CREATE SEQUENCE curve_id_seq START 1;
+        CREATE TABLE curves (
+            id          BIGINT PRIMARY KEY DEFAULT nextval('curve_id_seq'),
+            subject     VARCHAR NOT NULL,
+            dataset     VARCHAR NOT NULL,
+            label_order VARCHAR NOT NULL,
+            start       VARCHAR NOT NULL,       -- scratch, transfer:RUN or population:RUN
+            seeds       INTEGER NOT NULL,
+            step        VARCHAR NOT NULL,       -- how many labels each selection step adds
+            settings    JSON NOT NULL,          -- the fitting settings, test items and pool
+            chance      DOUBLE,
+            all_labels_accuracy DOUBLE,         -- a model fitted on every pool label, from the same start
+            labels_to_95pct INTEGER,            -- fewest labels reaching 95 % of the all-labels gain over chance
+            created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE curve_points (
+            curve_id    BIGINT NOT NULL,
+            labels      INTEGER NOT NULL,
+            seed        INTEGER NOT NULL,
+            accuracy    DOUBLE NOT NULL,
+            spearman    DOUBLE,                 -- rated subjects: rank correlation with the ratings
+            n_test      INTEGER NOT NULL,
+            PRIMARY KEY (curve_id, labels, seed)
+        );
+        """,
+    ),
 ]
 
 

@@ -1,0 +1,6 @@
+"""Fewer labels: choosing what each subject labels next (random, uncertainty, diverse) and measuring
+how many labels are enough (learning curves replayed from a subject's existing labels).
+
+:mod:`.selection` and :mod:`.image_features` are torch-free (the labelling server uses them);
+:mod:`.fitting` trains a model on a set of labels from a starting point (scratch, transfer, population).
+"""
