@@ -5,3 +5,6 @@ DATA_ENV = "PREFSTUDY_DATA"  # where to look for dataset files (e.g. Fashion-MNI
 DEBUG_ENV = "PREFSTUDY_DEBUG"  # 1 = show tracebacks instead of one-line errors
 LOCK_TIMEOUT_ENV = "PREFSTUDY_LOCK_TIMEOUT"  # seconds to wait for a database another process holds
 MAX_PIXELS_ENV = "PREFSTUDY_MAX_PIXELS"  # the largest image (width x height) decoded; larger ones are left out
+# Tests only: a label refit (prefstudy.active.refit) waits until this file exists before it writes its result,
+# so a test can label while a refit is certainly running, by the order of events rather than by timing.
+REFIT_GATE_ENV = "PREFSTUDY_TEST_REFIT_GATE"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.bounds import COUNT, FINITE, FIXATION_S, PORT, PORT_OR_ANY, REPEAT, SECONDS
+from prefstudy.bounds import COUNT, FINITE, FIXATION_S, PORT, PORT_OR_ANY, REPEAT, SECONDS, SHARE
 from prefstudy.cli.options import DatasetOption, JsonOption, SeedOption, StudyOption, SubjectOption, bounded, workspace
 from prefstudy.cli.output import note, print_json
 from prefstudy.errors import PrefstudyError
@@ -70,6 +70,29 @@ def label(
     complete_url: Annotated[
         str | None, typer.Option(help="Where the page sends a subject who is done, e.g. the platform's completion URL.")
     ] = None,
+    order: Annotated[
+        str,
+        typer.Option(
+            help="What each subject sees next: random; uncertainty (what their newest model is least sure of); "
+            "diverse (from clusters of image features, so the first labels cover the domain). "
+            "A subject keeps the order they began in."
+        ),
+    ] = "random",
+    explore: Annotated[
+        float,
+        bounded(SHARE, "--explore", help="With uncertainty or diverse: the share of random images mixed in."),
+    ] = 0.2,
+    refit_every: Annotated[
+        int,
+        bounded(COUNT, "--refit-every", help="With uncertainty: retrain the subject's model every N answers."),
+    ] = 20,
+    start: Annotated[
+        str,
+        typer.Option(
+            help="With uncertainty or diverse, the model to start from: auto (the population's, else the "
+            "subject's on another dataset, else none), scratch, or a run id."
+        ),
+    ] = "auto",
     study: StudyOption = None,
 ) -> None:
     """Start the labelling app: each subject answers preferred / not preferred, image by image."""
@@ -98,6 +121,10 @@ def label(
         fixation_s=fixation,
         trials=trials,
         complete_url=complete_url,
+        order=order,
+        explore=explore,
+        refit_every=refit_every,
+        start=start,
     )
     opened = None
     if enrol == "open":

@@ -6,6 +6,7 @@ Routes (``TOKEN`` is the subject's secret; nothing else is reachable without it)
 - ``GET /api/TOKEN/state`` — a new session for this page load (signed with the link, see :mod:`.links`),
   the options, the study's instructions, the trial budget and completion URL, the progress;
 - ``GET /api/TOKEN/queue?n=3`` — the next items (ids and image URLs); none once the subject is finished;
+  chosen in the subject's order (``--order``: :mod:`.plan` for random, :mod:`.active_plan` for the others);
 - ``GET /api/TOKEN/image/ITEM`` — an image of the subject's plan by item id, never by path (see :mod:`.display`);
 - ``POST /api/TOKEN/trial`` — one trial, stored at once, once per (session, trial); says when that was the last;
 - ``POST /api/TOKEN/region`` — the subject's reason for a trial, a box in image fractions;
@@ -22,6 +23,9 @@ The join link answers refusals with an HTML page (400, 403, 429), not JSON: a pe
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -35,16 +39,21 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from prefstudy.bounds import COUNT, FIXATION_S, INT32_MAX, REPEAT, RT_MS_MAX, SECONDS, SEED
+from prefstudy.active.selection import RANDOM, UNCERTAINTY, check_order
+from prefstudy.bounds import COUNT, FIXATION_S, INT32_MAX, REPEAT, RT_MS_MAX, SECONDS, SEED, SHARE
+from prefstudy.config import TrainSettings
 from prefstudy.datasets import load_images
 from prefstudy.errors import PrefstudyError
+from prefstudy.labeler.active_plan import Plans
 from prefstudy.labeler.display import display_image
 from prefstudy.labeler.enrol import Enroller, JoinRefused, OpenEnrolment
 from prefstudy.labeler.guards import MAX_BODY, BodyLimit, LoopbackHosts
 from prefstudy.labeler.links import SESSION_PATTERN, new_session, session_of_link
+from prefstudy.labeler.orders import AUTO, DEFAULT_EXPLORE, DEFAULT_REFIT_EVERY, LabelOrder
 from prefstudy.labeler.plan import PlanOptions, TrialState, load_state
 from prefstudy.labeler.served import ServedSubjects
 from prefstudy.labeler.store import Trial, TrialRejected, labelled_today, record_region, record_trial
+from prefstudy.splits import item_test_mask
 from prefstudy.workspace import Workspace
 
 MARK_REASON = ("always", "sometimes", "never")
@@ -67,6 +76,10 @@ class LabelOptions:
     fixation_s: float = 0.3
     trials: int | None = None  # a participant's budget: done after this many answers (misses not counted)
     complete_url: str | None = None  # where the page sends a finished participant (e.g. the platform's)
+    order: str = RANDOM  # random, uncertainty or diverse: what each subject sees next (see .active_plan)
+    explore: float = DEFAULT_EXPLORE  # an active order's share of random items
+    refit_every: int = DEFAULT_REFIT_EVERY  # uncertainty: a new model after every N answers
+    start: str = AUTO  # where an active order's model starts: auto, scratch or a run id
 
     def __post_init__(self) -> None:
         # The same rules as the `prefstudy label` options, for callers that build options in code.
@@ -81,11 +94,25 @@ class LabelOptions:
             COUNT.check("--trials", self.trials)
         if self.complete_url is not None:
             check_complete_url(self.complete_url)
+        check_order(self.order)
+        SHARE.check("--explore", self.explore)
+        COUNT.check("--refit-every", self.refit_every)
         if self.mark_reason not in MARK_REASON:
             raise PrefstudyError(f"--mark-reason must be one of {', '.join(MARK_REASON)}, got {self.mark_reason!r}")
 
     def plan_options(self) -> PlanOptions:
         return PlanOptions(seed=self.seed, repeat=self.repeat, limit=self.limit, block=self.block)
+
+    def label_order(self) -> LabelOrder:
+        """The order a subject who has not begun labels in (``start`` still to resolve for them)."""
+        if self.order == RANDOM:
+            return LabelOrder()
+        refit_every = self.refit_every if self.order == UNCERTAINTY else None
+        return LabelOrder(self.order, self.explore, refit_every, self.start)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def check_complete_url(url: str) -> str:
@@ -128,19 +155,33 @@ def create_app(
     *,
     loopback_only: bool = False,
     enrol: OpenEnrolment | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The app serving ``tokens`` (secret -> subject) on ``dataset``; ``loopback_only`` refuses foreign hosts.
 
     With ``enrol``, ``/join`` enrols participants too (and every subject enrolled before is served).
+    ``log``: where the server says what happens behind the page (a refit failed; default: stderr).
     """
     images = load_images(ws, dataset)
     n_items = len(images.keys)
-    served = ServedSubjects(n_items, options.plan_options(), tokens)
+    split = TrainSettings()  # the dataset-level split every subject shares (``--split-by item``'s defaults)
+    test = item_test_mask(n_items, seed=split.seed, test_fraction=split.test_fraction, folds=None, fold=None)
+    plans = Plans(
+        ws, images.info, options.plan_options(), options.label_order(), test, split.test_fraction, log or _stderr
+    )
+    served = ServedSubjects(n_items, options.plan_options(), tokens, make_plan=plans)
     enroller = Enroller(ws, dataset, enrol, served) if enrol is not None else None
     instructions = ws.spec().label.instructions
     deadline_ms = options.deadline_s * 1000 or None
     budget = options.trials
-    app = FastAPI(title="prefstudy labeller", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        served.stop()  # a refit running for a subject ends with the server
+
+    app = FastAPI(title="prefstudy labeller", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.served = served
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.add_middleware(BodyLimit, limit=MAX_BODY)
     if loopback_only:
@@ -247,7 +288,9 @@ def create_app(
         state = load_state(ws, subject, dataset)
         if budget is not None:
             n = min(n, max(0, budget - state.answers))  # never more images than answers still wanted
-        items = served.plan(subject).upcoming(state, n) if n else []
+        plan = served.plan(subject)
+        plan.advance(state)  # an active order: collect a refit that ended, start one that is due (never waits)
+        items = plan.upcoming(state, n) if n else []
         return {"items": [{"item": i, "image": f"/api/{token}/image/{i}"} for i in items]}
 
     @app.get("/api/{token}/image/{item}")
@@ -285,7 +328,9 @@ def create_app(
             ),
             budget,
         )
-        finished = remaining(subject, load_state(ws, subject, dataset)) == 0
+        after = load_state(ws, subject, dataset)
+        served.plan(subject).advance(after)
+        finished = remaining(subject, after) == 0
         return {"label_id": label_id, "new": new, "finished": finished}
 
     @app.post("/api/{token}/region")

@@ -7,6 +7,10 @@ or a second sitting resumes exactly where the subject stopped:
 - a trial that ran past the deadline is queued again after ``TIMEOUT_GAP`` other trials;
 - a hidden, seeded fraction ``repeat`` of the items is shown once more, at least ``repeat_gap``
   trials after its first answer, for test-retest consistency.
+
+This is the ``random`` order; :mod:`.active_plan` chooses by a model or by clusters instead. Either records
+what chose each item (:meth:`TrialPlan.strategy`): under ``random``, ``test`` for an item the dataset-level
+split holds out for testing, else ``random`` (and ``repeat`` for a hidden repeat).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from prefstudy.active.selection import RANDOM, TEST
+from prefstudy.labeler.orders import LabelOrder
 from prefstudy.subjects.labels import trial_history
 from prefstudy.workspace import Workspace
 
@@ -63,9 +69,22 @@ def load_state(ws: Workspace, subject: str, dataset: str) -> TrialState:
 class TrialPlan:
     """The order, repeat set and next items for one subject on one dataset."""
 
-    def __init__(self, subject: str, n_items: int, options: PlanOptions):
+    def __init__(
+        self,
+        subject: str,
+        n_items: int,
+        options: PlanOptions,
+        test: np.ndarray | None = None,
+        label_order: LabelOrder | None = None,
+    ):
+        """``test``: the dataset-level split's held-out items (bool per item), so their labels say ``test``;
+        ``label_order``: the order stored at the subject's first trial (:mod:`.orders`)."""
         self.options = options
-        salt = zlib.crc32(subject.encode())
+        self.subject, self.n_items = subject, n_items
+        self.test = test
+        self.label_order = label_order or LabelOrder()
+        self.order_stored = False  # set once label_order is in the database (the first trial stores it)
+        self.salt = salt = zlib.crc32(subject.encode())
         order = np.random.default_rng([options.seed, salt]).permutation(n_items)
         self.order = order[: options.limit] if options.limit else order
         self.items = frozenset(int(i) for i in self.order)
@@ -86,14 +105,35 @@ class TrialPlan:
         """Whether an answer to ``item`` now is its hidden second showing."""
         return item in self.repeat_set and item in state.answered_at and item not in state.repeated
 
-    def upcoming(self, state: TrialState, n: int) -> list[int]:
-        """The next ``n`` items: repeats that are due first, then unanswered items in order."""
+    def strategy(self, item: int) -> str | None:
+        """What chose ``item`` for its first showing (a hidden repeat is ``repeat``, whatever this says)."""
+        return TEST if self.test is not None and self.test[item] else RANDOM
+
+    def advance(self, state: TrialState) -> None:
+        """Called with the subject's state on each request; an active order starts and reads refits here."""
+
+    def stop(self) -> None:
+        """The server stops: end what runs on the subject's behalf (an active order's refit)."""
+
+    def due_repeats(self, state: TrialState) -> list[int]:
+        """Hidden repeats that are due, the earliest answered first."""
         due = sorted(
             (pos, item)
             for item, pos in state.answered_at.items()
             if item in self.repeat_set and item not in state.repeated and state.trials - pos >= self.repeat_gap
         )
-        out = [item for _, item in due[:n]]
+        return [item for _, item in due]
+
+    def last_resort(self, state: TrialState) -> list[int]:
+        """Nothing else left to space them out: misses and repeats come now rather than never."""
+        return sorted(state.timed_out_at, key=state.timed_out_at.get) + sorted(
+            i for i in self.repeat_set if i in state.answered_at and i not in state.repeated
+        )
+
+    def upcoming(self, state: TrialState, n: int) -> list[int]:
+        """The next ``n`` items: repeats that are due first, then unanswered items in order."""
+        due = self.due_repeats(state)
+        out = due[:n]
         for item in self.order:
             if len(out) >= n:
                 break
@@ -104,12 +144,7 @@ class TrialPlan:
             if missed is not None and state.trials - missed <= TIMEOUT_GAP:  # TIMEOUT_GAP other trials first
                 continue
             out.append(item)
-        # Nothing else left to space them out: misses and repeats come now rather than never.
-        for item in (
-            sorted(state.timed_out_at, key=state.timed_out_at.get)
-            + [i for _, i in due[n:]]
-            + sorted(i for i in self.repeat_set if i in state.answered_at and i not in state.repeated)
-        ):
+        for item in self.last_resort(state):
             if len(out) >= n:
                 break
             if item not in out:

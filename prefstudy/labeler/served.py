@@ -8,6 +8,7 @@ subject does, and makes the plan before the link, so a request that finds the li
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from prefstudy.labeler.plan import PlanOptions, TrialPlan
 
@@ -15,8 +16,15 @@ from prefstudy.labeler.plan import PlanOptions, TrialPlan
 class ServedSubjects:
     """token -> subject, and subject -> :class:`TrialPlan`, for one dataset of ``n_items`` images."""
 
-    def __init__(self, n_items: int, options: PlanOptions, tokens: dict[str, str] | None = None):
-        self._n_items, self._options = n_items, options
+    def __init__(
+        self,
+        n_items: int,
+        options: PlanOptions,
+        tokens: dict[str, str] | None = None,
+        make_plan: Callable[[str], TrialPlan] | None = None,
+    ):
+        """``make_plan``: a subject's plan (default: the ``random`` order's, from ``options``)."""
+        self._make_plan = make_plan or (lambda subject: TrialPlan(subject, n_items, options))
         self._subjects: dict[str, str] = {}
         self._plans: dict[str, TrialPlan] = {}
         self._lock = threading.Lock()
@@ -35,5 +43,12 @@ class ServedSubjects:
         """Serve ``subject`` at ``token`` from now on (again: nothing changes)."""
         with self._lock:
             if subject not in self._plans:
-                self._plans[subject] = TrialPlan(subject, self._n_items, self._options)
+                self._plans[subject] = self._make_plan(subject)
             self._subjects[token] = subject
+
+    def stop(self) -> None:
+        """The server stops: each plan ends what runs for it (an active order's refit)."""
+        with self._lock:
+            plans = list(self._plans.values())
+        for plan in plans:
+            plan.stop()

@@ -96,5 +96,7 @@ def serve(
             say("each link is secret: give every subject only their own")
         if open_browser and len(urls) == 1:
             webbrowser.open(next(iter(urls.values())))
+    if options.order != "random":
+        say(f"order: {options.label_order().describe()}; a subject who began in another order keeps it")
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])

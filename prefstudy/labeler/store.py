@@ -1,4 +1,7 @@
-"""Writing a subject's trials as they happen: once per (session, trial), however often the page retries."""
+"""Writing a subject's trials as they happen: once per (session, trial), however often the page retries.
+
+Each trial says what chose its image (``labels.strategy``, from what the server served, never from the page),
+and the subject's first trial keeps the order they label in (:mod:`.orders`)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from prefstudy.active.selection import REPEAT
+from prefstudy.labeler.orders import store_order
 from prefstudy.labeler.plan import TrialPlan
 from prefstudy.subjects.labels import answer_count, answer_ids, answers_since, find_trial, insert_trial, set_region
 from prefstudy.subjects.regions import Region
@@ -56,6 +61,7 @@ def record_trial(
             if len(answers) > 1 or trial.item not in plan.repeat_set:
                 raise TrialRejected("this image is answered already")
             repeat_of = answers[0]
+        strategy = REPEAT if repeat_of is not None else plan.strategy(trial.item)
         label_id = insert_trial(
             con,
             {
@@ -74,9 +80,13 @@ def record_trial(
                 "source": "labeler",
                 "input": trial.input,
                 "orientation_changed": trial.orientation_changed,
+                "strategy": strategy,
             },
         )
-        return label_id, True
+        if not plan.order_stored:
+            store_order(con, subject, dataset, plan.label_order)
+    plan.order_stored = True
+    return label_id, True
 
 
 def record_region(ws: Workspace, subject: str, session: str, trial: int, region: Region) -> bool:

@@ -253,7 +253,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             label_order VARCHAR NOT NULL,       -- random, uncertainty or diverse
             explore     DOUBLE NOT NULL,        -- the share of random items mixed in
             refit_every INTEGER,                -- uncertainty: a new model every N labels
-            start_run   VARCHAR,                -- the model refits start from; NULL: from scratch
+            start       VARCHAR,                -- scratch, transfer:RUN or population:RUN; NULL under random
             created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
             PRIMARY KEY (subject, dataset)
         );

@@ -45,6 +45,7 @@ LABEL_COLUMNS = (
     "tie",
     "input",
     "orientation_changed",
+    "strategy",
 )
 USABLE = "NOT timed_out AND repeat_of IS NULL AND preferred IS NOT NULL"
 """The labels a model learns from (of these, the latest per item)."""
@@ -389,7 +390,8 @@ def answers_since(ws: Workspace, subject: str, dataset: str, since: datetime) ->
 
 _EXPORT = """
     SELECT l.dataset, i.key, l.preferred, l.rt_ms, l.deadline_ms, l.timed_out, l.session, l.block, l.trial,
-           l.shown_at, l.region, l.repeat_of, l.source, l.id AS label_id, l.input, l.orientation_changed
+           l.shown_at, l.region, l.repeat_of, l.source, l.id AS label_id, l.input, l.orientation_changed,
+           l.strategy
     FROM labels l JOIN items i ON i.dataset = l.dataset AND i.idx = l.item_idx
     WHERE l.subject = ? {dataset_filter}
     ORDER BY l.dataset, l.id
