@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from prefstudy.cli import (
     backbones_cmd,
+    curve_cmd,
     data_cmd,
     demo_cmd,
     explain_cmd,
@@ -31,7 +32,20 @@ from prefstudy.env import DEBUG_ENV
 from prefstudy.errors import PrefstudyError
 
 # The order a study goes in, which `prefstudy --help` and docs/cli.md follow.
-ORDER = ("study", "data", "subject", "label", "run", "runs", "explain", "report", "recommend", "backbones", "demo")
+ORDER = (
+    "study",
+    "data",
+    "subject",
+    "label",
+    "run",
+    "runs",
+    "explain",
+    "curve",
+    "report",
+    "recommend",
+    "backbones",
+    "demo",
+)
 
 
 class PrefstudyGroup(TyperGroup):
@@ -69,6 +83,7 @@ app.add_typer(backbones_cmd.app, name="backbones")
 app.add_typer(runs_cmd.app, name="runs")
 app.command("run")(run_cmd.run)
 app.command("explain")(explain_cmd.explain)
+app.command("curve")(curve_cmd.curve)
 app.command("report")(report_cmd.report)
 app.command("recommend")(recommend_cmd.recommend)
 app.command("demo")(demo_cmd.demo)

@@ -154,6 +154,22 @@ def _sheet_figures(report: Report, ws: Workspace) -> list[Figure]:
     return out
 
 
+def _curve_figures(report: Report) -> list[Figure]:
+    from prefstudy.report import plots
+    from prefstudy.report.curves import FEW_SUBJECTS, plotted_curves
+
+    out = []
+    for dataset, lines in sorted(plotted_curves(report.curves).items())[:MOST]:
+        title = f"Accuracy against labels — {dataset}"
+        shown = (
+            "each subject's curves, the band ±1 sd across seeds"
+            if len({c.subject for c in report.curves if c.dataset == dataset}) <= FEW_SUBJECTS
+            else "the mean across subjects of each order × start, the band ±1 sd across subjects"
+        )
+        out.append(Figure("labels_needed", f"{title}: {shown}.", plots.labels_curves(lines, title)))
+    return out
+
+
 def build_figures(report: Report, ws: Workspace) -> list[Figure]:
     """Every figure the report's data supports, in page order."""
     if not report.runs and not report.subjects:
@@ -163,6 +179,7 @@ def build_figures(report: Report, ws: Workspace) -> list[Figure]:
         *_confusion_figure(report),
         *_gain_figures(report),
         *_kappa_figures(report),
+        *_curve_figures(report),
         *_training_figure(report, ws),
         *_sheet_figures(report, ws),
     ]

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from functools import cached_property
 
+from prefstudy.active.curve_store import StoredCurve
 from prefstudy.report.agreement import AgreementRow, collect_agreement
+from prefstudy.report.curves import LabelsNeeded, collect_curves, curve_dict, summarize_curves, summary_dicts
 from prefstudy.report.groups import GroupSummary, summarize_groups
 from prefstudy.report.interrater import RaterAgreement, rater_agreement
 from prefstudy.report.population import (
@@ -41,6 +43,7 @@ class Report:
     comparisons: list[RaterComparison] = field(default_factory=list)  # personal vs population, per rater
     subjects: list[SubjectRow] = field(default_factory=list)  # per subject and dataset
     interrater: list[RaterAgreement] = field(default_factory=list)  # per dataset
+    curves: list[StoredCurve] = field(default_factory=list)  # learning curves (`prefstudy curve`): not runs
     filters: dict[str, str | None] = field(default_factory=dict)
 
     @cached_property
@@ -54,6 +57,10 @@ class Report:
     @cached_property
     def subjects_summary(self) -> list[SubjectsSummary]:
         return summarize_subjects(self.subjects)
+
+    @cached_property
+    def labels_needed(self) -> list[LabelsNeeded]:
+        return summarize_curves(self.curves)
 
     @property
     def n_subjects(self) -> int:
@@ -75,6 +82,8 @@ class Report:
             "subjects": [asdict(s) for s in self.subjects],
             "subjects_summary": [asdict(s) for s in self.subjects_summary],
             "interrater": [a.to_dict() for a in self.interrater],
+            "labels_needed": summary_dicts(self.labels_needed),
+            "curves": [curve_dict(c) for c in self.curves],
         }
 
 
@@ -112,6 +121,7 @@ def collect(ws: Workspace, subjects: str | None = None, dataset: str | None = No
             found = rater_agreement(name, answers)
             if found is not None:
                 interrater.append(found)
+        curves = collect_curves(ws, subjects, dataset)
     return Report(
         study=ws.spec().name,
         runs=runs,
@@ -121,5 +131,6 @@ def collect(ws: Workspace, subjects: str | None = None, dataset: str | None = No
         comparisons=comparisons,
         subjects=subject_rows(trials, _latest_accuracy(runs)),
         interrater=interrater,
+        curves=curves,
         filters={"subjects": subjects, "dataset": dataset},
     )

@@ -35,7 +35,7 @@ NUMERIC = {
     "of ceiling", "median RT", "RT IQR", "timed-out rate", "with repeats", "items", "answers",
     "Krippendorff α", "Fleiss κ", "pairs", "pairwise κ median [IQR]", "shared", "κ", "pointing game", "energy",
     "IoU", "epoch", "preferred share median [IQR]", "median RT median [IQR]", "consistency median [IQR]",
-    "of ceiling median [IQR]",
+    "of ceiling median [IQR]", "reaching", "labels to 95 % (median)", "range", "all-labels accuracy",
 }  # fmt: skip
 
 
@@ -433,6 +433,28 @@ def agreement_section(report: Report) -> Section:
     return Section("agreement", title, headers, rows, notes if rows else [])
 
 
+def _range(low: int | None, high: int | None) -> str:
+    return "—" if low is None else f"{low}–{high}"
+
+
+def labels_needed_section(report: Report) -> Section:
+    headers = ["dataset", "order", "start", "subjects", "reaching", "labels to 95 % (median)", "range"]
+    headers += ["all-labels accuracy", "chance"]
+    rows = [
+        [
+            *(s.dataset, s.order, s.start, str(s.subjects), str(s.reaching), num(s.median, 0)),
+            *(_range(s.low, s.high), pct(s.all_labels_accuracy), pct(s.chance)),
+        ]
+        for s in report.labels_needed
+    ]
+    notes = [
+        "From `prefstudy curve` (learning curves, not runs): the fewest labels whose accuracy, the mean over seeds, "
+        "reaches 95 % of the all-labels gain over chance; median and range over the subjects reaching it. Each "
+        "step adds the labels up to the next budget, chosen with the model fitted at the current budget."
+    ]
+    return Section("labels_needed", "Labels needed", headers, rows, notes if rows else [])
+
+
 def sections(report: Report) -> list[Section]:
     """Every non-empty section of the report, in order."""
     built = [
@@ -449,6 +471,7 @@ def sections(report: Report) -> list[Section]:
         interrater_section(report),
         pair_kappa_section(report),
         agreement_section(report),
+        labels_needed_section(report),
         run_section(report),
     ]
     return [s for s in built if s.rows]

@@ -1,0 +1,170 @@
+"""`prefstudy curve`: how many labels are enough (learning curves replayed from a subject's labels)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from prefstudy.bounds import COUNT, OPEN_FRACTION, POSITIVE, SEED, SHARE
+from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, StudyOption, bounded, workspace
+from prefstudy.cli.output import note, print_json, warn
+from prefstudy.config import TrainSettings
+from prefstudy.errors import PrefstudyError
+
+_DEFAULTS = TrainSettings()
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def _print(result: dict) -> None:
+    """One subject's curves as text: chance, the step, and a line per curve."""
+    typer.echo(
+        f"{result['subject']} on {result['dataset']}: {result['test_items']} test items, a pool of {result['pool']}, "
+        f"chance {_pct(result['chance'])}; {result['seeds']} seed(s); step {result['step']}"
+    )
+    for c in result["curves"]:
+        shown = ", ".join(f"{p['labels']}: {_pct(p['accuracy'])}" for p in c["points"])
+        reach = c["labels_to_95pct"] if c["labels_to_95pct"] is not None else "not reached"
+        typer.echo(
+            f"  {c['order']} × {c['start']}: {shown}; all {result['pool']}: {_pct(c['all_labels_accuracy'])}; "
+            f"95 % of the gain: {reach}"
+        )
+
+
+def curve(
+    subject: Annotated[str | None, typer.Option("--subject", "-s", help="The subject whose labels to replay.")] = None,
+    all_subjects: Annotated[
+        bool, typer.Option("--all-subjects", help="Every subject with labels on the dataset (consensus aside).")
+    ] = False,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset the labels are on.")] = None,
+    order: Annotated[
+        str, typer.Option(help="Comma list of orders the labels are chosen in: random, uncertainty, diverse.")
+    ] = "random,uncertainty,diverse",
+    start: Annotated[
+        str,
+        typer.Option(help="Comma list of starts: scratch, transfer:RUN (its features, a new head), population:RUN."),
+    ] = "scratch",
+    budgets: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma list of label budgets, e.g. 50,100,200,400. Each step adds the labels up to the next budget, "
+            "chosen with the model fitted at the current budget; a model is fitted afresh at each budget."
+        ),
+    ] = None,
+    seeds: Annotated[int, bounded(COUNT, "--seeds", help="Seeds 0..N-1 (random choices, k-means, model init).")] = 3,
+    explore: Annotated[
+        float, bounded(SHARE, "--explore", help="The random share of each step of uncertainty and diverse.")
+    ] = 0.2,
+    epochs: Annotated[int, bounded(COUNT, "--epochs", help="Training epochs of each fit.")] = 10,
+    batch_size: Annotated[int, bounded(COUNT, "--batch-size", help="Images per batch.")] = _DEFAULTS.batch_size,
+    lr: Annotated[float, bounded(POSITIVE, "--lr", help="Adam learning rate.")] = _DEFAULTS.lr,
+    backbone: Annotated[str, typer.Option(help="Backbone of scratch fits (a start run keeps its own).")] = (
+        _DEFAULTS.backbone
+    ),
+    split_seed: Annotated[
+        int, bounded(SEED, "--split-seed", help="Seed of the dataset-level item split that picks the test items.")
+    ] = _DEFAULTS.seed,
+    test_fraction: Annotated[
+        float, bounded(OPEN_FRACTION, "--test-fraction", help="Test share of the dataset's items.")
+    ] = _DEFAULTS.test_fraction,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
+    study: StudyOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Test accuracy (and ρ for rated subjects) against the number of labels, replaying a subject's labels.
+
+    The test items are the subject's labelled items the dataset-level split marks test, the same for every
+    curve; the other labels are the pool the orders choose from. Curves are stored (not as runs) and shown
+    in the report's "Labels needed" section.
+    """
+    from prefstudy.active.curve_plan import (
+        CurveRequest,
+        check_start,
+        parse_budgets,
+        parse_list,
+        plan_curves,
+        subject_json,
+        summary_json,
+    )
+    from prefstudy.active.selection import check_order
+    from prefstudy.datasets import get_dataset
+    from prefstudy.subjects.labels import subjects_with_labels
+    from prefstudy.subjects.registry import CONSENSUS, subject_kinds
+
+    ws = workspace(study)
+    if dataset is None:
+        raise PrefstudyError("give --dataset (see `prefstudy data list`)")
+    if (subject is None) == (not all_subjects):
+        raise PrefstudyError("give either --subject NAME or --all-subjects")
+    if budgets is None:
+        raise PrefstudyError("give --budgets, e.g. --budgets 50,100,200,400")
+    orders = tuple(check_order(o) for o in parse_list(order, "order"))
+    wanted = parse_budgets(budgets)
+    starts = tuple(check_start(ws, s) for s in parse_list(start, "start"))
+    get_dataset(ws, dataset)
+    if subject is not None:
+        names = [subject]
+    else:
+        kinds = subject_kinds(ws)
+        names = [n for n in subjects_with_labels(ws, dataset) if kinds.get(n) != CONSENSUS]
+        if not names:
+            raise PrefstudyError(f"no subject has labels on {dataset!r}")
+    plans = []
+    for name in names:
+        request = CurveRequest(
+            name,
+            dataset,
+            orders,
+            starts,
+            wanted,
+            seeds,
+            explore,
+            backbone,
+            epochs,
+            batch_size,
+            lr,
+            split_seed,
+            test_fraction,
+        )
+        try:
+            plan, notes = plan_curves(ws, request)
+        except PrefstudyError as error:
+            if subject is not None:
+                raise
+            warn(f"{name} left out: {error}")
+            continue
+        for message in notes:
+            note(f"{name}: {message}")
+        plans.append(plan)
+    if not plans:
+        raise PrefstudyError(f"no subject on {dataset!r} has labels a curve can use")
+
+    # Fitting needs torch; everything above is checked without it.
+    from prefstudy.active.curve import measure_curves
+    from prefstudy.datasets import load_images
+    from prefstudy.progress import RichReporter
+
+    images = load_images(ws, dataset)
+    results, every_curve = [], []
+    with RichReporter() as reporter:
+        for plan in plans:
+            curves = measure_curves(ws, plan, reporter, images=images, device=device, precision=precision)
+            every_curve += curves
+            results.append(subject_json(curves))
+            if not json_out:
+                _print(results[-1])
+    if json_out:
+        if subject is not None:
+            print_json(results[0])
+        else:
+            print_json({"dataset": dataset, "subjects": results, "summary": summary_json(every_curve)})
+    elif len(results) > 1:
+        for s in summary_json(every_curve):
+            typer.echo(
+                f"{s['order']} × {s['start']}: median labels to 95 % of the gain {s['median_labels_to_95pct']} "
+                f"({s['subjects_reaching']} of {s['subjects']} subjects reach it)"
+            )
