@@ -28,8 +28,11 @@ TABLE_HOMES = {
     "explanation_files": "prefstudy/explain/records.py",
     "label_links": "prefstudy/labeler/links.py",
     "enrolments": "prefstudy/labeler/enrolments.py",
+    "label_orders": "prefstudy/labeler/orders.py",
     "rating_rules": "prefstudy/subjects/ratings.py",
     "consensus": "prefstudy/subjects/consensus.py",
+    "curves": "prefstudy/active/curve_store.py",
+    "curve_points": "prefstudy/active/curve_store.py",
 }
 # Queries that read another home's table, on purpose: a label export names items by key.
 CROSS_READS = {("prefstudy/subjects/labels.py", "items")}
