@@ -22,16 +22,12 @@ $(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml
 demo: $(STAMP)
 	$(BIN)/prefstudy demo --dir prefstudy-demo
 
-# Two test processes (pytest-xdist; a test file stays in one): much of the suite waits on browsers,
-# servers and subprocesses, and the other process uses that time.
-XDIST := -n 2 --dist loadfile
-
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(XDIST)
+	$(BIN)/python -m pytest -q
 
 # The fast lane: everything but the tests marked slow (training for long, torchrun, Chromium, many subprocesses).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q $(XDIST) -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only
