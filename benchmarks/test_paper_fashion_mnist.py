@@ -9,7 +9,7 @@ ceiling of 95 % against their own (noisy) test labels; the paper's human subject
 
 from pathlib import Path
 
-from prefstudy.config import TrainSettings
+from prefstudy.config import train_settings
 from prefstudy.datasets import add_dataset
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import RunRequest, start_run
@@ -22,7 +22,7 @@ def test_full_fashion_mnist_model2(benchmark, fashion_mnist_dir: Path, tmp_path:
     ws = init_workspace(tmp_path / "study")
     add_dataset(ws, DatasetSpec(name="fm", kind="fashion-mnist", path=str(fashion_mnist_dir)))
     simulate_subject(ws, "tbs", "fm", "classes:Trouser,Bag,Sneaker", noise=0.05, seed=0)
-    settings = TrainSettings(protocol="model2", epochs=10, seed=0)
+    settings = train_settings(protocol="model2", schedule="paper", epochs=10, seed=0)
 
     result = benchmark.pedantic(
         lambda: start_run(ws, RunRequest("tbs", "fm", settings), SilentReporter()), rounds=1, iterations=1

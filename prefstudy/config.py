@@ -9,6 +9,7 @@ from typing import Any
 
 from prefstudy.bounds import COUNT, FOLD, FOLDS, OPEN_FRACTION, POSITIVE, SEED, TRAIN_SIZE, Bound, check_fields
 from prefstudy.errors import PrefstudyError
+from prefstudy.schedule import ONECYCLE, PAPER, SCHEDULES
 
 PROTOCOLS = ("model1", "model2")
 """model1 = train/test; model2 = train/validation/test, validation picks the epoch (the paper's two models)."""
@@ -43,8 +44,14 @@ class TrainSettings:
     protocol: str = "model2"
     epochs: int = 10
     seed: int = 0
-    batch_size: int = 128
-    lr: float = 1e-3
+    batch_size: int = 256
+    lr: float = 3e-3
+    # How the learning rate moves and how long training lasts (see prefstudy.schedule): onecycle's
+    # length is epochs or budget training images, whichever is fewer, and model2 stops once
+    # validation has not improved for patience epochs; paper = constant lr, exactly epochs epochs.
+    schedule: str = ONECYCLE
+    budget: int | None = 30_000
+    patience: int | None = 2
     # Used for items without an official split (LFW, folders, unlisted Indoor-67 images).
     test_fraction: float = 0.2
     # Share of the training items held out for validation under model2; 1/6 turns Fashion-MNIST's
@@ -64,7 +71,11 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise PrefstudyError(f"unknown protocol {self.protocol!r}; use one of: {', '.join(PROTOCOLS)}")
-        check_fields(self, _BOUNDS, optional=frozenset({"train_size", "folds", "fold"}))
+        check_fields(self, _BOUNDS, optional=frozenset({"train_size", "folds", "fold", "budget", "patience"}))
+        if self.schedule not in SCHEDULES:
+            raise PrefstudyError(f"unknown schedule {self.schedule!r}; use one of: {', '.join(SCHEDULES)}")
+        if self.schedule == PAPER and (self.budget is not None or self.patience is not None):
+            raise PrefstudyError("the paper schedule trains exactly its epochs: it takes no budget or patience")
         if self.split_by not in SPLIT_BY:
             raise PrefstudyError(f"unknown split {self.split_by!r}; use one of: {', '.join(SPLIT_BY)}")
         if self.folds is not None and self.split_by != "item":
@@ -111,9 +122,34 @@ _BOUNDS: dict[str, Bound] = {
     "test_fraction": OPEN_FRACTION,
     "validation_fraction": OPEN_FRACTION,
     "train_size": TRAIN_SIZE,
+    "budget": COUNT,
+    "patience": COUNT,
     "folds": FOLDS,
     "fold": FOLD,
 }
 
-DEFAULT_SETTINGS: dict[str, Any] = TrainSettings().to_dict()
-"""Every setting's default: a run recorded before a setting existed had its default."""
+SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    ONECYCLE: {"batch_size": 256, "lr": 3e-3, "budget": 30_000, "patience": 2},
+    PAPER: {"batch_size": 128, "lr": 1e-3, "budget": None, "patience": None},
+}
+"""What a schedule sets when it is not given: each schedule's tuned batch size and learning rate."""
+
+
+def train_settings(**given: Any) -> TrainSettings:
+    """Settings from what a user gave (``None`` = not given): the schedule fills its own defaults.
+
+    ``budget`` or ``patience`` given as 0 turn that limit off.
+    """
+    schedule = given.get("schedule") or ONECYCLE
+    chosen = {k: v for k, v in given.items() if v is not None}
+    for name, value in SCHEDULE_DEFAULTS.get(schedule, {}).items():
+        chosen.setdefault(name, value)
+    for name in ("budget", "patience"):
+        if chosen.get(name) == 0:
+            chosen[name] = None
+    return TrainSettings(**chosen)
+
+
+DEFAULT_SETTINGS: dict[str, Any] = {**TrainSettings().to_dict(), "schedule": PAPER, **SCHEDULE_DEFAULTS[PAPER]}
+"""What a setting missing from a recorded run had: the default before the setting existed (runs from
+before schedules trained the paper's way, with their own recorded epochs, batch size and rate)."""

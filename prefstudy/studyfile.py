@@ -63,7 +63,14 @@ from typing import Any
 import tomli_w
 
 from prefstudy.bounds import CHANNELS, COUNT, IMAGE_SIZE, REPEAT, SEED, SHARE, check_fields
-from prefstudy.config import DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, PROTOCOLS, TrainSettings, check_transfer
+from prefstudy.config import (
+    DEFAULT_ADAPT,
+    DEFAULT_TRANSFER_MODE,
+    PROTOCOLS,
+    TrainSettings,
+    check_transfer,
+    train_settings,
+)
 from prefstudy.errors import PrefstudyError
 
 if sys.version_info >= (3, 11):
@@ -388,7 +395,7 @@ def _parse_runs(where: str, table: dict[str, Any], datasets: dict[str, DatasetSp
     runs = []
     for size in sizes:
         try:
-            settings = TrainSettings(**base, train_size=size)
+            settings = train_settings(**base, train_size=size)
         except (PrefstudyError, TypeError) as error:
             raise PrefstudyError(f"{where}: {error}") from None
         runs += [

@@ -3,7 +3,10 @@
 Whole datasets sit in memory as uint8 tensors; a batch is an index into them, converted to
 normalised floats on the fly, so no per-sample Python runs in the loop. The loop is:
 shuffle -> forward/backward/step per batch -> validate (model2) -> checkpoint, every epoch.
-Model 1 keeps the last epoch; Model 2 keeps the epoch with the best validation accuracy.
+Model 1 keeps the last epoch; Model 2 keeps the epoch with the best validation accuracy. The
+learning rate and the run's length follow ``settings.schedule`` (:mod:`prefstudy.schedule`);
+validation and prediction run on a copy with BatchNorm folded into the convolutions
+(:mod:`prefstudy.folding`).
 The numeric path (fp32, or bf16 autocast + channels_last) comes from :mod:`prefstudy.precision`;
 under ``torchrun`` each process takes its share of every batch (:mod:`prefstudy.distributed`).
 """
@@ -26,9 +29,11 @@ from prefstudy.config import TrainSettings
 from prefstudy.distributed import World
 from prefstudy.errors import PrefstudyError
 from prefstudy.files import atomic_path
+from prefstudy.folding import fold_batchnorm
 from prefstudy.inputs import InputAdapter
 from prefstudy.precision import FP32, Precision
 from prefstudy.progress import Reporter
+from prefstudy.schedule import learning_rate, plan_steps, stops_early
 
 
 @dataclass
@@ -52,6 +57,7 @@ class EpochStats:
     seconds: float
     images: int = 0  # trained on, over all processes
     train_seconds: float = 0.0  # the training steps alone, without validation and checkpointing
+    lr: float | None = None  # the learning rate of the epoch's last step
 
 
 @dataclass
@@ -85,10 +91,10 @@ def predict_proba(
     batch_size: int = 512,
     precision: Precision | None = None,
 ) -> torch.Tensor:
-    """P(preferred) for the images at ``positions``."""
-    model.eval()
+    """P(preferred) for the images at ``positions``, from a BatchNorm-folded copy of ``model``."""
     device = next(model.parameters()).device
     precision = precision or Precision(FP32, device.type)
+    model = fold_batchnorm(model).to(memory_format=precision.memory_format)
     out = []
     for batch in torch.split(positions, batch_size):
         x = precision.batch(adapter(images[batch].to(device)))
@@ -190,6 +196,13 @@ def _load_checkpoint(
     return None, None
 
 
+def _stopped(settings: TrainSettings, data: TrainData, history: list[EpochStats], best: dict | None) -> bool:
+    """Early stopping (model2 with a patience): no better validation for ``settings.patience`` epochs."""
+    if data.validation is None or best is None or not history:
+        return False
+    return stops_early(settings.patience, history[-1].epoch, best["epoch"])
+
+
 def fit(
     backbone: Backbone,
     adapter: InputAdapter,
@@ -207,7 +220,8 @@ def fit(
     world: World | None = None,
     frozen: torch.Tensor | None = None,
 ) -> FitResult:
-    """Train ``backbone.module`` under ``settings.protocol``, checkpointing every epoch to ``checkpoint``.
+    """Train ``backbone.module`` under ``settings.protocol`` and ``settings.schedule``, checkpointing each
+    epoch but the last to ``checkpoint``.
 
     The checkpoint it replaces becomes ``previous_checkpoint``, which ``resume`` falls back to
     when the newest does not load (e.g. truncated).
@@ -244,26 +258,34 @@ def fit(
         history = [EpochStats(**h) for h in state["history"]]
         best = state["best"]
         start_epoch = state["epoch"] + 1
-        report.note(f"resuming after epoch {state['epoch']} of {settings.epochs}")
+        report.note(f"resuming after epoch {state['epoch']}")
     step_model: nn.Module = model
     if world.distributed:
         step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     if compile:
         step_model = torch.compile(step_model)
 
-    for epoch in range(start_epoch, settings.epochs + 1):
+    per_epoch = len(_batches(data.train, settings.batch_size, world.size))
+    steps = plan_steps(per_epoch, settings.epochs, settings.batch_size, settings.budget)
+    stopped = bool(history) and _stopped(settings, data, history, best)
+    for epoch in range(start_epoch, steps.epochs + 1):
+        if stopped:
+            break
         began = time.perf_counter()
         model.train()
         if freeze_features:
             backbone.features.eval()
         order = data.train[torch.randperm(len(data.train), generator=shuffle)]
-        batches = _batches(order, settings.batch_size, world.size)
-        report.start(len(batches), f"epoch {epoch}/{settings.epochs}")
+        batches = _batches(order, settings.batch_size, world.size)[: steps.steps_in(epoch)]
+        report.start(len(batches), f"epoch {epoch}/{steps.epochs}")
         # Summed on the device and read once per epoch: a .item() per step would stall the pipeline.
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
-        for batch in batches:
+        for step, batch in enumerate(batches, start=(epoch - 1) * steps.steps_per_epoch):
+            rate = learning_rate(settings.schedule, settings.lr, step, steps.total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = rate
             mine = world.shard(batch)
             y = data.labels[mine].to(device, non_blocking=True)
             if frozen is not None:
@@ -295,6 +317,7 @@ def fit(
             time.perf_counter() - began,
             images=int(seen_total),
             train_seconds=train_seconds,
+            lr=optimizer.param_groups[0]["lr"],
         )
         history.append(stats)
         if (
@@ -308,7 +331,10 @@ def fit(
                 "val_loss": val_loss,
                 "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             }
-        if world.main:
+        stopped = _stopped(settings, data, history, best)
+        # The last epoch is not checkpointed: the run writes its model next, and a run killed
+        # before that resumes from the epoch before, which replays the same steps.
+        if world.main and epoch < steps.epochs and not stopped:
             _save_checkpoint(
                 {
                     "epoch": epoch,
@@ -329,6 +355,8 @@ def fit(
             f"epoch {epoch}: train loss {stats.train_loss:.4f} accuracy {stats.train_accuracy:.4f}{val_text} "
             f"({stats.seconds:.1f} s)"
         )
+        if stopped:
+            report.note(f"stopping early: validation has not improved for {settings.patience} epochs")
     assert best is not None
     return FitResult(best_epoch=best["epoch"], history=history, state=best["state"])
 

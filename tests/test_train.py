@@ -92,7 +92,7 @@ class _Notes(SilentReporter):
 def test_resume_falls_back_to_the_previous_checkpoint_when_the_last_is_truncated(sample_ws, tmp_path):
     images = load_images(sample_ws, "fm").images[:32]
     data = as_train_data(images, np.arange(32) % 2, np.full(32, "train", dtype=object))
-    settings = TrainSettings(backbone="paper-vgg:small", protocol="model1", epochs=2, batch_size=16)
+    settings = TrainSettings(backbone="paper-vgg:small", protocol="model1", epochs=3, batch_size=16)
     checkpoint, previous = tmp_path / "checkpoint.pt", tmp_path / "checkpoint.prev.pt"
 
     def run(resume: bool, report=None):
@@ -106,15 +106,17 @@ def test_resume_falls_back_to_the_previous_checkpoint_when_the_last_is_truncated
         )
 
     whole = run(resume=False)
-    assert torch.load(previous, weights_only=False)["epoch"] == 1  # the checkpoint before the last is kept
-    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])  # the last epoch's, cut short
+    # The last epoch is not checkpointed (the run's model follows it): epoch 2's is the newest, epoch 1's kept.
+    assert [torch.load(p, weights_only=False)["epoch"] for p in (checkpoint, previous)] == [2, 1]
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])  # epoch 2's, cut short
     notes = _Notes()
     resumed = run(resume=True, report=notes)
     assert notes.notes[0] == (
         "warning: checkpoint.pt (RuntimeError) does not load; resuming from checkpoint.prev.pt, one epoch earlier"
     )
-    assert [h.epoch for h in resumed.history] == [1, 2]
-    assert resumed.history[1].train_loss == pytest.approx(whole.history[1].train_loss, abs=1e-6)
+    assert [h.epoch for h in resumed.history] == [1, 2, 3]
+    for epoch in (1, 2):
+        assert resumed.history[epoch].train_loss == pytest.approx(whole.history[epoch].train_loss, abs=1e-6)
     torch.testing.assert_close(resumed.state, whole.state)  # the same weights as without the interruption
     assert torch.load(checkpoint, weights_only=False)["epoch"] == 2  # the unreadable file was replaced
     assert torch.load(previous, weights_only=False)["epoch"] == 1  # and the good previous one kept

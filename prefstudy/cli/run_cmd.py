@@ -6,11 +6,20 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.bounds import COUNT, FOLDS, OPEN_FRACTION, POSITIVE, TRAIN_SIZE
+from prefstudy.bounds import COUNT, COUNT_OR_NONE, FOLDS, OPEN_FRACTION, POSITIVE, TRAIN_SIZE
 from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, SeedOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json
-from prefstudy.config import ADAPT_MODES, DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, SPLIT_BY, TrainSettings
+from prefstudy.config import (
+    ADAPT_MODES,
+    DEFAULT_ADAPT,
+    DEFAULT_TRANSFER_MODE,
+    SCHEDULE_DEFAULTS,
+    SPLIT_BY,
+    TrainSettings,
+    train_settings,
+)
 from prefstudy.errors import PrefstudyError
+from prefstudy.schedule import ONECYCLE, PAPER, SCHEDULES
 
 _DEFAULTS = TrainSettings()
 
@@ -19,8 +28,8 @@ def _summary(result: dict) -> str:
     parts = [f"{split} {100 * m['accuracy']:.2f} %" for split, m in result["metrics"].items()]
     speed = f", {result['train_images_per_s']:.0f} images/s" if result.get("train_images_per_s") else ""
     return (
-        f"run {result['run_id']}: {', '.join(parts)} (epoch {result['best_epoch']}/{result['epochs']}, "
-        f"{result['precision']}{speed})"
+        f"run {result['run_id']}: {', '.join(parts)} (epoch {result['best_epoch']} of {len(result['history'])} "
+        f"trained, {result['schedule']} schedule, {result['precision']}{speed})"
     )
 
 
@@ -32,10 +41,54 @@ def run(
     protocol: Annotated[
         str, typer.Option(help="model1 = train/test; model2 = train/validation/test (validation picks the epoch).")
     ] = _DEFAULTS.protocol,
-    epochs: Annotated[int, bounded(COUNT, "--epochs", help="Training epochs.")] = _DEFAULTS.epochs,
+    epochs: Annotated[
+        int, bounded(COUNT, "--epochs", help="Training epochs (onecycle: at most, see --budget).")
+    ] = _DEFAULTS.epochs,
     seed: SeedOption = _DEFAULTS.seed,
-    batch_size: Annotated[int, bounded(COUNT, "--batch-size", help="Images per batch.")] = _DEFAULTS.batch_size,
-    lr: Annotated[float, bounded(POSITIVE, "--lr", help="Adam learning rate.")] = _DEFAULTS.lr,
+    schedule: Annotated[
+        str,
+        typer.Option(
+            help=f"{' or '.join(SCHEDULES)}: warm-up then cosine decay of the rate, over --epochs or --budget "
+            "images, whichever is fewer, stopping model2 early after --patience epochs without a better "
+            "validation; or the paper's constant Adam 1e-3, batches of 128, exactly --epochs epochs."
+        ),
+    ] = ONECYCLE,
+    batch_size: Annotated[
+        int | None,
+        bounded(
+            COUNT,
+            "--batch-size",
+            help=f"Images per batch [default: {SCHEDULE_DEFAULTS[ONECYCLE]['batch_size']}, "
+            f"paper: {SCHEDULE_DEFAULTS[PAPER]['batch_size']}]",
+        ),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        bounded(
+            POSITIVE,
+            "--lr",
+            help=f"Adam learning rate (onecycle: its peak) [default: {SCHEDULE_DEFAULTS[ONECYCLE]['lr']}, "
+            f"paper: {SCHEDULE_DEFAULTS[PAPER]['lr']}]",
+        ),
+    ] = None,
+    budget: Annotated[
+        int | None,
+        bounded(
+            COUNT_OR_NONE,
+            "--budget",
+            help="onecycle: train on at most N images in all, 0 = no limit "
+            f"[default: {SCHEDULE_DEFAULTS[ONECYCLE]['budget']}]",
+        ),
+    ] = None,
+    patience: Annotated[
+        int | None,
+        bounded(
+            COUNT_OR_NONE,
+            "--patience",
+            help="onecycle, model2: stop after N epochs without a better validation accuracy, 0 = never "
+            f"[default: {SCHEDULE_DEFAULTS[ONECYCLE]['patience']}]",
+        ),
+    ] = None,
     test_fraction: Annotated[
         float, bounded(OPEN_FRACTION, "--test-fraction", help="Test share of items without an official split.")
     ] = _DEFAULTS.test_fraction,
@@ -103,13 +156,16 @@ def run(
             )
         if freeze_features and zero_shot:
             raise PrefstudyError("choose --freeze-features or --zero-shot, not both")
-        settings = TrainSettings(
+        settings = train_settings(
             backbone=backbone,
             protocol=protocol,
             epochs=epochs,
             seed=seed,
+            schedule=schedule,
             batch_size=batch_size,
             lr=lr,
+            budget=budget,
+            patience=patience,
             test_fraction=test_fraction,
             validation_fraction=validation_fraction,
             train_size=train_size,

@@ -347,8 +347,9 @@ def _write_predictions(job: RunJob, p: np.ndarray, p_ties: np.ndarray | None) ->
 def _frozen_features(job: RunJob, adapter: InputAdapter, items: np.ndarray) -> torch.Tensor | None:
     """The frozen feature layers' output at ``items``, kept across runs from one source; or None."""
     transfer, speed = job.transfer, job.speed
-    if job.warm is None or transfer is None or transfer.mode != "frozen" or speed.compile or speed.world.distributed:
+    if transfer is None or transfer.mode != "frozen" or speed.compile or speed.world.distributed:
         return None
+    warm = job.warm or WarmCache()  # a run on its own (e.g. resumed) still computes them once, not every epoch
     job.backbone.module.to(job.device)
     key = (
         transfer.source_run,
@@ -358,4 +359,4 @@ def _frozen_features(job: RunJob, adapter: InputAdapter, items: np.ndarray) -> t
         speed.precision.name,
         str(job.device),
     )
-    return job.warm.features(key, job.backbone, adapter.to(job.device), job.images, items, speed.precision)
+    return warm.features(key, job.backbone, adapter.to(job.device), job.images, items, speed.precision)

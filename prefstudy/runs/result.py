@@ -66,6 +66,8 @@ def result_object(
     failed = {"error": error} if error is not None else {}
     return {
         **{key: about[key] for key in ("run_id", "subject", "dataset", "backbone", "protocol", "seed", "epochs")},
+        # how the rate moved and the run's length was set; runs from before schedules trained the paper's way
+        "schedule": config["settings"].get("schedule", "paper"),
         "best_epoch": best_epoch,
         "status": status,
         "device": device,
