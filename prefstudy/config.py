@@ -44,14 +44,14 @@ class TrainSettings:
     protocol: str = "model2"
     epochs: int = 10
     seed: int = 0
-    batch_size: int = 256
-    lr: float = 3e-3
+    batch_size: int = 128
+    lr: float = 2e-3
     # How the learning rate moves and how long training lasts (see prefstudy.schedule): onecycle's
     # length is epochs or budget training images, whichever is fewer, and model2 stops once
     # validation has not improved for patience epochs; paper = constant lr, exactly epochs epochs.
     schedule: str = ONECYCLE
-    budget: int | None = 30_000
-    patience: int | None = 2
+    budget: int | None = 40_000
+    patience: int | None = 3
     # Used for items without an official split (LFW, folders, unlisted Indoor-67 images).
     test_fraction: float = 0.2
     # Share of the training items held out for validation under model2; 1/6 turns Fashion-MNIST's
@@ -129,7 +129,7 @@ _BOUNDS: dict[str, Bound] = {
 }
 
 SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
-    ONECYCLE: {"batch_size": 256, "lr": 3e-3, "budget": 30_000, "patience": 2},
+    ONECYCLE: {"batch_size": 128, "lr": 2e-3, "budget": 40_000, "patience": 3},
     PAPER: {"batch_size": 128, "lr": 1e-3, "budget": None, "patience": None},
 }
 """What a schedule sets when it is not given: each schedule's tuned batch size and learning rate."""

@@ -7,6 +7,7 @@ import pytest
 from prefstudy.config import DEFAULT_SETTINGS, TrainSettings, train_settings
 from prefstudy.errors import PrefstudyError
 from prefstudy.schedule import learning_rate, plan_steps, stops_early
+from prefstudy.studyfile import load_study
 
 
 def test_onecycle_warms_up_peaks_and_decays_to_nearly_zero():
@@ -43,10 +44,10 @@ def test_each_schedule_fills_its_own_defaults_and_keeps_what_was_given():
     onecycle = train_settings()
     assert (onecycle.schedule, onecycle.batch_size, onecycle.lr, onecycle.budget, onecycle.patience) == (
         "onecycle",
-        256,
-        3e-3,
-        30_000,
-        2,
+        128,
+        2e-3,
+        40_000,
+        3,
     )
     paper = train_settings(schedule="paper", epochs=4)
     assert (paper.batch_size, paper.lr, paper.budget, paper.patience, paper.epochs) == (128, 1e-3, None, None, 4)
@@ -69,3 +70,20 @@ def test_runs_recorded_before_schedules_read_as_the_paper_schedule():
         None,
     )
     assert TrainSettings(**DEFAULT_SETTINGS).schedule == "paper"
+
+
+def test_a_study_file_sets_the_schedule_per_run_and_the_schedule_fills_the_rest(tmp_path):
+    study = tmp_path / "study.toml"
+    study.write_text(
+        '[study]\nname = "s"\n[datasets.fm]\nkind = "fashion-mnist-sample"\n'
+        '[[runs]]\ndataset = "fm"\nschedule = "paper"\n'
+        '[[runs]]\ndataset = "fm"\nbudget = 0\npatience = 5\n',
+        encoding="utf-8",
+    )
+    paper, onecycle = (run.settings for run in load_study(study).runs)
+    assert (paper.schedule, paper.lr, paper.budget, paper.patience) == ("paper", 1e-3, None, None)
+    assert (onecycle.schedule, onecycle.lr, onecycle.budget, onecycle.patience) == ("onecycle", 2e-3, None, 5)
+    text = study.read_text(encoding="utf-8")
+    study.write_text(text.replace('schedule = "paper"', 'schedule = "paper"\npatience = 2'), encoding="utf-8")
+    with pytest.raises(PrefstudyError, match=r"runs.*paper schedule trains exactly its epochs"):
+        load_study(study)

@@ -5,13 +5,14 @@ import pytest
 import torch
 
 from prefstudy.backbones import create_backbone
-from prefstudy.config import TrainSettings
+from prefstudy.config import TrainSettings, train_settings
 from prefstudy.datasets import load_images
 from prefstudy.distributed import World
 from prefstudy.errors import PrefstudyError
 from prefstudy.inputs import InputAdapter, InputPlan
 from prefstudy.precision import BF16, FP32, Precision
 from prefstudy.progress import SilentReporter
+from prefstudy.schedule import learning_rate
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.train import _batches, as_train_data, fit
 
@@ -124,3 +125,37 @@ def test_resume_falls_back_to_the_previous_checkpoint_when_the_last_is_truncated
         path.write_bytes(b"")
     with pytest.raises(PrefstudyError, match=r"no checkpoint loads \(checkpoint\.pt \(EOFError\), checkpoint\.prev"):
         run(resume=True)
+
+
+def _fit_small(sample_ws, tmp_path, settings: TrainSettings, split: np.ndarray, answers: np.ndarray):
+    images = load_images(sample_ws, "fm").images[: len(split)]
+    data = as_train_data(images, answers, split)
+    torch.manual_seed(settings.seed)
+    backbone = create_backbone(settings.backbone, in_chans=1, input_size=(28, 28))
+    adapter = InputAdapter(InputPlan((1, 28, 28), (1, 28, 28)), backbone)
+    return fit(backbone, adapter, data, settings, torch.device("cpu"), tmp_path / "c.pt", SilentReporter())
+
+
+def test_a_budget_ends_the_run_mid_epoch_with_the_rate_nearly_zero(sample_ws, tmp_path):
+    settings = train_settings(backbone="paper-vgg:small", protocol="model1", epochs=5, batch_size=16, budget=120)
+    result = _fit_small(sample_ws, tmp_path, settings, np.full(100, "train", dtype=object), np.arange(100) % 2)
+    # ceil(120 / 16) = 8 steps: a whole first epoch (7 batches, 100 images), then one batch of the second.
+    assert [(h.epoch, h.images) for h in result.history] == [(1, 100), (2, 16)]
+    assert result.history[-1].lr == pytest.approx(0.01 * settings.lr)  # the cosine's end
+    assert result.history[0].lr == pytest.approx(learning_rate("onecycle", settings.lr, 6, 8))  # step 7 of 8
+    # The last epoch is not checkpointed (the run writes its model next): the checkpoint is epoch 1's.
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["epoch"] == 1
+
+
+def test_model2_stops_once_validation_has_not_improved_for_patience_epochs(sample_ws, tmp_path):
+    split = np.array(["train"] * 48 + ["validation"] * 24, dtype=object)
+    answers = np.random.default_rng(0).integers(0, 2, len(split))  # nothing to learn: validation wanders
+    settings = train_settings(backbone="paper-vgg:small", epochs=12, batch_size=16, budget=0, patience=2, seed=3)
+    stopped = _fit_small(sample_ws, tmp_path, settings, split, answers)
+    assert len(stopped.history) < 12
+    assert stopped.history[-1].epoch - stopped.best_epoch == 2
+    best = max(stopped.history, key=lambda h: (h.val_accuracy, -h.val_loss))
+    assert best.epoch == stopped.best_epoch  # the kept epoch is the best validated one
+    unlimited = train_settings(backbone="paper-vgg:small", epochs=12, batch_size=16, budget=0, patience=0, seed=3)
+    whole = _fit_small(sample_ws, tmp_path, unlimited, split, answers)
+    assert len(whole.history) == 12  # patience 0: every epoch

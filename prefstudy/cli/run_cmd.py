@@ -24,6 +24,12 @@ from prefstudy.schedule import ONECYCLE, PAPER, SCHEDULES
 _DEFAULTS = TrainSettings()
 
 
+def _per_schedule(text: str, setting: str) -> str:
+    """Help text with the setting's default under each schedule (one value when they agree)."""
+    onecycle, paper = SCHEDULE_DEFAULTS[ONECYCLE][setting], SCHEDULE_DEFAULTS[PAPER][setting]
+    return f"{text} [default: {onecycle}]" if onecycle == paper else f"{text} [default: {onecycle}, paper: {paper}]"
+
+
 def _summary(result: dict) -> str:
     parts = [f"{split} {100 * m['accuracy']:.2f} %" for split, m in result["metrics"].items()]
     speed = f", {result['train_images_per_s']:.0f} images/s" if result.get("train_images_per_s") else ""
@@ -58,8 +64,7 @@ def run(
         bounded(
             COUNT,
             "--batch-size",
-            help=f"Images per batch [default: {SCHEDULE_DEFAULTS[ONECYCLE]['batch_size']}, "
-            f"paper: {SCHEDULE_DEFAULTS[PAPER]['batch_size']}]",
+            help=_per_schedule("Images per batch", "batch_size"),
         ),
     ] = None,
     lr: Annotated[
@@ -67,8 +72,7 @@ def run(
         bounded(
             POSITIVE,
             "--lr",
-            help=f"Adam learning rate (onecycle: its peak) [default: {SCHEDULE_DEFAULTS[ONECYCLE]['lr']}, "
-            f"paper: {SCHEDULE_DEFAULTS[PAPER]['lr']}]",
+            help=_per_schedule("Adam learning rate (onecycle: its peak)", "lr"),
         ),
     ] = None,
     budget: Annotated[
