@@ -9,13 +9,15 @@ import shutil
 
 import pytest
 import torch
-from conftest import SHARED_DATA, Cli
+from conftest import SHARED_DATA, Cli, copy_study
 
 from prefstudy.errors import PrefstudyError
-from prefstudy.workspace import Workspace, init_workspace
+from prefstudy.studyfile import DatasetSpec
+from prefstudy.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # trains source and target models on real images
 
+SOURCE = ("--backbone", "paper-vgg:small", "--epochs", "2", "--batch-size", "32")
 TARGET = ("--epochs", "5", "--batch-size", "32", "--train-size", "100", "--json")
 
 
@@ -28,11 +30,11 @@ def lfw_dir_once():
 
 
 @pytest.fixture(scope="module")
-def _built(tmp_path_factory, lfw_dir_once):
+def _built(_sample_study, tmp_path_factory, lfw_dir_once):
     """Built once per module: real Fashion-MNIST and LFW, a subject with edge-density labels on both, a source run."""
-    ws = init_workspace(tmp_path_factory.mktemp("transfer") / "study")
+    ws = copy_study(_sample_study, tmp_path_factory.mktemp("transfer") / "study")  # as `data add fm` leaves it
+    ws.declare_dataset(DatasetSpec(name="fm", kind="fashion-mnist-sample"))
     cli = Cli(ws.root)
-    cli("data", "add", "fm", "--kind", "fashion-mnist-sample")
     cli(
         "data",
         "add",
@@ -50,7 +52,8 @@ def _built(tmp_path_factory, lfw_dir_once):
     )
     cli("subject", "simulate", "ann", "--dataset", "fm", "--rule", "feature:edges", "--limit", "4000")
     cli("subject", "simulate", "ann", "--dataset", "faces", "--rule", "feature:edges")
-    source = cli.json("run", "--subject", "ann", "--dataset", "fm", "--epochs", "2", "--batch-size", "32")
+    # The paper network at half its width; the transfer runs take the source's backbone.
+    source = cli.json("run", "--subject", "ann", "--dataset", "fm", *SOURCE)
     assert source["metrics"]["test"]["accuracy"] > 0.85
     return ws.root, source["run_id"]
 
@@ -89,7 +92,7 @@ def _test_items(ws, run_id):
 
 
 def test_fine_tuning_from_fashion_mnist_beats_training_from_scratch_on_faces(cli, sample_ws, two_domains):
-    scratch = cli.json("run", "--subject", "ann", "--dataset", "faces", *TARGET)
+    scratch = cli.json("run", "--subject", "ann", "--dataset", "faces", "--backbone", SOURCE[1], *TARGET)  # same net
     transfer = cli.json("run", "--subject", "ann", "--dataset", "faces", "--transfer-from", two_domains, *TARGET)
     assert _test_items(sample_ws, scratch["run_id"]) == _test_items(sample_ws, transfer["run_id"])
     assert scratch["metrics"]["train"]["n"] == transfer["metrics"]["train"]["n"] == 100

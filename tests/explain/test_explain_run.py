@@ -3,24 +3,25 @@
 import shutil
 
 import pytest
-from conftest import Cli
+from conftest import Cli, copy_study
 from PIL import Image
 
-from prefstudy.datasets import add_dataset
-from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
-from prefstudy.workspace import Workspace, init_workspace
+from prefstudy.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # trains a model to explain
 
 
+# The paper network at half its width (the same layers, so the same layer names): it learns the region as well.
+RUN = ("run", "--subject", "carol", "--dataset", "fm", "--backbone", "paper-vgg:small", "--epochs", "3")
+
+
 @pytest.fixture(scope="module")
-def _built(tmp_path_factory):
+def _built(_sample_study, tmp_path_factory):
     """Built once: the embedded real Fashion-MNIST, a subject who prefers a bright top-left quadrant, a run."""
-    ws = init_workspace(tmp_path_factory.mktemp("explain") / "study")
-    add_dataset(ws, DatasetSpec(name="fm", kind="fashion-mnist-sample"))
+    ws = copy_study(_sample_study, tmp_path_factory.mktemp("explain") / "study")
     simulate_subject(ws, "carol", "fm", "feature:brightness@top-left", seed=0, limit=3000)
-    run = Cli(ws.root).json("run", "--subject", "carol", "--dataset", "fm", "--epochs", "3", "--batch-size", "32")
+    run = Cli(ws.root).json(*RUN, "--batch-size", "32")
     assert run["metrics"]["test"]["accuracy"] > 0.85
     return ws.root, run
 

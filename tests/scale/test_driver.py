@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import copy_study
+from conftest import copy_study, one_duckdb
 from scripted_executor import ScriptedExecutor
 
 from prefstudy.errors import PrefstudyError
@@ -46,8 +46,9 @@ def _study(_sample_study, tmp_path_factory):
     """Built once: four simulated subjects on the sample Fashion-MNIST, one model1 run each declared."""
     ws = copy_study(_sample_study, tmp_path_factory.mktemp("driver") / "study")
     ws.declare_dataset(DatasetSpec(name="fm", kind="fashion-mnist-sample"))
-    for i, name in enumerate(SUBJECTS):
-        simulate_subject(ws, name, "fm", "feature:brightness", seed=i, limit=60)
+    with one_duckdb(ws):
+        for i, name in enumerate(SUBJECTS):
+            simulate_subject(ws, name, "fm", "feature:brightness", seed=i, limit=60)
     with ws.study_file.open("a") as handle:
         handle.write('\n[[runs]]\ndataset = "fm"\nprotocol = "model1"\nepochs = 1\n')
     return ws.root
@@ -55,7 +56,10 @@ def _study(_sample_study, tmp_path_factory):
 
 @pytest.fixture
 def study(_study, tmp_path):
-    return copy_study(_study, tmp_path / "study")
+    """A private copy, held open for the test (see `one_duckdb`): the scripted executor works in this process."""
+    ws = copy_study(_study, tmp_path / "study")
+    with one_duckdb(ws):
+        yield ws
 
 
 def _drive(ws, executor, retries=2):

@@ -1,12 +1,12 @@
 """The real executors on real runs: a local pebble pool, a local Ray cluster, and submitit's LocalExecutor.
 
-One study, built once: 20 small runs on the embedded real Fashion-MNIST (ten simulated subjects, model1
-and model2) and one run that always fails (its weights file does not exist). Each executor must make
-the 20 once each, survive a worker killed with SIGKILL mid-run (the run is retried from its checkpoint
-and recorded once), record the failing run as failed, and give the same splits and predictions as the
-in-process path. Threads are pinned to one on both sides: a worker with one thread and a process with
-two may round differently. Measured here: predictions equal to the in-process path's within 1e-6
-(they came out bit-identical on this machine).
+One study, built once: 8 small runs on the embedded real Fashion-MNIST (four simulated subjects, model1
+and model2: four times the two workers) and one run that always fails (its weights file does not exist).
+Each executor must make the 8 once each, survive a worker killed with SIGKILL mid-run (the run is retried
+from its checkpoint and recorded once), record the failing run as failed, and give the same splits and
+predictions as the in-process path. Threads are pinned to one on both sides: a worker with one thread and
+a process with two may round differently. Measured here: predictions equal to the in-process path's within
+1e-6 (they came out bit-identical on this machine).
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ epochs = 1
 weights = "/nonexistent/weights.pt"
 {SMALL}
 """
+N_SMALL = 3  # subjects s01..s03, a model1 and a model2 run each
+N_RUNS = 2 * N_SMALL + 2  # and m01's marathon and model2 run: four times the two workers
 RULES = ("classes:Sneaker,Bag,Dress", "feature:brightness", "feature:edges@top", "classes:Trouser,Shirt")
 
 
@@ -83,18 +85,18 @@ def _study(_sample_study, tmp_path_factory) -> Path:
 
     ws = copy_study(_sample_study, tmp_path_factory.mktemp("scale") / "study")
     ws.study_file.write_text(STUDY)
-    for i in range(1, 10):
+    for i in range(1, N_SMALL + 1):
         simulate_subject(ws, f"s{i:02d}", "fm", RULES[i % len(RULES)], noise=0.05, seed=i, limit=80)
     simulate_subject(ws, "m01", "fm", RULES[0], seed=42, limit=300)
     return ws.root
 
 
-REFERENCE = SubjectFilter(("s0[123]", "m01"))  # the in-process path makes these 8 runs, for comparison
+REFERENCE = SubjectFilter(("s0[123]", "m01"))  # the in-process path makes these runs (all 8), for comparison
 
 
 @pytest.fixture(scope="module")
 def in_process(_study, tmp_path_factory):
-    """The reference: 8 of the runs made by `study run` without an executor, on one thread."""
+    """The reference: the runs made by `study run` without an executor, on one thread."""
     import torch
 
     from prefstudy.study.run import run_study
@@ -185,7 +187,7 @@ def _check(ws, result, killed, in_process, expected: int) -> None:
         assert history == list(range(1, 9))  # resumed: every epoch once
 
 
-def test_a_local_pool_makes_20_runs_once_each_survives_a_killed_worker_and_matches_in_process(
+def test_a_local_pool_makes_every_run_once_survives_a_killed_worker_and_matches_in_process(
     _study, in_process, tmp_path
 ):
     from prefstudy.scale.executors.local import LocalPool
@@ -194,10 +196,10 @@ def test_a_local_pool_makes_20_runs_once_each_survives_a_killed_worker_and_match
     with LocalPool(workers=2, threads_per_run=1) as pool:
         result, killed = _drive_killing(ws, pool, ws.runs_dir)
     assert killed, "the marathon run was never seen mid-run"
-    _check(ws, result, killed, in_process, expected=20)
+    _check(ws, result, killed, in_process, expected=N_RUNS)
 
 
-def test_ray_makes_20_runs_once_each_survives_a_killed_worker_and_matches_in_process(_study, in_process, tmp_path):
+def test_ray_makes_every_run_once_survives_a_killed_worker_and_matches_in_process(_study, in_process, tmp_path):
     ray = pytest.importorskip("ray")
     from prefstudy.scale.executors.ray_cluster import RayTasks
 
@@ -208,7 +210,7 @@ def test_ray_makes_20_runs_once_each_survives_a_killed_worker_and_matches_in_pro
         with RayTasks(cpus_per_run=1, shared_storage=True) as executor:
             result, killed = _drive_killing(ws, executor, storage)
             assert killed, "the marathon run was never seen mid-run"
-            _check(ws, result, killed, in_process, expected=20)
+            _check(ws, result, killed, in_process, expected=N_RUNS)
             # without shared storage every run directory comes back through Ray's object store
             bare = copy_study(_study, tmp_path / "bare")
             options = DriverOptions(subjects=SubjectFilter(("s01",)))
