@@ -14,7 +14,8 @@ benchmark run, on the same labels:
 
 The photo cases do the same on the shared LFW faces and indoor rooms (64x64 grey, a ``feature:``
 subject): the paper schedule's 10 epochs set the accuracy to reach, the default must come within
-one point of it. About 45 minutes on a 2-core CPU without native bf16, so run the parts you need:
+one point of it (``PREFSTUDY_BENCH_PHOTOS=N`` takes a seeded N of each photo set). About an hour on
+a 2-core CPU without native bf16, so run the parts you need:
 
     .venv/bin/python -m pytest benchmarks/test_time_to_model.py --benchmark-only -s -k fashion
     .venv/bin/python -m pytest benchmarks/test_time_to_model.py --benchmark-only -s -k photos
@@ -166,7 +167,8 @@ def test_time_to_a_photos_model(benchmark, tmp_path: Path, kind: str, folder: st
     if not path.is_dir():
         pytest.skip(f"real photos not found in {path} (the shared data folder)")
     ws = init_workspace(tmp_path / "study")
-    add_dataset(ws, DatasetSpec(name="photos", kind=kind, path=str(path), size=64, channels=1))
+    limit = int(os.environ["PREFSTUDY_BENCH_PHOTOS"]) if os.environ.get("PREFSTUDY_BENCH_PHOTOS") else None
+    add_dataset(ws, DatasetSpec(name="photos", kind=kind, path=str(path), size=64, channels=1, limit=limit))
     simulate_subject(ws, "ann", "photos", "feature:edges", noise=0.05, seed=0)
 
     def both() -> dict:

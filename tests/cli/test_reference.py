@@ -21,7 +21,10 @@ def test_the_reference_names_every_command_with_its_options_and_defaults():
         for sub in getattr(command, "commands", {}):
             assert f"## `prefstudy {group} {sub}`" in text
     assert "| `--precision` | text | `auto` |" in text
-    assert "| `--epochs` | integer | `10` | Training epochs. [an integer from 1 to 2^31-1] |" in text
+    epochs = "Training epochs (onecycle: at most, see --budget). [an integer from 1 to 2^31-1]"
+    assert f"| `--epochs` | integer | `10` | {epochs} |" in text
+    assert "| `--schedule` | text | `onecycle` |" in text
+    assert "| `--lr` | number |  | Adam learning rate (onecycle: its peak) [default: 0.002, paper: 0.001]" in text
     assert "| `--study` | path |  |" in text and "(env: `$PREFSTUDY_STUDY`)" in text
     assert "prefstudy data add NAME [OPTIONS]" in text
     assert "| `RUN_ID` | text | required |" in text
