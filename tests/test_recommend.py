@@ -55,7 +55,9 @@ def built(_empty_study: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     cli("subject", "simulate", "dana", "--dataset", "shots", "--rule", "feature:brightness")
     cli("subject", "simulate", "dana", "--dataset", "tints", "--rule", "feature:brightness")
     cli("subject", "simulate", "erin", "--dataset", "shots", "--rule", "feature:contrast")
-    train = ("--backbone", "paper-vgg:small", "--epochs", "2", "--batch-size", "64", "--lr", "0.003")  # 8 steps
+    # 8 steps at a constant rate: enough to learn brightness (a onecycle of 8 steps spends them warming and cooling)
+    train = ("--backbone", "paper-vgg:small", "--epochs", "2", "--batch-size", "64", "--lr", "0.003")
+    train += ("--schedule", "paper")
     run = cli.json("run", "-s", "dana", "-d", "shots", *train)
     zero = cli.json("run", "-s", "dana", "-d", "tints", "--transfer-from", run["run_id"], "--zero-shot")
     return {"ws": ws, "root": root, "shots": shots, "new": new, "run": run["run_id"], "zero": zero["run_id"]}
