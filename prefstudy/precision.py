@@ -1,9 +1,11 @@
 """The numeric path a model trains and predicts on: fp32, or bf16 autocast with channels_last.
 
 ``auto`` takes the fastest correct path for the device: bf16 autocast + channels_last on a CUDA
-GPU with bf16, and on a CPU with native bf16 units (AVX-512 BF16 or AMX); plain fp32 elsewhere,
-e.g. on CPUs that would only emulate bf16, where it is slower than fp32. Weights, optimizer
-state and the loss stay fp32 on every path.
+GPU with bf16, and on a CPU with native bf16 units (AVX-512 BF16 or AMX); fp32 elsewhere, e.g.
+on CPUs that would only emulate bf16, where it is slower than fp32. Weights, optimizer state and
+the loss stay fp32 on every path. On a CPU fp32 runs channels_last too: oneDNN's convolutions
+are about 1.5x faster that way for training and 1.7x for inference on an AVX2 CPU (measured for
+issue 17); on a GPU fp32 keeps the default layout.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Precision:
 
     @property
     def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.name == BF16 else torch.contiguous_format
+        return torch.channels_last if self.name == BF16 or self.device_type == "cpu" else torch.contiguous_format
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.name == FP32:

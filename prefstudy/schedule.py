@@ -7,8 +7,8 @@ Two schedules (the ``schedule`` setting):
   is ``epochs`` epochs or ``budget`` training images, whichever is fewer, so a large dataset
   (Fashion-MNIST's 50k) reaches its plateau within one epoch while a small one still sees every
   item ``epochs`` times. The defaults (batches of 128, a peak of 2e-3, 40,000 images) reach 93 %
-  on a Fashion-MNIST class subject with 5 % noise, whose ceiling is 95 %. Under model2, training also stops once validation accuracy has not
-  improved for ``patience`` epochs.
+  on a Fashion-MNIST class subject with 5 % noise, whose ceiling is 95 %. Under model2, training
+  also stops once validation accuracy has not improved for ``patience`` epochs.
 - ``paper``: the paper's protocol, kept reproducible: constant Adam 1e-3, batches of 128,
   exactly ``epochs`` epochs, no early stopping.
 

@@ -17,11 +17,12 @@ def test_auto_takes_bf16_only_where_the_cpu_computes_it_natively(monkeypatch):
         resolve_precision("fp16", cpu)
 
 
-def test_the_fast_path_is_bf16_in_channels_last():
+def test_the_fast_path_is_bf16_in_channels_last_and_fp32_is_channels_last_on_a_cpu_only():
     x = torch.zeros(4, 3, 8, 8)
     fast, plain = Precision(BF16, "cpu"), Precision(FP32, "cpu")
     assert fast.batch(x).is_contiguous(memory_format=torch.channels_last)
-    assert not plain.batch(x).is_contiguous(memory_format=torch.channels_last)
+    assert plain.batch(x).is_contiguous(memory_format=torch.channels_last)  # oneDNN's faster layout
+    assert not Precision(FP32, "cuda").batch(x).is_contiguous(memory_format=torch.channels_last)
     conv = torch.nn.Conv2d(3, 2, 3)
     with fast.autocast():
         assert conv(fast.batch(x)).dtype == torch.bfloat16

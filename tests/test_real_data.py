@@ -54,7 +54,7 @@ def test_full_fashion_mnist_keeps_the_papers_split_for_a_class_subject(cli, fash
         "6000",
     )
     out = cli.json(
-        "run", "--subject", "tbs", "--dataset", "fm", "--protocol", "model2", "--epochs", "3", "--batch-size", "32"
+        "run", "--subject", "tbs", "--dataset", "fm", "--protocol", "model2", "--epochs", "2", "--batch-size", "32"
     )
     m = out["metrics"]
     test_n = sum(m["test"][k] for k in ("tp", "fp", "fn", "tn"))

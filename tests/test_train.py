@@ -17,7 +17,10 @@ from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.train import _batches, as_train_data, fit
 
 RULE = "classes:Trouser,Bag,Sneaker"
-RUN = ("run", "--subject", "alice", "--dataset", "fm", "--epochs", "2", "--batch-size", "32", "--seed", "1")
+# The paper network at half its width: bf16 is emulated, slowly, on CPUs without native units, and the
+# question is the arithmetic, not the network.
+RUN = ("run", "--subject", "alice", "--dataset", "fm", "--backbone", "paper-vgg:small")
+RUN += ("--epochs", "2", "--batch-size", "32", "--seed", "1")
 
 
 def accuracy(result: dict) -> float:
@@ -33,7 +36,7 @@ def alice_ws(sample_ws):
 @pytest.mark.parametrize(
     ("name", "dtype", "channels_last"),
     # bf16 is emulated (slowly) on CPUs without AVX-512 BF16 / AMX: the slow lane has it
-    [pytest.param(BF16, torch.bfloat16, True, marks=pytest.mark.slow), (FP32, torch.float32, False)],
+    [pytest.param(BF16, torch.bfloat16, True, marks=pytest.mark.slow), (FP32, torch.float32, True)],
 )
 def test_fit_trains_on_the_path_it_is_given(sample_ws, tmp_path, name, dtype, channels_last):
     images = load_images(sample_ws, "fm").images[:48]

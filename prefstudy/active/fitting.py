@@ -80,7 +80,7 @@ class LabelModel:
     def __init__(self, backbone: Backbone, adapter: InputAdapter, images: torch.Tensor, precision: Precision):
         self.backbone, self.adapter, self.images, self.precision = backbone, adapter, images, precision
 
-    def predict(self, items: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    def predict(self, items: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """P(preferred) of ``items`` (item indices)."""
         positions = torch.from_numpy(np.asarray(items, dtype=np.int64))
         return predict_proba(

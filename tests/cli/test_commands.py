@@ -47,9 +47,12 @@ def test_json_output_is_only_json_on_stdout(cli, sample_ws):
 # `prefstudy run --subject S --dataset fm --protocol model2 --epochs 1 --seed 0 --test-fraction 0.2
 # --precision fp32` in `study init --from demo`. Float kernels differ between CPU kinds, so the numbers
 # are exact on the kind they were measured on (by vendor and vector unit) and close elsewhere.
-# (Under the paper's constant rate, the default before issue 17, they were 0.8635, 0.908, 0.7195.)
-DEMO_ACCURACY_BEFORE = {("AuthenticAMD", "AVX2"): {"alice": 0.8805, "bob": 0.9285, "carol": 0.805}}
-PAPER_SCHEDULE_CAROL = 0.7195
+# (Under the paper's constant rate and the contiguous fp32 layout, before issue 17: 0.8635, 0.908, 0.7195.)
+DEMO_ACCURACY_BEFORE = {("AuthenticAMD", "AVX2"): {"alice": 0.879, "bob": 0.9235, "carol": 0.8025}}
+# carol under --schedule paper, 1 epoch: 0.7195 with fp32 in the contiguous layout, the number from before
+# the runs package (reproduced exactly at c16f16f); fp32 on CPUs has run channels_last since (issue 17:
+# 1.5x faster training), which rounds differently.
+PAPER_SCHEDULE_CAROL = 0.7095
 
 
 def _cpu_kind() -> tuple[str, str]:
@@ -89,7 +92,7 @@ def test_demo_runs_end_to_end_reproduces_its_accuracies_and_is_idempotent(tmp_pa
     else:
         (reference,) = DEMO_ACCURACY_BEFORE.values()
         assert all(abs(accuracy[s] - reference[s]) <= 0.02 for s in reference), (accuracy, reference)
-    # --schedule paper trains as every run did before schedules: carol's number from then, exactly.
+    # --schedule paper trains as every run did before schedules, reproducibly from its seed.
     torch.set_num_threads(2)
     try:
         carol = ["run", "--study", str(tmp_path / "demo"), "--subject", "carol", "--dataset", "fm", "--epochs", "1"]
@@ -100,6 +103,7 @@ def test_demo_runs_end_to_end_reproduces_its_accuracies_and_is_idempotent(tmp_pa
         torch.set_num_threads(threads)
     assert paper.exit_code == 0, paper.stderr
     result = json.loads(paper.stdout)
+    print(f"carol under --schedule paper: {result['metrics']['test']['accuracy']}")
     assert result["schedule"] == "paper"
     if expected is not None:
         assert result["metrics"]["test"]["accuracy"] == PAPER_SCHEDULE_CAROL
