@@ -27,6 +27,7 @@ from prefstudy.errors import PrefstudyError
 from prefstudy.explain.gradcam import PREFERRED, GradCam
 from prefstudy.explain.render import heat_image, original_image, overlay_image, save
 from prefstudy.files import writable_dir
+from prefstudy.folding import fold_batchnorm
 from prefstudy.inputs import InputAdapter, Shape
 from prefstudy.models import read_saved_model
 from prefstudy.precision import FP32, Precision, resolve_precision
@@ -183,9 +184,10 @@ def _scores(
     report: Reporter,
 ) -> np.ndarray:
     """P(preferred) of every image, ``batch_size`` at a time, in eval mode."""
+    model = fold_batchnorm(backbone.module).to(memory_format=precision.memory_format)  # once, not per batch
     parts = []
     for batch in torch.split(torch.arange(len(pixels)), batch_size):
-        parts.append(predict_proba(backbone.module, adapter, pixels, batch, batch_size, precision))
+        parts.append(predict_proba(model, adapter, pixels, batch, batch_size, precision, folded=True))
         report.advance(len(batch))
     return torch.cat(parts).numpy()
 
