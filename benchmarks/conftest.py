@@ -31,7 +31,7 @@ def load_tests_conftest():
 
 
 def __getattr__(name: str):
-    # Test modules benchmarks import (tests/scale/test_executors.py) say `from conftest import copy_study`;
+    # Test modules benchmarks import (tests/executors/test_executors.py) say `from conftest import copy_study`;
     # under benchmarks/ that name is this module, so it hands on the tests' helper.
     if name == "copy_study":
         return load_tests_conftest().copy_study

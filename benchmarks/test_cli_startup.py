@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
 from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject

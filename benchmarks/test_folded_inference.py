@@ -3,7 +3,7 @@
 A paper-vgg model trained for one epoch (onecycle, fp32) on the Fashion-MNIST training images
 of a simulated subject predicts the 10k official test images twice in the same process, on the
 same numeric path: as trained (eval mode, BatchNorm layers in place) and folded
-(:func:`prefstudy.folding.fold_batchnorm`). Predictions must agree on at least 99.9 % of the
+(:func:`prefstudy.engine.folding.fold_batchnorm`). Predictions must agree on at least 99.9 % of the
 items; the ratio of images/s (best of three passes each) is printed and kept in ``extra_info``:
 
     .venv/bin/python -m pytest benchmarks/test_folded_inference.py --benchmark-only -s
@@ -20,15 +20,15 @@ import torch
 
 from prefstudy.backbones import create_backbone
 from prefstudy.config import train_settings
-from prefstudy.datasets import add_dataset, load_images, official_splits
-from prefstudy.folding import fold_batchnorm
-from prefstudy.inputs import InputAdapter, InputPlan
-from prefstudy.precision import resolve_precision
+from prefstudy.datasets.catalog import add_dataset, load_images, official_splits
+from prefstudy.engine.folding import fold_batchnorm
+from prefstudy.engine.inputs import InputAdapter, InputPlan
+from prefstudy.engine.precision import resolve_precision
+from prefstudy.engine.train import as_train_data, fit, image_tensor
 from prefstudy.progress import SilentReporter
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.labels import usable_labels
 from prefstudy.subjects.simulate import simulate_subject
-from prefstudy.train import as_train_data, fit, image_tensor
 from prefstudy.workspace import init_workspace
 
 DEVICE = torch.device(os.environ.get("PREFSTUDY_BENCH_DEVICE", "cuda" if torch.cuda.is_available() else "cpu"))

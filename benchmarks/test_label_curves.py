@@ -35,7 +35,7 @@ from prefstudy.active.curve import measure_curves
 from prefstudy.active.curve_plan import CurveRequest, plan_curves, subject_json, summary_json
 from prefstudy.active.selection import ORDERS
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.studyfile import DatasetSpec

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from harness import answer_through_kills, servers  # noqa: F401
 
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.workspace import init_workspace
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from harness import CHROMIUM, browser, serve, servers, wait_showing, wait_stored  # noqa: F401
 
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.workspace import init_workspace
 

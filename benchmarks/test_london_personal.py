@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from prefstudy.config import TrainSettings
+from prefstudy.engine.surgery import TransferRequest
 from prefstudy.runs.execute import RunRequest, start_run
-from prefstudy.runs.sources import resolve_source
+from prefstudy.runs.transfer_sources import resolve_source
 from prefstudy.runs.warm import WarmCache
-from prefstudy.transfer import TransferRequest
 from prefstudy.workspace import Workspace, init_workspace
 
 REPO = Path(__file__).resolve().parents[1]

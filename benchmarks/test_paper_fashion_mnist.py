@@ -10,7 +10,7 @@ ceiling of 95 % against their own (noisy) test labels; the paper's human subject
 from pathlib import Path
 
 from prefstudy.config import train_settings
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.studyfile import DatasetSpec

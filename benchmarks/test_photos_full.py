@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.studyfile import DatasetSpec

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.rating_files import RatingTable, import_ratings
 from prefstudy.workspace import Workspace, init_workspace

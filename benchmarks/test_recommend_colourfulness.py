@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prefstudy.datasets.readers.images import decode_image
 from prefstudy.metrics import spearman
-from prefstudy.sources.images import decode_image
 from prefstudy.subjects.features import compute_feature
 
 SHARED_DATA = Path(os.environ.get("PREFSTUDY_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

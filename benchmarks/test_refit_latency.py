@@ -31,7 +31,7 @@ import pytest
 from harness import CHROMIUM, browser, serve, servers, wait_showing, wait_stored  # noqa: F401
 
 from prefstudy.active.refit_task import RefitDir, RefitTask
-from prefstudy.datasets import add_dataset, get_dataset, load_images
+from prefstudy.datasets.catalog import add_dataset, get_dataset, load_images
 from prefstudy.labeler.active_plan import SCORED_AT_MOST
 from prefstudy.labeler.refits import refit_dir
 from prefstudy.studyfile import DatasetSpec

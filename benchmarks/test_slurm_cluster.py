@@ -6,7 +6,7 @@ Needs Slurm (``sbatch`` on PATH and a node in ``sinfo``), e.g. the one-node clus
     benchmarks/slurm_one_node.sh start
     .venv/bin/python -m pytest benchmarks/test_slurm_cluster.py -s
 
-The study is tests/scale/test_executors.py's (imported, not copied): ten simulated subjects on the
+The study is tests/executors/test_executors.py's (imported, not copied): ten simulated subjects on the
 embedded real Fashion-MNIST sample, 20 runs that finish and one that always fails (its weights file
 does not exist). Each scenario drives `prefstudy study run --executor slurm --max-parallel 2
 --retries 1` as a subprocess on a fresh copy of it and checks what Slurm and the study database show:
@@ -57,7 +57,7 @@ def _no_cluster() -> str | None:
 if (_why := _no_cluster()) is not None:
     pytest.skip(_why, allow_module_level=True)
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "scale"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "executors"))
 # the study, its reference runs made in-process, and test_executors' checks of an executor's runs
 from conftest import load_tests_conftest  # noqa: E402
 from test_executors import _check, _executor_copy, _study, in_process  # noqa: E402, F401

@@ -30,12 +30,12 @@ from torchvision import transforms
 
 from prefstudy.backbones import create_backbone
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import add_dataset, load_images
-from prefstudy.inputs import InputAdapter, InputPlan
-from prefstudy.precision import resolve_precision
+from prefstudy.datasets.catalog import add_dataset, load_images
+from prefstudy.engine.inputs import InputAdapter, InputPlan
+from prefstudy.engine.precision import resolve_precision
+from prefstudy.engine.train import as_train_data, fit, predict_proba
 from prefstudy.progress import SilentReporter
 from prefstudy.studyfile import DatasetSpec
-from prefstudy.train import as_train_data, fit, predict_proba
 from prefstudy.workspace import init_workspace
 
 SHARED_DATA = Path(os.environ.get("PREFSTUDY_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

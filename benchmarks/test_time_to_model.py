@@ -38,7 +38,7 @@ from test_speed import DecodedImages
 from torch.utils.data import DataLoader
 
 from prefstudy.backbones import create_backbone
-from prefstudy.datasets import add_dataset, load_images, official_splits
+from prefstudy.datasets.catalog import add_dataset, load_images, official_splits
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.labels import usable_labels
 from prefstudy.subjects.simulate import simulate_subject

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
+from prefstudy.engine.surgery import TransferRequest
 from prefstudy.progress import SilentReporter
 from prefstudy.report import collect
 from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
-from prefstudy.transfer import TransferRequest
 from prefstudy.workspace import init_workspace
 
 SHARED_DATA = Path(os.environ.get("PREFSTUDY_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

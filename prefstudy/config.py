@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from prefstudy.bounds import COUNT, FOLD, FOLDS, OPEN_FRACTION, POSITIVE, SEED, TRAIN_SIZE, Bound, check_fields
+from prefstudy.engine.schedule import ONECYCLE, PAPER, SCHEDULES
 from prefstudy.errors import PrefstudyError
-from prefstudy.schedule import ONECYCLE, PAPER, SCHEDULES
 
 PROTOCOLS = ("model1", "model2")
 """model1 = train/test; model2 = train/validation/test, validation picks the epoch (the paper's two models)."""
 TRANSFER_MODES = ("finetune", "frozen", "zero-shot")
 """finetune = new head, every parameter trained; frozen = only the new head; zero-shot = no training."""
 ADAPT_MODES = ("keep-size", "resize", "conv")
-"""How target images meet the source model's input (see :mod:`prefstudy.transfer`)."""
+"""How target images meet the source model's input (see :mod:`prefstudy.engine.surgery`)."""
 DEFAULT_TRANSFER_MODE = "finetune"
 DEFAULT_ADAPT = "keep-size"
 FP32, BF16 = "fp32", "bf16"
@@ -25,11 +25,11 @@ SPLIT_BY = ("subject", "item")
 kept); item = one seeded split of the dataset's items that every subject shares, so a population
 model's training items are never another subject's test items."""
 PRECISIONS = ("auto", FP32, BF16)
-"""How a run computes (see :mod:`prefstudy.precision`): not part of what it learns, so not a setting."""
+"""How a run computes (see :mod:`prefstudy.engine.precision`): not part of what it learns, so not a setting."""
 
 
 def check_transfer(mode: str, adapt: str) -> None:
-    """Refuse an unknown transfer mode or input adaptation (see :mod:`prefstudy.transfer`)."""
+    """Refuse an unknown transfer mode or input adaptation (see :mod:`prefstudy.engine.surgery`)."""
     if mode not in TRANSFER_MODES:
         raise PrefstudyError(f"unknown transfer mode {mode!r}; use one of: {', '.join(TRANSFER_MODES)}")
     if adapt not in ADAPT_MODES:
@@ -46,7 +46,7 @@ class TrainSettings:
     seed: int = 0
     batch_size: int = 128
     lr: float = 2e-3
-    # How the learning rate moves and how long training lasts (see prefstudy.schedule): onecycle's
+    # How the learning rate moves and how long training lasts (see prefstudy.engine.schedule): onecycle's
     # length is epochs or budget training images, whichever is fewer, and model2 stops once
     # validation has not improved for patience epochs; paper = constant lr, exactly epochs epochs.
     schedule: str = ONECYCLE

@@ -21,23 +21,23 @@ import numpy as np
 import torch
 
 from prefstudy.backbones import Backbone
-from prefstudy.datasets import get_dataset, item_hashes
-from prefstudy.device import resolve_device
+from prefstudy.datasets.catalog import get_dataset, item_hashes
+from prefstudy.datasets.kinds import get_source
+from prefstudy.datasets.readers.decoded import SourceOptions
+from prefstudy.engine.device import resolve_device
+from prefstudy.engine.folding import fold_batchnorm
+from prefstudy.engine.inputs import InputAdapter, Shape
+from prefstudy.engine.precision import FP32, Precision, resolve_precision
+from prefstudy.engine.saved_model import read_saved_model
+from prefstudy.engine.train import image_tensor, predict_proba
 from prefstudy.errors import PrefstudyError
 from prefstudy.explain.gradcam import PREFERRED, GradCam
-from prefstudy.explain.render import heat_image, original_image, overlay_image, save
+from prefstudy.explain.pictures import heat_image, original_image, overlay_image, save
 from prefstudy.files import writable_dir
-from prefstudy.folding import fold_batchnorm
-from prefstudy.inputs import InputAdapter, Shape
-from prefstudy.models import read_saved_model
-from prefstudy.precision import FP32, Precision, resolve_precision
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.record import RunRow, finished_runs, get_run
-from prefstudy.sources import get_source
-from prefstudy.sources.base import SourceOptions
 from prefstudy.subjects.labels import labelled_pairs, usable_labels
-from prefstudy.subjects.registry import require_subject
-from prefstudy.train import image_tensor, predict_proba
+from prefstudy.subjects.roster import require_subject
 from prefstudy.workspace import Workspace
 
 

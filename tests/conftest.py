@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from prefstudy.cli import app
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import add_dataset
+from prefstudy.datasets.catalog import add_dataset
 from prefstudy.env import DATA_ENV, DEBUG_ENV, LOCK_TIMEOUT_ENV, MAX_PIXELS_ENV, STUDY_ENV
 from prefstudy.store.integrity import DUCKDB_CONFIG
 from prefstudy.studyfile import DatasetSpec
@@ -195,7 +195,7 @@ def write_ratings(path: Path, ws: Workspace, n_items: int = RATED_ITEMS, flat: b
     Ratings follow each item's brightness with per-rater noise, so a model can learn them, and
     the raters disagree (r6 reverses the others); ``flat`` adds a rater who rates everything 4.
     """
-    from prefstudy.datasets import load_images
+    from prefstudy.datasets.catalog import load_images
 
     images = load_images(ws, "fm")
     brightness = images.images[:n_items].reshape(n_items, -1).mean(axis=1)

@@ -15,10 +15,10 @@ HEAVY = ("torch", "torchvision", "timm", "captum")
 
 # Each table and the one module that writes it; reading it elsewhere goes through that module.
 TABLE_HOMES = {
-    "datasets": "prefstudy/datasets.py",
-    "items": "prefstudy/datasets.py",
-    "subjects": "prefstudy/subjects/registry.py",
-    "simulations": "prefstudy/subjects/registry.py",
+    "datasets": "prefstudy/datasets/catalog.py",
+    "items": "prefstudy/datasets/catalog.py",
+    "subjects": "prefstudy/subjects/roster.py",
+    "simulations": "prefstudy/subjects/roster.py",
     "labels": "prefstudy/subjects/labels.py",
     "runs": "prefstudy/runs/record.py",
     "metrics": "prefstudy/runs/record.py",
@@ -114,7 +114,7 @@ RECORD_MODULES = [
     "prefstudy.runs.importing",
     "prefstudy.report",
     "prefstudy.study.plan",
-    "prefstudy.subjects.registry",
+    "prefstudy.subjects.roster",
     "prefstudy.subjects.label_files",
     "prefstudy.labeler.server",
 ]

@@ -12,16 +12,16 @@ import torch
 from conftest import Cli, copy_study
 from PIL import Image
 
-from prefstudy.data import fashion_mnist_sample_dir
-from prefstudy.datasets import key_index
-from prefstudy.explain.render import original_image
-from prefstudy.inputs import InputAdapter
-from prefstudy.models import read_saved_model
+from prefstudy.datasets.catalog import key_index
+from prefstudy.datasets.embedded import fashion_mnist_sample_dir
+from prefstudy.datasets.readers.decoded import SourceOptions
+from prefstudy.datasets.readers.fashion_mnist import read_folder
+from prefstudy.datasets.readers.images import decode_image
+from prefstudy.engine.inputs import InputAdapter
+from prefstudy.engine.saved_model import read_saved_model
+from prefstudy.explain.pictures import original_image
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.record import mark_run, predictions
-from prefstudy.sources.base import SourceOptions
-from prefstudy.sources.fashion_mnist import read_folder
-from prefstudy.sources.images import decode_image
 from prefstudy.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # trains a model first; tests/report/test_known_answers.py has a fast CLI check

@@ -45,13 +45,13 @@ from prefstudy.active.selection import (
     pick_random,
     pick_uncertain,
 )
-from prefstudy.datasets import ImageSet, load_images
-from prefstudy.device import resolve_device
+from prefstudy.datasets.catalog import ImageSet, load_images
+from prefstudy.engine.device import resolve_device
+from prefstudy.engine.precision import resolve_precision
+from prefstudy.engine.saved_model import read_saved_model
 from prefstudy.metrics import spearman
-from prefstudy.models import read_saved_model
-from prefstudy.precision import resolve_precision
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.runs.sources import check_no_leak
+from prefstudy.runs.transfer_sources import check_no_leak
 from prefstudy.workspace import Workspace
 
 

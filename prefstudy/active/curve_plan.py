@@ -28,7 +28,7 @@ import numpy as np
 from prefstudy.active.curve_store import CurvePoint, StoredCurve
 from prefstudy.active.selection import check_order
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import get_dataset
+from prefstudy.datasets.catalog import get_dataset
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.record import FINISHED, get_run
 from prefstudy.splits import item_test_mask

@@ -3,7 +3,7 @@ own run on another domain (transfer), or from the population's model (a consensu
 
 Used by label refits (:mod:`.refit`) and learning curves (:mod:`.curve`): neither is a run. The fit is
 the paper's Model 1 (the last epoch, no validation split: label budgets are small) through the same
-:func:`prefstudy.train.fit` loop as runs, so a model here is what a run with these labels would make.
+:func:`prefstudy.engine.train.fit` loop as runs, so a model here is what a run with these labels would make.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import torch
 
 from prefstudy.backbones import Backbone
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import ImageSet
+from prefstudy.datasets.catalog import ImageSet
+from prefstudy.engine.inputs import InputAdapter
+from prefstudy.engine.precision import Precision
+from prefstudy.engine.saved_model import SavedModel
+from prefstudy.engine.surgery import TransferRequest
+from prefstudy.engine.train import TrainData, fit, image_tensor, predict_proba
 from prefstudy.errors import PrefstudyError
-from prefstudy.inputs import InputAdapter
-from prefstudy.models import SavedModel
-from prefstudy.precision import Precision
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import build_model
-from prefstudy.train import TrainData, fit, image_tensor, predict_proba
-from prefstudy.transfer import TransferRequest
 
 SCRATCH, TRANSFER, POPULATION = "scratch", "transfer", "population"
 START_KINDS = (SCRATCH, TRANSFER, POPULATION)

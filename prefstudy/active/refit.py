@@ -23,7 +23,7 @@ import numpy as np
 from prefstudy.active.image_features import simple_features
 from prefstudy.active.refit_task import RefitDir, RefitResult, RefitTask, read_task, write_array
 from prefstudy.active.selection import kmeans
-from prefstudy.datasets import DatasetInfo, ImageSet
+from prefstudy.datasets.catalog import DatasetInfo, ImageSet
 from prefstudy.env import REFIT_GATE_ENV
 from prefstudy.files import atomic_path
 from prefstudy.store.connection import forbid_databases
@@ -104,8 +104,8 @@ def _model(task: RefitTask, images: ImageSet, items: np.ndarray, preferred: np.n
     import torch  # here, not at the top: clustering simple features needs no torch
 
     from prefstudy.active.fitting import FitOptions, LabelFitter
-    from prefstudy.models import load_saved_model
-    from prefstudy.precision import resolve_precision
+    from prefstudy.engine.precision import resolve_precision
+    from prefstudy.engine.saved_model import load_saved_model
 
     torch.set_num_threads(1)
     start = task.start

@@ -91,9 +91,9 @@ def curve(
         summary_json,
     )
     from prefstudy.active.selection import check_order
-    from prefstudy.datasets import get_dataset
+    from prefstudy.datasets.catalog import get_dataset
     from prefstudy.subjects.labels import subjects_with_labels
-    from prefstudy.subjects.registry import CONSENSUS, subject_kinds
+    from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 
     ws = workspace(study)
     if dataset is None:
@@ -145,7 +145,7 @@ def curve(
 
     # Fitting needs torch; everything above is checked without it.
     from prefstudy.active.curve import measure_curves
-    from prefstudy.datasets import load_images
+    from prefstudy.datasets.catalog import load_images
     from prefstudy.progress import RichReporter
 
     images = load_images(ws, dataset)

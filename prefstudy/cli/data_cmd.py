@@ -11,8 +11,8 @@ from rich.table import Table
 from prefstudy.bounds import CHANNELS, COUNT, IMAGE_SIZE
 from prefstudy.cli.options import JsonOption, SeedOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json, stdout_console, warn
+from prefstudy.datasets.kinds import SOURCES
 from prefstudy.errors import PrefstudyError
-from prefstudy.sources import SOURCES
 from prefstudy.studyfile import DatasetSpec
 
 app = typer.Typer(rich_markup_mode=None, help="Add, fetch and list datasets.", no_args_is_help=True)
@@ -37,7 +37,7 @@ def add(
     json_out: JsonOption = False,
 ) -> None:
     """Decode a dataset's images once into the study's cache and record its items."""
-    from prefstudy.datasets import add_dataset
+    from prefstudy.datasets.catalog import add_dataset
     from prefstudy.progress import RichReporter
 
     ws = workspace(study)
@@ -91,8 +91,8 @@ def fetch(
     force: Annotated[bool, typer.Option(help="Download even when a local copy is found.")] = False,
 ) -> None:
     """Download the official Fashion-MNIST files, sha256-checked; local copies are used first."""
+    from prefstudy.datasets.readers.fetch import fetch_fashion_mnist
     from prefstudy.progress import RichReporter
-    from prefstudy.sources.fetch import fetch_fashion_mnist
 
     if what != "fashion-mnist":
         raise PrefstudyError(f"only fashion-mnist can be fetched; {what!r} must be obtained by hand (see README)")
@@ -107,7 +107,7 @@ def fetch(
 @app.command("list")
 def list_(study: StudyOption = None, json_out: JsonOption = False) -> None:
     """List the study's datasets."""
-    from prefstudy.datasets import list_datasets
+    from prefstudy.datasets.catalog import list_datasets
 
     infos = list_datasets(workspace(study))
     if json_out:

@@ -133,7 +133,7 @@ def label(
             max_subjects=max_subjects,
             per_minute=join_rate or DEFAULT_PER_MINUTE,
         )
-    from prefstudy.datasets import get_dataset
+    from prefstudy.datasets.catalog import get_dataset
     from prefstudy.labeler.server import serve
 
     ws = workspace(study)
@@ -165,7 +165,7 @@ def links(
     """Print each person's secret link (created on first use), for `prefstudy label --host 0.0.0.0`."""
     from prefstudy.labeler.links import link_token
     from prefstudy.labeler.server import link
-    from prefstudy.subjects.registry import human_subjects
+    from prefstudy.subjects.roster import human_subjects
 
     ws = workspace(study)
     names = [subject] if subject else human_subjects(ws)

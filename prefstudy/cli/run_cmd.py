@@ -18,8 +18,8 @@ from prefstudy.config import (
     TrainSettings,
     train_settings,
 )
+from prefstudy.engine.schedule import ONECYCLE, PAPER, SCHEDULES
 from prefstudy.errors import PrefstudyError
-from prefstudy.schedule import ONECYCLE, PAPER, SCHEDULES
 
 _DEFAULTS = TrainSettings()
 
@@ -180,13 +180,13 @@ def run(
         if folds is not None and transfer_from is not None and not transfer_from.startswith("subject:"):
             raise PrefstudyError("--folds makes one run per fold; start them with --transfer-from subject:NAME")
     # Training needs torch; everything above is checked without it.
-    from prefstudy.distributed import current_world
+    from prefstudy.engine.distributed import current_world
+    from prefstudy.engine.surgery import TransferRequest
     from prefstudy.progress import RichReporter, SilentReporter
     from prefstudy.runs.execute import RunRequest, resume_run, start_run
-    from prefstudy.runs.sources import resolve_source
+    from prefstudy.runs.transfer_sources import resolve_source
     from prefstudy.runs.warm import WarmCache
     from prefstudy.subjects.labels import subjects_with_labels
-    from prefstudy.transfer import TransferRequest
 
     world = current_world()
     reporter = RichReporter() if world.main else SilentReporter()  # progress bars from the main process only

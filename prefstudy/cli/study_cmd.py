@@ -211,8 +211,8 @@ def run(
     docs/scale.md); this process records them, and `prefstudy study status` shows them from
     another terminal.
     """
+    from prefstudy.executors.registry import ExecutorOptions, check_options
     from prefstudy.progress import RichReporter
-    from prefstudy.scale.executors import ExecutorOptions, check_options
     from prefstudy.study.plan import ACTIVE, BLOCKED, DONE, TODO, WAITING, plan
     from prefstudy.study.sync import sync
 
@@ -235,8 +235,8 @@ def run(
         due = any(p.status in (TODO, WAITING) for p in pending)
         results, failed = [], []
         if executor is not None and (due or active):
-            from prefstudy.scale.driver import Driver, DriverOptions
-            from prefstudy.scale.executors import open_executor
+            from prefstudy.executors.driver import Driver, DriverOptions
+            from prefstudy.executors.registry import open_executor
 
             options = DriverOptions(device, precision, epochs, chosen, retries, storage)
             with open_executor(executor, ws, backend) as backend_executor:
@@ -270,7 +270,7 @@ def status(
     """Show where the study's runs stand: queued, running, finished, failed and interrupted, and each
     unfinished run with its executor's job id. Reads the study a `study run` is recording, from any terminal.
     """
-    from prefstudy.study.status import study_status
+    from prefstudy.study.overview import study_status
 
     ws = workspace(study)
     if json_out:
@@ -294,7 +294,7 @@ def status(
 
 
 def _status_text(current, limit: int) -> str:
-    from prefstudy.study.status import describe_run
+    from prefstudy.study.overview import describe_run
 
     counts = ", ".join(f"{n} {name}" for name, n in current.counts.items())
     lines = [f"{sum(current.counts.values())} runs: {counts}"]

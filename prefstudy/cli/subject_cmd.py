@@ -24,7 +24,7 @@ def add(
     study: StudyOption = None,
 ) -> None:
     """Register a person as a subject; they then label with `prefstudy label` or `label import`."""
-    from prefstudy.subjects.registry import add_subject
+    from prefstudy.subjects.roster import add_subject
 
     add_subject(workspace(study), name)
     note(f"added subject {name}")
@@ -66,7 +66,7 @@ def list_(
     json_out: JsonOption = False,
 ) -> None:
     """List subjects with their usable labels (and ratings, for imported raters) per dataset."""
-    from prefstudy.subjects.registry import list_subjects
+    from prefstudy.subjects.roster import list_subjects
 
     subjects = list_subjects(workspace(study), dataset)
     if json_out:

@@ -1,9 +1,9 @@
 """Explanations: Grad-CAM heat maps, their pictures, and their agreement with the subject's reasons.
 
 - :mod:`~prefstudy.explain.gradcam` — the Grad-CAM engine (Captum's ``LayerGradCam``);
-- :mod:`~prefstudy.explain.agreement` — pointing game, energy and IoU against a region;
+- :mod:`~prefstudy.explain.region_scores` — pointing game, energy and IoU against a region;
 - :mod:`~prefstudy.explain.chance` — their chance levels (no torch);
-- :mod:`~prefstudy.explain.render` — the pictures and contact sheets;
+- :mod:`~prefstudy.explain.pictures` — the pictures and contact sheets;
 - :mod:`~prefstudy.explain.records` — the ``explanations`` tables (no torch);
 - :mod:`~prefstudy.explain.service` — `prefstudy explain RUN_ID`, end to end.
 

@@ -22,17 +22,17 @@ import torch
 
 from prefstudy.backbones import module_name
 from prefstudy.bounds import COUNT_OR_NONE, OPEN_FRACTION
-from prefstudy.datasets import load_images
-from prefstudy.device import resolve_device
+from prefstudy.datasets.catalog import load_images
+from prefstudy.engine.device import resolve_device
+from prefstudy.engine.inputs import InputAdapter
+from prefstudy.engine.saved_model import read_saved_model
 from prefstudy.errors import PrefstudyError
-from prefstudy.explain.agreement import Agreement, agreement, region_mask
 from prefstudy.explain.chance import DEFAULT_TOP, chance_levels
 from prefstudy.explain.gradcam import GradCam
+from prefstudy.explain.pictures import contact_sheet, draw_region, heat_image, original_image, overlay_image, save
 from prefstudy.explain.records import ExplanationFile, ExplanationRow, write_explanations
-from prefstudy.explain.render import contact_sheet, draw_region, heat_image, original_image, overlay_image, save
+from prefstudy.explain.region_scores import Agreement, agreement, region_mask
 from prefstudy.files import writable_dir
-from prefstudy.inputs import InputAdapter
-from prefstudy.models import read_saved_model
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.record import predictions
 from prefstudy.subjects.labels import label_regions

@@ -29,10 +29,10 @@ import numpy as np
 
 from prefstudy.active.selection import DIVERSE, EXPLORE, RANDOM, TEST, UNCERTAINTY, pick_diverse, pick_uncertain
 from prefstudy.active.selection import slot_kinds as kinds_of
-from prefstudy.datasets import DatasetInfo
+from prefstudy.datasets.catalog import DatasetInfo
 from prefstudy.labeler.orders import AUTO, SCRATCH, LabelOrder, resolve_start, stored_order
-from prefstudy.labeler.plan import TIMEOUT_GAP, PlanOptions, TrialPlan, TrialState
 from prefstudy.labeler.refits import Refits
+from prefstudy.labeler.trial_plan import TIMEOUT_GAP, PlanOptions, TrialPlan, TrialState
 from prefstudy.workspace import Workspace
 
 SCORED_AT_MOST = 2000  # a refit scores this many candidates (the next of the seeded order), not all

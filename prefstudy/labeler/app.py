@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 from prefstudy.active.selection import RANDOM, UNCERTAINTY, check_order
 from prefstudy.bounds import COUNT, FIXATION_S, INT32_MAX, REPEAT, RT_MS_MAX, SECONDS, SEED, SHARE
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import load_images
+from prefstudy.datasets.catalog import load_images
 from prefstudy.errors import PrefstudyError
 from prefstudy.labeler.active_plan import Plans
 from prefstudy.labeler.display import display_image
@@ -50,9 +50,9 @@ from prefstudy.labeler.enrol import Enroller, JoinRefused, OpenEnrolment
 from prefstudy.labeler.guards import MAX_BODY, BodyLimit, LoopbackHosts
 from prefstudy.labeler.links import SESSION_PATTERN, new_session, session_of_link
 from prefstudy.labeler.orders import AUTO, DEFAULT_EXPLORE, DEFAULT_REFIT_EVERY, LabelOrder
-from prefstudy.labeler.plan import PlanOptions, TrialState, load_state
 from prefstudy.labeler.served import ServedSubjects
 from prefstudy.labeler.store import Trial, TrialRejected, labelled_today, record_region, record_trial
+from prefstudy.labeler.trial_plan import PlanOptions, TrialState, load_state
 from prefstudy.splits import item_test_mask
 from prefstudy.workspace import Workspace
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from prefstudy.datasets import ImageSet
-from prefstudy.sources.base import sha256_hex
+from prefstudy.datasets.catalog import ImageSet
+from prefstudy.datasets.readers.decoded import sha256_hex
 
 DISPLAY_SIZE = 512
 

@@ -30,7 +30,7 @@ from prefstudy.labeler.enrolments import enrolled_subject, enrolment_count, enro
 from prefstudy.labeler.links import link_token
 from prefstudy.labeler.served import ServedSubjects
 from prefstudy.labeler.store import WRITE_LOCK
-from prefstudy.subjects.registry import HUMAN, ensure_subject, unused_name
+from prefstudy.subjects.roster import HUMAN, ensure_subject, unused_name
 from prefstudy.workspace import Workspace
 
 PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -12,7 +12,7 @@ import secrets
 
 from prefstudy.errors import PrefstudyError
 from prefstudy.store import first_row
-from prefstudy.subjects.registry import HUMAN, subject_kind
+from prefstudy.subjects.roster import HUMAN, subject_kind
 from prefstudy.workspace import Workspace
 
 

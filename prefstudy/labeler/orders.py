@@ -23,7 +23,7 @@ from prefstudy.errors import PrefstudyError
 from prefstudy.runs.record import finished_runs, get_run
 from prefstudy.runs.status import FINISHED
 from prefstudy.store import first_row
-from prefstudy.subjects.registry import CONSENSUS, subject_kinds
+from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
 AUTO, SCRATCH = "auto", "scratch"

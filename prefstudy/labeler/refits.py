@@ -30,7 +30,7 @@ import numpy as np
 
 from prefstudy.active.refit_task import RefitDir, RefitTask
 from prefstudy.active.selection import DIVERSE, UNCERTAINTY, Clusters, cluster_count
-from prefstudy.datasets import DatasetInfo
+from prefstudy.datasets.catalog import DatasetInfo
 from prefstudy.errors import PrefstudyError
 from prefstudy.labeler.orders import DEFAULT_REFIT_EVERY, POPULATION, LabelOrder
 from prefstudy.runs.record import get_run, run_dir

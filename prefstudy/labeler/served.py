@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from prefstudy.labeler.plan import PlanOptions, TrialPlan
+from prefstudy.labeler.trial_plan import PlanOptions, TrialPlan
 
 
 class ServedSubjects:

@@ -16,7 +16,7 @@ from prefstudy.labeler.enrol import OpenEnrolment
 from prefstudy.labeler.enrolments import enrolments
 from prefstudy.labeler.guards import is_loopback
 from prefstudy.labeler.links import link_token
-from prefstudy.subjects.registry import HUMAN, ensure_subject, human_subjects
+from prefstudy.subjects.roster import HUMAN, ensure_subject, human_subjects
 from prefstudy.workspace import Workspace
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from prefstudy.active.selection import REPEAT
 from prefstudy.labeler.orders import store_order
-from prefstudy.labeler.plan import TrialPlan
+from prefstudy.labeler.trial_plan import TrialPlan
 from prefstudy.subjects.labels import answer_count, answer_ids, answers_since, find_trial, insert_trial, set_region
 from prefstudy.subjects.regions import Region
 from prefstudy.workspace import Workspace

@@ -11,8 +11,8 @@ from fnmatch import fnmatchcase
 from functools import cached_property
 
 from prefstudy.active.curve_store import StoredCurve
-from prefstudy.report.agreement import AgreementRow, collect_agreement
 from prefstudy.report.curves import LabelsNeeded, collect_curves, curve_dict, summarize_curves, summary_dicts
+from prefstudy.report.explanations import AgreementRow, collect_agreement
 from prefstudy.report.groups import GroupSummary, summarize_groups
 from prefstudy.report.interrater import RaterAgreement, rater_agreement
 from prefstudy.report.population import (
@@ -26,7 +26,7 @@ from prefstudy.report.subjects import SubjectRow, SubjectsSummary, subject_rows,
 from prefstudy.report.transfer import GainSummary, TransferPair, collect_pairs, summarize_gains
 from prefstudy.runs.record import finished_runs, run_metrics, run_rank_scores
 from prefstudy.subjects.labels import trial_summaries, usable_labels_by_subject
-from prefstudy.subjects.registry import CONSENSUS, subject_kinds
+from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
 PER_SUBJECT_UP_TO = 50

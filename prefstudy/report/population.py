@@ -34,7 +34,7 @@ from prefstudy.stats import (
 )
 from prefstudy.subjects.consensus import consensus_of
 from prefstudy.subjects.labels import rating_totals
-from prefstudy.subjects.registry import CONSENSUS, subject_kinds
+from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
 SCRATCH = "from scratch"

@@ -21,14 +21,17 @@ import torch
 from prefstudy import __version__
 from prefstudy.backbones import Backbone, create_backbone
 from prefstudy.config import FP32, TrainSettings
-from prefstudy.datasets import ImageSet, load_images
-from prefstudy.device import resolve_device
-from prefstudy.distributed import World, current_world
+from prefstudy.datasets.catalog import ImageSet, load_images
+from prefstudy.engine.device import resolve_device
+from prefstudy.engine.distributed import World, current_world
+from prefstudy.engine.inputs import InputAdapter, InputPlan
+from prefstudy.engine.precision import Precision, resolve_precision
+from prefstudy.engine.saved_model import SavedModel, read_saved_model, save_model
+from prefstudy.engine.surgery import TransferRequest, check_weights, transfer_backbone, transfer_of
+from prefstudy.engine.surgery import describe as describe_transfer
+from prefstudy.engine.train import FitResult, as_train_data, fit, image_tensor, predict_from_features, predict_proba
 from prefstudy.errors import PrefstudyError
-from prefstudy.inputs import InputAdapter, InputPlan
 from prefstudy.metrics import confusion_by_split, rank_scores_by_split
-from prefstudy.models import SavedModel, read_saved_model, save_model
-from prefstudy.precision import Precision, resolve_precision
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.prepare import Prepared, prepare, run_config, test_items
 from prefstudy.runs.record import (
@@ -47,11 +50,8 @@ from prefstudy.runs.record import (
     run_dir,
     run_result,
 )
-from prefstudy.runs.sources import check_no_leak
+from prefstudy.runs.transfer_sources import check_no_leak
 from prefstudy.runs.warm import WarmCache
-from prefstudy.train import FitResult, as_train_data, fit, image_tensor, predict_from_features, predict_proba
-from prefstudy.transfer import TransferRequest, check_weights, transfer_backbone, transfer_of
-from prefstudy.transfer import describe as describe_transfer
 from prefstudy.workspace import Workspace
 
 

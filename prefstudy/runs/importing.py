@@ -17,10 +17,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefstudy.datasets import get_dataset, key_index
+from prefstudy.datasets.catalog import get_dataset, key_index
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.record import FAILED, FINISHED, RunDir, record_runs, run_dir, run_statuses
-from prefstudy.subjects.registry import require_subject
+from prefstudy.subjects.roster import require_subject
 from prefstudy.workspace import Workspace
 
 

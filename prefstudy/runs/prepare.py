@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import official_splits
+from prefstudy.datasets.catalog import official_splits
 from prefstudy.errors import PrefstudyError
 from prefstudy.splits import (
     TEST,
@@ -26,7 +26,7 @@ from prefstudy.splits import (
 )
 from prefstudy.subjects.labels import Ratings, UsableLabels, ratings_of, usable_labels
 from prefstudy.subjects.ratings import RatingRule, check_rated_counts, rule_of
-from prefstudy.subjects.registry import require_subject
+from prefstudy.subjects.roster import require_subject
 from prefstudy.workspace import Workspace
 
 MIN_LABELS = 20

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from prefstudy.backbones import Backbone
-from prefstudy.datasets import ImageSet, get_dataset, load_images
-from prefstudy.inputs import InputAdapter
-from prefstudy.models import SavedModel, read_saved_model
-from prefstudy.precision import Precision
-from prefstudy.train import frozen_features, image_tensor
+from prefstudy.datasets.catalog import ImageSet, get_dataset, load_images
+from prefstudy.engine.inputs import InputAdapter
+from prefstudy.engine.precision import Precision
+from prefstudy.engine.saved_model import SavedModel, read_saved_model
+from prefstudy.engine.train import frozen_features, image_tensor
 from prefstudy.workspace import Workspace
 
 MAX_FEATURE_BYTES = 512 * 2**20

@@ -1,12 +1,5 @@
 """Statistics for the study report, in numpy alone (no SciPy): descriptions, intervals, tests and agreement."""
 
-from prefstudy.stats.agreement import (
-    PairwiseKappa,
-    cohen_kappa,
-    fleiss_kappa,
-    krippendorff_alpha_nominal,
-    pairwise_cohen_kappa,
-)
 from prefstudy.stats.describe import Spread, finite_or_none, spread
 from prefstudy.stats.distributions import binomial_sf, t_cdf, t_quantile
 from prefstudy.stats.hypothesis import (
@@ -21,6 +14,13 @@ from prefstudy.stats.hypothesis import (
 )
 from prefstudy.stats.intervals import Interval, MeanInterval, spearman_interval, t_interval, wilson
 from prefstudy.stats.multiple import holm, holm_adjusted
+from prefstudy.stats.rater_agreement import (
+    PairwiseKappa,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha_nominal,
+    pairwise_cohen_kappa,
+)
 from prefstudy.stats.signed_rank import EXACT_UP_TO, Wilcoxon, wilcoxon
 
 __all__ = [

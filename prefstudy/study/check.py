@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from prefstudy.datasets import cache_problem, list_datasets
+from prefstudy.datasets.catalog import cache_problem, list_datasets
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.record import RunDir, finished_runs, predictions_by_run, record_runs, run_ids, run_metrics

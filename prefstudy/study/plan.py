@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prefstudy.config import TrainSettings
-from prefstudy.datasets import official_splits
+from prefstudy.datasets.catalog import official_splits
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.prepare import DatasetSplit, labels_digest, prepare_labels
 from prefstudy.runs.record import INTERRUPTED, QUEUED, RUNNING, RunRow, finished_runs, list_runs
-from prefstudy.runs.sources import latest_source
+from prefstudy.runs.transfer_sources import latest_source
 from prefstudy.studyfile import RunSpec
 from prefstudy.subjects.labels import NO_LABELS, Ratings, UsableLabels, ratings_by_subject, usable_labels_by_subject
 from prefstudy.subjects.ratings import rated_subjects
-from prefstudy.subjects.registry import CONSENSUS, subject_kinds
+from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
 DONE, TODO, WAITING, BLOCKED, ACTIVE = "done", "todo", "waiting", "blocked", "active"

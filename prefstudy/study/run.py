@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefstudy.engine.surgery import TransferRequest
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.execute import RunRequest, resume_run, start_run
 from prefstudy.runs.warm import WarmCache
 from prefstudy.study.plan import TODO, SubjectFilter, plan
 from prefstudy.studyfile import RunSpec
-from prefstudy.transfer import TransferRequest
 from prefstudy.workspace import Workspace
 
 
@@ -26,7 +26,7 @@ def run_study(
 
     A run that an interrupted run already began resumes it, from its last checkpoint.
 
-    ``precision`` says how to compute (see :mod:`prefstudy.precision`); it is not a setting, so it
+    ``precision`` says how to compute (see :mod:`prefstudy.engine.precision`); it is not a setting, so it
     does not change which runs are done. ``subjects`` limits the subjects runs are made for.
     """
     report = report or SilentReporter()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prefstudy.datasets import add_dataset, dataset_exists
+from prefstudy.datasets.catalog import add_dataset, dataset_exists
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.subjects.labels import label_count

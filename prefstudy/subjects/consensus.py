@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prefstudy.datasets import get_dataset
+from prefstudy.datasets.catalog import get_dataset
 from prefstudy.errors import PrefstudyError
 from prefstudy.store import first_row
 from prefstudy.subjects.labels import (
@@ -25,7 +25,7 @@ from prefstudy.subjects.labels import (
     rating_totals,
 )
 from prefstudy.subjects.ratings import MEDIAN, RatingRule, apply_rule, record_rules
-from prefstudy.subjects.registry import CONSENSUS, ensure_subject, subject_kinds
+from prefstudy.subjects.roster import CONSENSUS, ensure_subject, subject_kinds
 from prefstudy.workspace import Workspace, check_name
 
 SOURCE = "consensus"

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from prefstudy.bounds import RT_MS
-from prefstudy.datasets import get_dataset, key_index
+from prefstudy.datasets.catalog import get_dataset, key_index
 from prefstudy.errors import LabelFileError, PrefstudyError
 from prefstudy.files import atomic_path
 from prefstudy.subjects.labels import copy_export, export_rows, insert_labels, new_session
-from prefstudy.subjects.registry import HUMAN, ensure_subject, require_subject
+from prefstudy.subjects.roster import HUMAN, ensure_subject, require_subject
 from prefstudy.workspace import Workspace
 
 TRUE_WORDS = {"1", "true", "yes", "y", "preferred", "t"}

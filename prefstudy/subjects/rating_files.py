@@ -27,12 +27,12 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from prefstudy.datasets import get_dataset, key_index
+from prefstudy.datasets.catalog import get_dataset, key_index
 from prefstudy.errors import LabelFileError, PrefstudyError
 from prefstudy.store import memory_connection, sql_path
 from prefstudy.subjects.labels import answer_counts, insert_labels, new_session, rated_labels, update_ratings
 from prefstudy.subjects.ratings import RatingRule, apply_rule, check_rated_counts, record_rules, recorded_rules
-from prefstudy.subjects.registry import ensure_raters
+from prefstudy.subjects.roster import ensure_raters
 from prefstudy.workspace import NAME_PATTERN, Workspace
 
 LONG, WIDE = "long", "wide"

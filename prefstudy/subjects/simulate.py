@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prefstudy.datasets import ImageSet, load_images
+from prefstudy.datasets.catalog import ImageSet, load_images
 from prefstudy.errors import PrefstudyError
 from prefstudy.subjects.labels import insert_labels, insert_repeats, label_count, new_session
-from prefstudy.subjects.registry import SIMULATED, ensure_subject, record_simulation
+from prefstudy.subjects.roster import SIMULATED, ensure_subject, record_simulation
 from prefstudy.subjects.rules import Rule, parse_rule
 from prefstudy.workspace import Workspace
 

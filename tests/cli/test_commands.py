@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prefstudy.cli import app
-from prefstudy.sources.fetch import ARCHIVE_SHA256, fetch_fashion_mnist
+from prefstudy.datasets.readers.fetch import ARCHIVE_SHA256, fetch_fashion_mnist
 
 
 def test_every_command_group_has_help():

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from prefstudy.explain.agreement import agreement, region_mask
 from prefstudy.explain.chance import chance_levels
+from prefstudy.explain.region_scores import agreement, region_mask
 
 
 def test_a_map_inside_the_region_agrees_fully():

@@ -183,10 +183,10 @@ def answer_through_kills(
     server is killed with SIGKILL ``kills`` times at even steps of the total and restarted on the same port."""
     import httpx
 
-    from prefstudy.datasets import load_images
+    from prefstudy.datasets.catalog import load_images
     from prefstudy.labeler.app import LabelOptions
-    from prefstudy.labeler.plan import TrialPlan
-    from prefstudy.subjects.registry import add_subject
+    from prefstudy.labeler.trial_plan import TrialPlan
+    from prefstudy.subjects.roster import add_subject
 
     for name in subjects:
         add_subject(ws, name)

@@ -17,19 +17,19 @@ from fastapi.testclient import TestClient
 
 from prefstudy.active.refit_task import RefitDir, RefitResult, RefitTask, write_array
 from prefstudy.active.selection import EXPLORE, RANDOM, TEST, UNCERTAINTY, cluster_count
-from prefstudy.datasets import get_dataset
+from prefstudy.datasets.catalog import get_dataset
 from prefstudy.env import REFIT_GATE_ENV
 from prefstudy.labeler import orders
 from prefstudy.labeler.active_plan import ActivePlan
 from prefstudy.labeler.app import LabelOptions, create_app
 from prefstudy.labeler.links import link_token
 from prefstudy.labeler.orders import LabelOrder, resolve_start, stored_order
-from prefstudy.labeler.plan import load_state
 from prefstudy.labeler.refits import refit_dir
+from prefstudy.labeler.trial_plan import load_state
 from prefstudy.runs.record import finished_runs
 from prefstudy.splits import item_test_mask
 from prefstudy.subjects.labels import export_rows
-from prefstudy.subjects.registry import CONSENSUS, HUMAN, ensure_subject
+from prefstudy.subjects.roster import CONSENSUS, HUMAN, ensure_subject
 
 pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 

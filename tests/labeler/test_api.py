@@ -10,12 +10,12 @@ from conftest import copy_study, one_duckdb
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from prefstudy.datasets import add_dataset, load_images
+from prefstudy.datasets.catalog import add_dataset, load_images
 from prefstudy.labeler.app import LabelOptions, create_app
 from prefstudy.labeler.links import link_token, new_session
-from prefstudy.labeler.plan import TIMEOUT_GAP
+from prefstudy.labeler.trial_plan import TIMEOUT_GAP
 from prefstudy.studyfile import DatasetSpec
-from prefstudy.subjects.registry import add_subject
+from prefstudy.subjects.roster import add_subject
 
 pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from harness import CHROMIUM, Server, browser, labels, serve, servers, wait_showing, wait_stored  # noqa: F401
 
-from prefstudy.subjects.registry import add_subject
+from prefstudy.subjects.roster import add_subject
 
 pytestmark = [
     pytest.mark.slow,  # drives Chromium against the real server

@@ -20,7 +20,7 @@ from harness import serve, servers  # noqa: F401
 from prefstudy.labeler.app import LabelOptions, create_app
 from prefstudy.labeler.enrol import OpenEnrolment, RateLimit
 from prefstudy.labeler.links import link_token
-from prefstudy.subjects.registry import add_subject
+from prefstudy.subjects.roster import add_subject
 
 pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 

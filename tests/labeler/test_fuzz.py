@@ -11,7 +11,7 @@ from hypothesis.errors import Unsatisfiable
 
 from prefstudy.labeler.app import LabelOptions, create_app
 from prefstudy.labeler.links import link_token, new_session
-from prefstudy.subjects.registry import add_subject
+from prefstudy.subjects.roster import add_subject
 
 N_ITEMS = 10_000  # the sample dataset's images
 EXAMPLES = 10  # per operation and mode: 7 operations x 2 modes

@@ -4,7 +4,7 @@ import pytest
 
 from prefstudy.labeler.guards import host_name, is_loopback
 from prefstudy.labeler.server import link
-from prefstudy.subjects.registry import add_subject
+from prefstudy.subjects.roster import add_subject
 
 pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 

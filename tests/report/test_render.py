@@ -8,7 +8,7 @@ import json
 from rich.console import Console
 
 from prefstudy.metrics import Confusion
-from prefstudy.report.agreement import AgreementRow
+from prefstudy.report.explanations import AgreementRow
 from prefstudy.report.groups import summarize_groups
 from prefstudy.report.model import Report, RunSummary
 from prefstudy.report.render import render_json, render_markdown, render_table

@@ -42,11 +42,11 @@ FACES = train_settings(backbone="paper-vgg:small", epochs=1, batch_size=32, sche
 
 @pytest.fixture(scope="module")
 def real_study(_sample_study: Path, lfw_dir: Path, tmp_path_factory):
-    from prefstudy.datasets import add_dataset
+    from prefstudy.datasets.catalog import add_dataset
+    from prefstudy.engine.surgery import TransferRequest
     from prefstudy.explain.service import explain_run
     from prefstudy.runs.execute import RunRequest, start_run
     from prefstudy.subjects.simulate import simulate_subject
-    from prefstudy.transfer import TransferRequest
 
     ws = copy_study(_sample_study, tmp_path_factory.mktemp("report-real") / "study")
     add_dataset(ws, DatasetSpec(name="faces", kind="lfw", path=str(lfw_dir), limit=300, seed=0, size=32))

@@ -8,12 +8,12 @@ import pytest
 from conftest import TRAINED_RUNS, Cli
 
 from prefstudy.config import TrainSettings
+from prefstudy.engine.surgery import TransferRequest
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import RunRequest, resume_run, start_run
 from prefstudy.runs.record import run_result
 from prefstudy.subjects.simulate import simulate_subject
-from prefstudy.transfer import TransferRequest
 
 pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 
@@ -176,8 +176,8 @@ def test_bad_run_requests_are_one_clear_error(trained_study, args, message):
 
 @pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_a_run_builds_its_model_once_and_a_transfer_loads_its_source_once(trained_copy, monkeypatch):
+    import prefstudy.engine.surgery as transfer_module
     import prefstudy.runs.execute as execute
-    import prefstudy.transfer as transfer_module
 
     calls = {"build": 0, "source": 0}
 

@@ -6,15 +6,15 @@ import pytest
 from conftest import RATED_ITEMS, Cli
 
 from prefstudy.config import TrainSettings
+from prefstudy.engine.surgery import TransferRequest
 from prefstudy.errors import PrefstudyError
 from prefstudy.metrics import spearman
 from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.runs.record import predictions
-from prefstudy.runs.sources import check_no_leak, resolve_source
+from prefstudy.runs.transfer_sources import check_no_leak, resolve_source
 from prefstudy.splits import TEST, item_test_mask
 from prefstudy.subjects.consensus import consensus_of, make_consensus
 from prefstudy.subjects.labels import ratings_of, usable_labels
-from prefstudy.transfer import TransferRequest
 
 pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py
 
@@ -158,7 +158,7 @@ def test_warm_runs_share_images_sources_and_frozen_features_without_changing_res
 
 @pytest.mark.slow  # a second import; the fast lane has the digest's other uses
 def test_a_changed_rating_that_keeps_its_answer_still_changes_what_runs_are_scored_against(rated_ws, tmp_path):
-    from prefstudy.datasets import load_images
+    from prefstudy.datasets.catalog import load_images
     from prefstudy.runs.prepare import prepare
     from prefstudy.subjects.rating_files import RatingTable, import_ratings
 

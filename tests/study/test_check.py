@@ -10,7 +10,7 @@ from conftest import Cli
 from store.test_integrity import flip_table_block
 
 from prefstudy.runs.record import finished_runs, run_metrics
-from prefstudy.subjects.registry import list_subjects
+from prefstudy.subjects.roster import list_subjects
 
 
 def _hash(path: Path) -> str:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from prefstudy.errors import LabelFileError
 from prefstudy.subjects.rating_files import RatingTable, import_ratings
-from prefstudy.subjects.registry import list_subjects
+from prefstudy.subjects.roster import list_subjects
 from prefstudy.workspace import Workspace
 
 ITEMS = [f"{i:03d}" for i in range(1, 25)]  # faces/001.png ... faces/024.png: item i - 1

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from prefstudy.datasets import load_images
+from prefstudy.datasets.catalog import load_images
 from prefstudy.errors import PrefstudyError
 from prefstudy.subjects.labels import usable_labels
 from prefstudy.subjects.rules import parse_rule
@@ -42,7 +42,7 @@ def test_simulated_labels_are_stored_like_a_persons_with_region_and_repeats(samp
 
 @pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_one_subject_can_label_several_datasets_but_each_once(sample_ws, lfw_dir):
-    from prefstudy.datasets import add_dataset
+    from prefstudy.datasets.catalog import add_dataset
     from prefstudy.studyfile import DatasetSpec
 
     add_dataset(sample_ws, DatasetSpec("faces", "lfw", path=str(lfw_dir), limit=100, size=32))

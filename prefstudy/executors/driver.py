@@ -1,0 +1,365 @@
+"""The scale-out driver: plan the due runs, hand them to an executor, land what comes back, retry what is lost.
+
+The driver is the study database's one writer: it reads each run's labels and split, records the
+runs it hands out as *queued* (with the executor's job ids), marks them *running* when a worker
+takes them, and lands each returned run directory through :func:`~prefstudy.runs.importing.land_runs`,
+the path `runs import` takes. It never loads torch.
+
+Runs go out in waves: every due run, then the transfer runs whose sources the first wave made. A
+lost batch (a killed worker, a lost node, a preempted job) and a failed run are tried again up to
+``retries`` times, from the run's last checkpoint where the workers share storage with the driver;
+a run that fails every time is recorded as failed with its error and the others go on. Ctrl-C
+cancels what is out and queued and records those runs as interrupted: nothing is half-recorded,
+and `study run` again makes exactly what is still due.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prefstudy.datasets.catalog import get_dataset, load_item_keys
+from prefstudy.errors import PrefstudyError
+from prefstudy.executors.base import Executor, Submitted, WorkerLost
+from prefstudy.executors.packing import unpack
+from prefstudy.executors.tasks import ImagesSource, Outcome, RunTask, SourceModelRef
+from prefstudy.files import atomic_path
+from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.importing import land_runs
+from prefstudy.runs.prepare import prepare, run_config, test_items
+from prefstudy.runs.record import (
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    RunDir,
+    get_run,
+    list_runs,
+    mark_runs,
+    mark_submitted,
+    new_run_id,
+    queue_runs,
+    run_dir,
+    run_result,
+)
+from prefstudy.runs.result import failed_result
+from prefstudy.runs.status import this_process
+from prefstudy.runs.transfer_sources import check_no_leak
+from prefstudy.study.plan import TODO, PlannedRun, SubjectFilter, plan
+from prefstudy.workspace import Workspace
+
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class DriverOptions:
+    device: str = "auto"
+    precision: str = "auto"
+    epochs: int | None = None
+    subjects: SubjectFilter | None = None
+    retries: int = 2
+    storage: Path | None = None  # a directory the workers share with the driver; None: the executor's default
+
+
+@dataclass
+class DriverResult:
+    finished: list[dict[str, Any]] = field(default_factory=list)  # the `run --json` objects
+    failed: list[dict[str, str]] = field(default_factory=list)  # run id and error
+    retried: int = 0
+    reattached: int = 0
+
+
+class Driver:
+    """Makes a study's due runs on an executor; see the module docstring."""
+
+    def __init__(self, ws: Workspace, executor: Executor, options: DriverOptions, report: Reporter | None = None):
+        self.ws, self.executor, self.options = ws, executor, options
+        self.report = report or SilentReporter()
+        self.storage = self._storage()
+        self.result = DriverResult()
+        self._images: dict[str, ImagesSource] = {}
+        self._keys: dict[str, dict[str, int]] = {}  # item key -> index per dataset, to check what lands
+        self._sources: dict[str, SourceModelRef] = {}
+        self._pending: list[RunTask] = []  # queued here, not handed out yet
+        self._out: list[Submitted] = []
+        self._running: set[str] = set()
+        self._counts: Counter[str] = Counter()
+        self._total = 0
+        self._began = time.monotonic()
+
+    def _storage(self) -> Path | None:
+        if self.options.storage is not None:
+            return Path(self.options.storage).expanduser().resolve()
+        return self.ws.runs_dir if self.executor.shared_storage else None
+
+    # --- the loop ------------------------------------------------------------------------------------
+
+    def run(self) -> DriverResult:
+        """Make every due run; returns what was made and what failed."""
+        attempted: set[tuple] = set()
+        try:
+            self._reattach()
+            while True:
+                todo = [p for p in plan(self.ws, self.options.epochs, self.options.subjects) if p.status == TODO]
+                todo = [p for p in todo if (p.subject, p.run, p.source_run) not in attempted]
+                if not todo and not self._out:
+                    return self.result
+                attempted.update((p.subject, p.run, p.source_run) for p in todo)
+                self._queue(todo)
+                while self._pending or self._out:
+                    self._step()
+        except KeyboardInterrupt:
+            self._cancel("cancelled (Ctrl-C on the driver)")
+            raise
+        except BaseException as error:
+            if _query_interrupted(error):
+                self._cancel("cancelled (Ctrl-C on the driver)")
+                raise KeyboardInterrupt from error
+            # Workers of a pool or a Ray job end with the driver; Slurm jobs go on, and the next driver waits for them.
+            self._cancel("the driver stopped on an error", keep_jobs=self.executor.outlives_driver)
+            raise
+
+    def _step(self) -> None:
+        self._hand_out()
+        returned = self.executor.wait(self._out, POLL_SECONDS)
+        for done, _ in returned:
+            self._out.remove(done)
+        self._hand_out()  # free workers take their next run before this step's records are written
+        # One connection for the step's records, none while waiting: `study status` reads in between.
+        with self.ws.connect():
+            self._mark_started()
+            landing: list[Outcome] = []
+            for done, outcome in returned:
+                landing.extend(self._settle(done, outcome))
+            self._land(landing)
+        self._show()
+
+    def _hand_out(self) -> None:
+        free = len(self._pending) if self.executor.slots is None else self.executor.slots - len(self._out)
+        if free <= 0 or not self._pending:
+            return
+        size = self.executor.runs_per_batch
+        taken, self._pending = self._pending[: free * size], self._pending[free * size :]
+        submitted = self.executor.submit([taken[i : i + size] for i in range(0, len(taken), size)])
+        self._out.extend(submitted)
+        # Recorded at once: a driver that dies now leaves jobs a later one can find.
+        mark_submitted(self.ws, {run_id: s.job_id for s in submitted for run_id in s.run_ids})
+
+    def _mark_started(self) -> None:
+        started = {r for s in self._out if self.executor.started(s) for r in s.run_ids} - self._running
+        if started:
+            mark_runs(self.ws, started, RUNNING)
+            self._running |= started
+
+    # --- handing out ---------------------------------------------------------------------------------
+
+    def _queue(self, todo: list[PlannedRun]) -> None:
+        tasks = []
+        with self.ws.connect():  # one connection for every read
+            for item in todo:
+                try:
+                    tasks.append(self._task(item))
+                except PrefstudyError as error:  # e.g. labels changed since the plan read them: the others go on
+                    self.report.note(f"{item.subject} on {item.dataset} skipped: {error}")
+            owner = None if self.executor.outlives_driver else this_process()
+            queue_runs(self.ws, [t.config for t in tasks], self.executor.name, owner)
+        self._pending.extend(tasks)
+        self._total += len(tasks)
+        self.report.start(self._total, f"runs on {self.executor.name}")
+        self._show()
+
+    def _task(self, item: PlannedRun) -> RunTask:
+        settings, transfer, source = item.settings, None, None
+        if item.run.transfer is not None:
+            row = get_run(self.ws, item.source_run)
+            settings = settings.replace(backbone=row.backbone)  # a transfer run keeps its source's backbone
+            transfer = {"source_run": row.id, "source_dataset": row.dataset, **_mode(item)}
+            source = self._source(row)
+        prepared = prepare(self.ws, item.subject, item.dataset, settings)
+        if source is not None and source.dataset == item.dataset:
+            check_no_leak(self.ws, source.run_id, item.dataset, test_items(prepared))
+        run_id = item.resumes or new_run_id(item.subject, item.dataset, settings.protocol)
+        config = run_config(
+            run_id,
+            prepared,
+            settings,
+            device=self.options.device,
+            precision=self.options.precision,
+            transfer=transfer,
+        )
+        return RunTask(
+            config=config,
+            prepared=prepared,
+            settings=settings,
+            images=self._images_of(item.dataset),
+            source=source,
+            directory=str(self.storage / run_id) if self.storage else None,
+            # On shared storage a run always continues from a checkpoint it finds: one left by an
+            # interrupted run, or by a Slurm job that was requeued (preempted) and starts again.
+            resume=self.storage is not None,
+            threads=self.executor.threads_per_run,
+        )
+
+    def _images_of(self, dataset: str) -> ImagesSource:
+        if dataset not in self._images:
+            info = get_dataset(self.ws, dataset)
+            pixels = self.ws.root / info.cache_file
+            keys = pixels.with_name(pixels.stem + ".keys.npy")  # named by the cache's content hash: written once
+            if not keys.is_file():
+                with atomic_path(keys) as tmp, open(tmp, "wb") as handle:
+                    np.save(handle, load_item_keys(self.ws, dataset).astype(str), allow_pickle=False)
+            source = ImagesSource(info.cache_file, info, str(pixels), str(keys))
+            self._images[dataset] = self.executor.images(source, source.load)
+        return self._images[dataset]
+
+    def _source(self, row) -> SourceModelRef:
+        if row.id not in self._sources:
+            ref = SourceModelRef(row.id, row.subject, row.dataset, row.backbone, str(run_dir(self.ws, row.id).model))
+            self._sources[row.id] = self.executor.model(ref)
+        return self._sources[row.id]
+
+    # --- what comes back -----------------------------------------------------------------------------
+
+    def _settle(self, submitted: Submitted, returned: list[Outcome] | BaseException) -> list[Outcome]:
+        """The outcomes to land now; lost and failed runs go back to the queue while retries are left."""
+        outcomes = returned if isinstance(returned, list) else []
+        landing = []
+        for outcome in outcomes:
+            task = _task_of(submitted, outcome.run_id)
+            if outcome.status == FAILED and task is not None and self._retry(task, outcome.error):
+                continue
+            landing.append(outcome)
+        back = {o.run_id for o in outcomes}
+        lost = [r for r in submitted.run_ids if r not in back]
+        if lost:
+            why = _why_lost(returned)
+            for run_id in lost:
+                task = _task_of(submitted, run_id)
+                if task is None:  # a reattached job's run: the next plan resumes it
+                    mark_runs(self.ws, [run_id], INTERRUPTED, f"{submitted.job_id}: {why}")
+                    self._counts[INTERRUPTED] += 1
+                elif not self._retry(task, why):
+                    landing.append(self._given_up(task, why))
+        return landing
+
+    def _retry(self, task: RunTask, why: str | None) -> bool:
+        if task.attempt > self.options.retries:
+            return False
+        resume = self.storage is not None
+        how = "resumes from its last checkpoint" if resume else "restarts (no storage shared with the workers)"
+        self.report.note(f"run {task.run_id} attempt {task.attempt} failed ({why}); it {how}")
+        self._pending.append(task.again(resume))
+        self._running.discard(task.run_id)
+        mark_runs(self.ws, [task.run_id], QUEUED)
+        self.result.retried += 1
+        return True
+
+    def _given_up(self, task: RunTask, why: str) -> Outcome:
+        """A failed run's directory written by the driver, for a run whose worker never came back."""
+        directory = run_dir(self.ws, task.run_id)
+        directory.path.mkdir(parents=True, exist_ok=True)
+        if not directory.config_file.is_file():
+            directory.write_config(task.config)
+        error = f"{why} (after {task.attempt} attempts)"
+        directory.write_result(failed_result(task.config, error))
+        return Outcome(task.run_id, FAILED, error, directory=str(directory.path))
+
+    def _land(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        staged: list[Path] = []
+        try:
+            directories = []
+            for outcome in outcomes:
+                if outcome.packed is not None:
+                    staging = self.ws.runs_dir / f".incoming-{outcome.run_id}"
+                    shutil.rmtree(staging, ignore_errors=True)
+                    staged.append(unpack(outcome.packed, staging))
+                    directories.append(RunDir(staging))
+                else:
+                    directories.append(RunDir(Path(outcome.directory)))
+            land_runs(self.ws, directories, self._keys)
+        finally:
+            for path in staged:
+                shutil.rmtree(path, ignore_errors=True)
+        for outcome in outcomes:
+            self._running.discard(outcome.run_id)
+            self._counts[outcome.status] += 1
+            if outcome.status == FINISHED:
+                self.result.finished.append(run_result(self.ws, outcome.run_id))
+            else:
+                self.result.failed.append({"run_id": outcome.run_id, "error": outcome.error or "failed"})
+                self.report.note(f"run {outcome.run_id} failed: {outcome.error}")
+
+    # --- reattaching, cancelling, showing ------------------------------------------------------------
+
+    def _reattach(self) -> None:
+        """Wait for the jobs an earlier driver handed out that still run (Slurm): never submit them twice."""
+        held = [
+            r for r in list_runs(self.ws, [QUEUED, RUNNING]) if r.executor == self.executor.name and r.owner is None
+        ]
+        never_out = [r.id for r in held if r.job_id is None]  # queued by a driver that stopped before handing it out
+        if never_out:
+            mark_runs(self.ws, never_out, INTERRUPTED, "never handed out: its driver stopped")
+        held = [r for r in held if r.job_id is not None]
+        by_job: dict[str, list[str]] = {}
+        for row in held:
+            by_job.setdefault(row.job_id, []).append(row.id)
+        for job_id, run_ids in by_job.items():
+            submitted = self.executor.reattach(job_id, run_ids)
+            if submitted is None:
+                mark_runs(self.ws, run_ids, INTERRUPTED, f"job {job_id} is gone; `study run` resumes it")
+                continue
+            self._out.append(submitted)
+            self.result.reattached += len(run_ids)
+            self.report.note(f"waiting for job {job_id} ({len(run_ids)} run(s)), handed out by an earlier driver")
+        self._total += self.result.reattached
+
+    def _cancel(self, why: str, keep_jobs: bool = False) -> None:
+        out = [] if keep_jobs else [r for s in self._out for r in s.run_ids]
+        waiting = [t.run_id for t in self._pending]
+        if self._out and not keep_jobs:
+            self.executor.cancel(self._out)
+        if out or waiting:
+            mark_runs(self.ws, out + waiting, INTERRUPTED, f"{why}; `prefstudy study run` continues it")
+            self.report.note(f"{len(out) + len(waiting)} run(s) cancelled and recorded as interrupted")
+        self._out, self._pending = [], []
+
+    def _show(self) -> None:
+        done = self._counts[FINISHED] + self._counts[FAILED] + self._counts[INTERRUPTED]
+        running = len(self._running)
+        queued = len(self._pending) + sum(len(s.run_ids) for s in self._out) - running
+        self.report.describe(
+            f"{self.executor.name}: {self._counts[FINISHED]} done, {running} running, {queued} queued, "
+            f"{self._counts[FAILED]} failed"
+        )
+        self.report.set_completed(done)
+
+
+def _mode(item: PlannedRun) -> dict[str, str]:
+    assert item.run.transfer is not None
+    return {"mode": item.run.transfer.mode, "adapt": item.run.transfer.adapt}
+
+
+def _query_interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is Ctrl-C during a database query: DuckDB takes the KeyboardInterrupt and raises this."""
+    return isinstance(error, RuntimeError) and str(error) == "Query interrupted"
+
+
+def _task_of(submitted: Submitted, run_id: str) -> RunTask | None:
+    return next((t for t in submitted.tasks if t.run_id == run_id), None)
+
+
+def _why_lost(returned: list[Outcome] | BaseException) -> str:
+    if isinstance(returned, WorkerLost):
+        return str(returned)
+    if isinstance(returned, BaseException):
+        return f"{type(returned).__name__}: {returned}"
+    return "the job returned without this run"
