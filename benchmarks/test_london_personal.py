@@ -24,8 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from prefstudy.config import TrainSettings
-from prefstudy.engine.surgery import TransferRequest
+from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.runs.execute import RunRequest, start_run
 from prefstudy.runs.transfer_sources import resolve_source
 from prefstudy.runs.warm import WarmCache

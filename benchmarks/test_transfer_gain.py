@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from prefstudy.config import TrainSettings
+from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.datasets.catalog import add_dataset
-from prefstudy.engine.surgery import TransferRequest
 from prefstudy.progress import SilentReporter
 from prefstudy.report import collect
 from prefstudy.runs.execute import RunRequest, start_run

@@ -8,8 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from prefstudy.bounds import COUNT, FOLD, FOLDS, OPEN_FRACTION, POSITIVE, SEED, TRAIN_SIZE, Bound, check_fields
-from prefstudy.engine.schedule import ONECYCLE, PAPER, SCHEDULES
 from prefstudy.errors import PrefstudyError
+
+ONECYCLE, PAPER = "onecycle", "paper"
+SCHEDULES = (ONECYCLE, PAPER)
+"""How the learning rate moves and how long a fit lasts (see :mod:`prefstudy.engine.schedule`)."""
+SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    ONECYCLE: {"batch_size": 128, "lr": 2e-3, "budget": 40_000, "patience": 3},
+    PAPER: {"batch_size": 128, "lr": 1e-3, "budget": None, "patience": None},
+}
+"""What a schedule sets when it is not given: each schedule's tuned batch size and learning rate. The one
+place these defaults live: :class:`TrainSettings` takes onecycle's."""
+_ONECYCLE = SCHEDULE_DEFAULTS[ONECYCLE]
 
 PROTOCOLS = ("model1", "model2")
 """model1 = train/test; model2 = train/validation/test, validation picks the epoch (the paper's two models)."""
@@ -20,7 +30,8 @@ ADAPT_MODES = ("keep-size", "resize", "conv")
 DEFAULT_TRANSFER_MODE = "finetune"
 DEFAULT_ADAPT = "keep-size"
 FP32, BF16 = "fp32", "bf16"
-SPLIT_BY = ("subject", "item")
+SPLIT_BY_SUBJECT, SPLIT_BY_ITEM = "subject", "item"
+SPLIT_BY = (SPLIT_BY_SUBJECT, SPLIT_BY_ITEM)
 """subject = each subject's labelled items split on their own (stratified by answer; an official split
 kept); item = one seeded split of the dataset's items that every subject shares, so a population
 model's training items are never another subject's test items."""
@@ -37,6 +48,26 @@ def check_transfer(mode: str, adapt: str) -> None:
 
 
 @dataclass(frozen=True)
+class TransferRequest:
+    """Start from run ``source_run``; ``mode`` and ``adapt`` as in :mod:`prefstudy.engine.surgery`."""
+
+    source_run: str
+    mode: str = DEFAULT_TRANSFER_MODE
+    adapt: str = DEFAULT_ADAPT
+
+    def __post_init__(self) -> None:
+        check_transfer(self.mode, self.adapt)
+
+
+def transfer_of(config: dict) -> TransferRequest | None:
+    """The transfer a run was made with, from its recorded config."""
+    recorded = config.get("transfer")
+    if recorded is None:
+        return None
+    return TransferRequest(recorded["source_run"], recorded["mode"], recorded["adapt"])
+
+
+@dataclass(frozen=True)
 class TrainSettings:
     """How one per-subject model is trained and evaluated."""
 
@@ -44,14 +75,14 @@ class TrainSettings:
     protocol: str = "model2"
     epochs: int = 10
     seed: int = 0
-    batch_size: int = 128
-    lr: float = 2e-3
+    batch_size: int = _ONECYCLE["batch_size"]
+    lr: float = _ONECYCLE["lr"]
     # How the learning rate moves and how long training lasts (see prefstudy.engine.schedule): onecycle's
     # length is epochs or budget training images, whichever is fewer, and model2 stops once
     # validation has not improved for patience epochs; paper = constant lr, exactly epochs epochs.
     schedule: str = ONECYCLE
-    budget: int | None = 40_000
-    patience: int | None = 3
+    budget: int | None = _ONECYCLE["budget"]
+    patience: int | None = _ONECYCLE["patience"]
     # Used for items without an official split (LFW, folders, unlisted Indoor-67 images).
     test_fraction: float = 0.2
     # Share of the training items held out for validation under model2; 1/6 turns Fashion-MNIST's
@@ -64,7 +95,7 @@ class TrainSettings:
     weights: str | None = None
     # How items are split (see SPLIT_BY); under "item", ``folds`` K gives item-level k-fold
     # cross-validation: run ``fold`` k tests the k-th of K seeded folds of the dataset's items.
-    split_by: str = "subject"
+    split_by: str = SPLIT_BY_SUBJECT
     folds: int | None = None
     fold: int | None = None
 
@@ -78,7 +109,7 @@ class TrainSettings:
             raise PrefstudyError("the paper schedule trains exactly its epochs: it takes no budget or patience")
         if self.split_by not in SPLIT_BY:
             raise PrefstudyError(f"unknown split {self.split_by!r}; use one of: {', '.join(SPLIT_BY)}")
-        if self.folds is not None and self.split_by != "item":
+        if self.folds is not None and self.split_by != SPLIT_BY_ITEM:
             raise PrefstudyError("folds go with split_by = item (--split-by item)")
         if self.fold is not None and (self.folds is None or self.fold >= self.folds):
             raise PrefstudyError(f"fold {self.fold} needs folds greater than it")
@@ -127,12 +158,6 @@ _BOUNDS: dict[str, Bound] = {
     "folds": FOLDS,
     "fold": FOLD,
 }
-
-SCHEDULE_DEFAULTS: dict[str, dict[str, Any]] = {
-    ONECYCLE: {"batch_size": 128, "lr": 2e-3, "budget": 40_000, "patience": 3},
-    PAPER: {"batch_size": 128, "lr": 1e-3, "budget": None, "patience": None},
-}
-"""What a schedule sets when it is not given: each schedule's tuned batch size and learning rate."""
 
 
 def train_settings(**given: Any) -> TrainSettings:

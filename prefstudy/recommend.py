@@ -28,7 +28,6 @@ from prefstudy.engine.device import resolve_device
 from prefstudy.engine.folding import fold_batchnorm
 from prefstudy.engine.inputs import InputAdapter, Shape
 from prefstudy.engine.precision import FP32, Precision, resolve_precision
-from prefstudy.engine.saved_model import read_saved_model
 from prefstudy.engine.train import image_tensor, predict_proba
 from prefstudy.errors import PrefstudyError
 from prefstudy.explain.gradcam import PREFERRED, GradCam
@@ -36,6 +35,7 @@ from prefstudy.explain.pictures import heat_image, original_image, overlay_image
 from prefstudy.files import writable_dir
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.record import RunRow, finished_runs, get_run
+from prefstudy.runs.trained import read_saved_model
 from prefstudy.subjects.labels import labelled_pairs, usable_labels
 from prefstudy.subjects.roster import require_subject
 from prefstudy.workspace import Workspace

@@ -18,10 +18,10 @@ from prefstudy.datasets.readers.decoded import SourceOptions
 from prefstudy.datasets.readers.fashion_mnist import read_folder
 from prefstudy.datasets.readers.images import decode_image
 from prefstudy.engine.inputs import InputAdapter
-from prefstudy.engine.saved_model import read_saved_model
 from prefstudy.explain.pictures import original_image
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.record import mark_run, predictions
+from prefstudy.runs.trained import read_saved_model
 from prefstudy.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # trains a model first; tests/report/test_known_answers.py has a fast CLI check

@@ -48,9 +48,9 @@ from prefstudy.active.selection import (
 from prefstudy.datasets.catalog import ImageSet, load_images
 from prefstudy.engine.device import resolve_device
 from prefstudy.engine.precision import resolve_precision
-from prefstudy.engine.saved_model import read_saved_model
 from prefstudy.metrics import spearman
 from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.trained import read_saved_model
 from prefstudy.runs.transfer_sources import check_no_leak
 from prefstudy.workspace import Workspace
 

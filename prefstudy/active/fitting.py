@@ -16,16 +16,15 @@ import numpy as np
 import torch
 
 from prefstudy.backbones import Backbone
-from prefstudy.config import TrainSettings
+from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.datasets.catalog import ImageSet
+from prefstudy.engine.build import build_model
 from prefstudy.engine.inputs import InputAdapter
 from prefstudy.engine.precision import Precision
 from prefstudy.engine.saved_model import SavedModel
-from prefstudy.engine.surgery import TransferRequest
 from prefstudy.engine.train import TrainData, fit, image_tensor, predict_proba
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import SilentReporter
-from prefstudy.runs.execute import build_model
 
 SCRATCH, TRANSFER, POPULATION = "scratch", "transfer", "population"
 START_KINDS = (SCRATCH, TRANSFER, POPULATION)
@@ -166,6 +165,6 @@ class LabelFitter:
             # fine-tuned; a transfer from another domain keeps the features and learns a new head.
             mode = "zero-shot" if self.start_kind == POPULATION else self.options.transfer_mode
             transfer = TransferRequest(source.run_id, mode=mode)
-        backbone, plan = build_model(self.images, settings, source, transfer)
+        backbone, plan = build_model(self.images.info.shape, settings, source, transfer)
         torch.manual_seed(seed)  # a new head is seeded too
         return backbone, InputAdapter(plan, backbone).to(self.device)

@@ -13,12 +13,14 @@ from prefstudy.config import (
     ADAPT_MODES,
     DEFAULT_ADAPT,
     DEFAULT_TRANSFER_MODE,
+    ONECYCLE,
+    PAPER,
     SCHEDULE_DEFAULTS,
+    SCHEDULES,
     SPLIT_BY,
     TrainSettings,
     train_settings,
 )
-from prefstudy.engine.schedule import ONECYCLE, PAPER, SCHEDULES
 from prefstudy.errors import PrefstudyError
 
 _DEFAULTS = TrainSettings()
@@ -180,8 +182,8 @@ def run(
         if folds is not None and transfer_from is not None and not transfer_from.startswith("subject:"):
             raise PrefstudyError("--folds makes one run per fold; start them with --transfer-from subject:NAME")
     # Training needs torch; everything above is checked without it.
+    from prefstudy.config import TransferRequest
     from prefstudy.engine.distributed import current_world
-    from prefstudy.engine.surgery import TransferRequest
     from prefstudy.progress import RichReporter, SilentReporter
     from prefstudy.runs.execute import RunRequest, resume_run, start_run
     from prefstudy.runs.transfer_sources import resolve_source

@@ -41,6 +41,11 @@ class DatasetInfo:
     config: dict
     cache_file: str
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W): the cached images' shape, as a model takes them."""
+        return (self.channels, self.height, self.width)
+
 
 @dataclass
 class ImageSet:

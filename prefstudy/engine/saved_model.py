@@ -1,4 +1,7 @@
-"""A finished run's trained model, read back from its ``model.pt`` (for transfer, explain, recommend)."""
+"""A trained model in a ``model.pt``: written by a run, read back from a path or bytes (transfer, explain, recommend).
+
+The engine never opens a study: :func:`prefstudy.runs.trained.read_saved_model` finds a finished run's file.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,7 @@ import torch
 
 from prefstudy.backbones import Backbone, create_backbone
 from prefstudy.engine.inputs import InputPlan, Shape
-from prefstudy.errors import PrefstudyError
 from prefstudy.files import atomic_path
-from prefstudy.runs.record import FINISHED, get_run, run_dir
-from prefstudy.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class SavedModel:
 def save_model(
     path: Path, backbone_name: str, backbone: Backbone, plan: InputPlan, state: dict[str, torch.Tensor]
 ) -> None:
-    """Write a run's selected weights with what it takes to build them again (read by :func:`read_saved_model`)."""
+    """Write a run's selected weights with what it takes to build them again (read by :func:`load_saved_model`)."""
     saved = {
         "backbone": backbone_name,
         "input_size": list(backbone.input_size),
@@ -46,15 +46,6 @@ def save_model(
     }
     with atomic_path(path) as tmp:
         torch.save(saved, tmp)
-
-
-def read_saved_model(ws: Workspace, run_id: str) -> SavedModel:
-    """The model of a finished run; a clear error for a run that has none."""
-    row = get_run(ws, run_id)
-    model_file = run_dir(ws, run_id).model
-    if row.status != FINISHED or not model_file.is_file():
-        raise PrefstudyError(f"run {run_id} is {row.status}, not finished; it has no trained model yet")
-    return load_saved_model(model_file, row.id, row.subject, row.dataset, row.backbone)
 
 
 def load_saved_model(model_file: Path | BinaryIO, run_id: str, subject: str, dataset: str, backbone: str) -> SavedModel:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-ONECYCLE, PAPER = "onecycle", "paper"
-SCHEDULES = (ONECYCLE, PAPER)
+from prefstudy.config import PAPER  # the schedules' names are a setting's values
+
 WARMUP_SHARE = 0.1  # of the steps, warming up from START_SHARE x lr
 START_SHARE = 0.1
 END_SHARE = 0.01  # of lr, at the last step

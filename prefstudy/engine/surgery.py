@@ -20,38 +20,18 @@ Input adaptation is explicit (``adapt``) and recorded with the run:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from prefstudy.backbones import Backbone, create_backbone, module_name
-from prefstudy.config import DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, check_transfer
+from prefstudy.config import TransferRequest
 from prefstudy.engine.inputs import InputPlan, Shape
-from prefstudy.engine.saved_model import SavedModel, read_saved_model
+from prefstudy.engine.saved_model import SavedModel
 from prefstudy.errors import PrefstudyError
-from prefstudy.workspace import Workspace
-
-
-@dataclass(frozen=True)
-class TransferRequest:
-    """Start from run ``source_run``; ``mode`` and ``adapt`` as in the module docstring."""
-
-    source_run: str
-    mode: str = DEFAULT_TRANSFER_MODE
-    adapt: str = DEFAULT_ADAPT
-
-    def __post_init__(self) -> None:
-        check_transfer(self.mode, self.adapt)
-
 
 SourceModel = SavedModel  # a transfer starts from a finished run's saved model
-
-
-def load_source(ws: Workspace, run_id: str) -> SourceModel:
-    """The trained model of a finished run; a clear error for a run that cannot be a source."""
-    return read_saved_model(ws, run_id)
 
 
 def _holds_tensors(state: object) -> bool:
@@ -142,11 +122,3 @@ def describe(source: SourceModel, request: TransferRequest) -> dict:
         "adapt": request.adapt,
         "source_input": list(source.input_size),
     }
-
-
-def transfer_of(config: dict) -> TransferRequest | None:
-    """The transfer a run was made with, from its recorded config."""
-    recorded = config.get("transfer")
-    if recorded is None:
-        return None
-    return TransferRequest(recorded["source_run"], recorded["mode"], recorded["adapt"])

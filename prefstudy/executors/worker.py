@@ -17,16 +17,17 @@ from pathlib import Path
 
 import torch
 
+from prefstudy.config import TransferRequest
+from prefstudy.engine.build import build_model
 from prefstudy.engine.device import resolve_device
 from prefstudy.engine.precision import Precision, resolve_precision
 from prefstudy.engine.saved_model import SavedModel, load_saved_model
-from prefstudy.engine.surgery import TransferRequest
 from prefstudy.engine.surgery import describe as describe_transfer
 from prefstudy.errors import PrefstudyError
 from prefstudy.executors.packing import pack
 from prefstudy.executors.tasks import Outcome, RunTask, SourceModelRef
 from prefstudy.files import write_json_atomically
-from prefstudy.runs.execute import RunJob, Speed, build_model, execute, versions
+from prefstudy.runs.execute import RunJob, Speed, execute, versions
 from prefstudy.runs.record import FAILED, FINISHED, RunDir
 from prefstudy.runs.result import failed_result
 from prefstudy.runs.warm import WarmCache
@@ -104,7 +105,7 @@ def _job(task: RunTask, directory: RunDir, config: dict, resumed: bool) -> RunJo
     recorded = config.get("transfer")
     transfer = TransferRequest(recorded["source_run"], recorded["mode"], recorded["adapt"]) if recorded else None
     source = _source(task.source) if task.source is not None else None
-    backbone, plan = build_model(images, task.settings, source, transfer)
+    backbone, plan = build_model(images.info.shape, task.settings, source, transfer)
     device = resolve_device(config["device"])
     if resumed:  # a run continues on the numeric path it started on
         precision = Precision(directory.read_config().get("precision", config["precision"]), device.type)

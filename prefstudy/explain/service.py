@@ -25,7 +25,6 @@ from prefstudy.bounds import COUNT_OR_NONE, OPEN_FRACTION
 from prefstudy.datasets.catalog import load_images
 from prefstudy.engine.device import resolve_device
 from prefstudy.engine.inputs import InputAdapter
-from prefstudy.engine.saved_model import read_saved_model
 from prefstudy.errors import PrefstudyError
 from prefstudy.explain.chance import DEFAULT_TOP, chance_levels
 from prefstudy.explain.gradcam import GradCam
@@ -35,6 +34,7 @@ from prefstudy.explain.region_scores import Agreement, agreement, region_mask
 from prefstudy.files import writable_dir
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.record import predictions
+from prefstudy.runs.trained import read_saved_model
 from prefstudy.subjects.labels import label_regions
 from prefstudy.subjects.regions import region_share
 from prefstudy.workspace import Workspace

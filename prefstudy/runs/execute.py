@@ -19,15 +19,15 @@ import numpy as np
 import torch
 
 from prefstudy import __version__
-from prefstudy.backbones import Backbone, create_backbone
-from prefstudy.config import FP32, TrainSettings
+from prefstudy.backbones import Backbone
+from prefstudy.config import FP32, TrainSettings, TransferRequest, transfer_of
 from prefstudy.datasets.catalog import ImageSet, load_images
+from prefstudy.engine.build import build_model
 from prefstudy.engine.device import resolve_device
 from prefstudy.engine.distributed import World, current_world
 from prefstudy.engine.inputs import InputAdapter, InputPlan
 from prefstudy.engine.precision import Precision, resolve_precision
-from prefstudy.engine.saved_model import SavedModel, read_saved_model, save_model
-from prefstudy.engine.surgery import TransferRequest, check_weights, transfer_backbone, transfer_of
+from prefstudy.engine.saved_model import SavedModel, save_model
 from prefstudy.engine.surgery import describe as describe_transfer
 from prefstudy.engine.train import FitResult, as_train_data, fit, image_tensor, predict_from_features, predict_proba
 from prefstudy.errors import PrefstudyError
@@ -50,6 +50,7 @@ from prefstudy.runs.record import (
     run_dir,
     run_result,
 )
+from prefstudy.runs.trained import read_saved_model
 from prefstudy.runs.transfer_sources import check_no_leak
 from prefstudy.runs.warm import WarmCache
 from prefstudy.workspace import Workspace
@@ -110,22 +111,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def build_model(
-    images: ImageSet, settings: TrainSettings, source: SavedModel | None, transfer: TransferRequest | None
-) -> tuple[Backbone, InputPlan]:
-    """The run's backbone and input plan: a new model, or one started from a transfer source."""
-    info = images.info
-    shape = (info.channels, info.height, info.width)
-    torch.manual_seed(settings.seed)  # the same seed gives the same initial weights (and new head)
-    if source is None or transfer is None:
-        weights = settings.weights_path()
-        if weights is not None:
-            check_weights(weights)
-        backbone = create_backbone(settings.backbone, in_chans=info.channels, input_size=shape[1:], weights=weights)
-        return backbone, InputPlan(images=shape, model=tuple(backbone.input_size))
-    return transfer_backbone(source, shape, transfer)
-
-
 def start_run(
     ws: Workspace, request: RunRequest, report: Reporter | None = None, warm: WarmCache | None = None
 ) -> dict[str, Any]:
@@ -143,7 +128,7 @@ def start_run(
         if source is not None and source.dataset == request.dataset:
             check_no_leak(ws, source.run_id, request.dataset, test_items(prepared))
         images = warm.images(ws, request.dataset) if warm else load_images(ws, request.dataset)
-    backbone, plan = build_model(images, settings, source, request.transfer)
+    backbone, plan = build_model(images.info.shape, settings, source, request.transfer)
     run_id = world.broadcast(new_run_id(request.subject, request.dataset, settings.protocol))
     config = run_config(
         run_id,
@@ -199,7 +184,7 @@ def resume_run(
     transfer = transfer_of(row.config)
     source = _source(ws, transfer.source_run, warm) if transfer else None
     images = warm.images(ws, row.dataset) if warm else load_images(ws, row.dataset)
-    backbone, plan = build_model(images, settings, source, transfer)
+    backbone, plan = build_model(images.info.shape, settings, source, transfer)
     world = current_world()
     device = world.device(resolve_device(row.config["device"]))
     # A run resumes on the path it started on; runs from before precisions were recorded were fp32.

@@ -20,8 +20,9 @@ from prefstudy.backbones import Backbone
 from prefstudy.datasets.catalog import ImageSet, get_dataset, load_images
 from prefstudy.engine.inputs import InputAdapter
 from prefstudy.engine.precision import Precision
-from prefstudy.engine.saved_model import SavedModel, read_saved_model
+from prefstudy.engine.saved_model import SavedModel
 from prefstudy.engine.train import frozen_features, image_tensor
+from prefstudy.runs.trained import read_saved_model
 from prefstudy.workspace import Workspace
 
 MAX_FEATURE_BYTES = 512 * 2**20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefstudy.engine.surgery import TransferRequest
+from prefstudy.config import TransferRequest
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.execute import RunRequest, resume_run, start_run

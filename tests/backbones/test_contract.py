@@ -5,8 +5,9 @@ import torch
 
 from prefstudy.backbones import Backbone, check_backbone, count_hooks, create_backbone, list_backbones
 from prefstudy.backbones.registry import example_name, load_factory
+from prefstudy.config import TransferRequest
 from prefstudy.engine.inputs import InputPlan
-from prefstudy.engine.surgery import SourceModel, TransferRequest, transfer_backbone
+from prefstudy.engine.surgery import SourceModel, transfer_backbone
 
 # Families whose variants differ in kind get more than their example built.
 EXTRA_VARIANTS = {"timm": ["timm:mobilenetv3_small_100", "timm:efficientnet_b0"]}

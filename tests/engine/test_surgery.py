@@ -181,12 +181,12 @@ def test_bad_transfer_requests_are_one_clear_error(cli, two_domains, args, messa
 
 
 def test_a_source_run_must_be_finished(sample_ws, two_domains):
-    from prefstudy.engine.surgery import load_source
+    from prefstudy.runs.trained import read_saved_model
 
     with sample_ws.transaction() as con:
         con.execute("UPDATE runs SET status = 'failed' WHERE id = ?", [two_domains])
     with pytest.raises(PrefstudyError, match="is failed, not finished"):
-        load_source(sample_ws, two_domains)
+        read_saved_model(sample_ws, two_domains)
 
 
 class _InterruptAfterFirstEpoch:
@@ -202,8 +202,7 @@ class _InterruptAfterFirstEpoch:
 
 
 def test_an_interrupted_transfer_run_resumes_from_its_source(cli, sample_ws, two_domains):
-    from prefstudy.config import TrainSettings
-    from prefstudy.engine.surgery import TransferRequest
+    from prefstudy.config import TrainSettings, TransferRequest
     from prefstudy.runs.execute import RunRequest, resume_run, start_run
 
     request = RunRequest(

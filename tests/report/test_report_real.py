@@ -42,8 +42,8 @@ FACES = train_settings(backbone="paper-vgg:small", epochs=1, batch_size=32, sche
 
 @pytest.fixture(scope="module")
 def real_study(_sample_study: Path, lfw_dir: Path, tmp_path_factory):
+    from prefstudy.config import TransferRequest
     from prefstudy.datasets.catalog import add_dataset
-    from prefstudy.engine.surgery import TransferRequest
     from prefstudy.explain.service import explain_run
     from prefstudy.runs.execute import RunRequest, start_run
     from prefstudy.subjects.simulate import simulate_subject

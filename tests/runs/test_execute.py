@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from conftest import TRAINED_RUNS, Cli
 
-from prefstudy.config import TrainSettings
-from prefstudy.engine.surgery import TransferRequest
+from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import SilentReporter
 from prefstudy.runs.execute import RunRequest, resume_run, start_run

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from conftest import RATED_ITEMS, Cli
 
-from prefstudy.config import TrainSettings
-from prefstudy.engine.surgery import TransferRequest
+from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.errors import PrefstudyError
 from prefstudy.metrics import spearman
 from prefstudy.runs.execute import RunRequest, start_run
