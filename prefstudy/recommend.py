@@ -26,7 +26,7 @@ from prefstudy.datasets.kinds import get_source
 from prefstudy.datasets.readers.decoded import SourceOptions
 from prefstudy.engine.device import resolve_device
 from prefstudy.engine.folding import fold_batchnorm
-from prefstudy.engine.inputs import InputAdapter, Shape
+from prefstudy.engine.inputs import InputAdapter, InputPlan, Shape
 from prefstudy.engine.precision import FP32, Precision, resolve_precision
 from prefstudy.engine.train import image_tensor, predict_proba
 from prefstudy.errors import PrefstudyError
@@ -51,11 +51,72 @@ class Pool:
     sha256: list[str]  # of each file's bytes
     unreadable: list[tuple[str, str]]  # (key, why)
 
-    def path(self, i: int) -> str:
-        return str(self.root / self.keys[i])
+    def path(self, i: int) -> Path:
+        return self.root / self.keys[i]
 
     def pixel_sha256(self, i: int) -> str:
         return hashlib.sha256(self.images[i].tobytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RankedImage:
+    """One recommended image."""
+
+    rank: int  # 1 for the image the model prefers most
+    path: Path
+    sha256: str  # of the file's bytes
+    p_preferred: float
+    overlay: Path | None = None  # its Grad-CAM overlay, when asked for
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry of ``ranking`` in `prefstudy recommend --json`."""
+        entry = {"rank": self.rank, "path": str(self.path), "sha256": self.sha256, "p_preferred": self.p_preferred}
+        return entry if self.overlay is None else {**entry, "overlay": str(self.overlay)}
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A file of the pool that could not be decoded."""
+
+    path: Path
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry of ``unreadable`` in `prefstudy recommend --json`."""
+        return {"path": str(self.path), "error": self.error}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A folder of images ranked for a subject by one of its runs."""
+
+    subject: str
+    run_id: str
+    dataset: str  # the run's
+    images_dir: Path
+    plan: InputPlan  # how the run's model meets the images
+    images: int  # readable images found
+    left_out_labelled: int  # of those, the ones the subject has answered
+    unreadable: tuple[Unreadable, ...]
+    ranked: int  # the images scored
+    top: int  # the most asked for
+    ranking: tuple[RankedImage, ...]  # best first
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `prefstudy recommend --json` object (docs/json.md)."""
+        return {
+            "subject": self.subject,
+            "run_id": self.run_id,
+            "dataset": self.dataset,
+            "images_dir": str(self.images_dir),
+            "input": self.plan.describe(),
+            "images": self.images,
+            "left_out_labelled": self.left_out_labelled,
+            "unreadable": [u.to_dict() for u in self.unreadable],
+            "ranked": self.ranked,
+            "top": self.top,
+            "ranking": [r.to_dict() for r in self.ranking],
+        }
 
 
 def choose_run(ws: Workspace, subject: str, run_id: str | None, dataset: str | None) -> RunRow:
@@ -110,8 +171,8 @@ def recommend(
     batch_size: int = 256,
     device: str = "auto",
     report: Reporter | None = None,
-) -> dict[str, Any]:
-    """Rank the images under ``images`` for ``subject``; returns the `--json` object."""
+) -> Recommendation:
+    """Rank the images under ``images`` for ``subject``, the ``top`` first; their overlays under ``explain_out``."""
     report = report or SilentReporter()
     if top < 1:
         raise PrefstudyError(f"--top must be at least 1, got {top}")
@@ -119,13 +180,7 @@ def recommend(
     backbone, plan = read_saved_model(ws, row.id).build()
     with _output_folder(explain_out):
         pool = read_pool(Path(images), plan.images, report)
-        seen = set() if include_labelled else labelled_hashes(ws, subject)
-        fresh = [i for i, sha in enumerate(pool.sha256) if sha not in seen and pool.pixel_sha256(i) not in seen]
-        if not fresh:
-            raise PrefstudyError(
-                f"all {len(pool.keys)} images in {pool.root} are ones {subject} has labelled; "
-                "add --include-labelled to rank them anyway"
-            )
+        fresh = _unlabelled(ws, subject, pool, include_labelled)
         where = resolve_device(device)
         backbone.module.to(where)
         adapter = InputAdapter(plan, backbone).to(where)
@@ -135,29 +190,40 @@ def recommend(
         report.start(len(fresh), f"ranking with {row.id}")
         p = _scores(backbone, adapter, pixels, precision, batch_size, report)
         order = sorted(range(len(fresh)), key=lambda j: (-p[j], pool.keys[fresh[j]]))[:top]  # ties: by path
-        ranking = [
-            {"rank": r, "path": pool.path(fresh[j]), "sha256": pool.sha256[fresh[j]], "p_preferred": float(p[j])}
-            for r, j in enumerate(order, start=1)
-        ]
+        best = [fresh[j] for j in order]  # their indices in the pool
+        overlays: list[Path | None] = [None] * len(order)
         if explain_out is not None:
             heat = _heat_maps(backbone, adapter, pixels[order], batch_size, report)
-            for entry, j, item_heat in zip(ranking, order, heat, strict=True):
-                stem = _safe(Path(pool.keys[fresh[j]]).with_suffix("").as_posix())
-                target = Path(explain_out) / f"{entry['rank']:03d}-{stem}.png"
-                entry["overlay"] = str(_draw(pool.images[fresh[j]], item_heat, target))
-    return {
-        "subject": subject,
-        "run_id": row.id,
-        "dataset": row.dataset,
-        "images_dir": str(pool.root),
-        "input": plan.describe(),
-        "images": len(pool.keys),
-        "left_out_labelled": len(pool.keys) - len(fresh),
-        "unreadable": [{"path": str(pool.root / key), "error": why} for key, why in pool.unreadable],
-        "ranked": len(fresh),
-        "top": top,
-        "ranking": ranking,
-    }
+            overlays = _overlays(pool, best, heat, Path(explain_out))
+    ranking = [
+        RankedImage(rank, pool.path(i), pool.sha256[i], float(p[j]), overlay)
+        for rank, (i, j, overlay) in enumerate(zip(best, order, overlays, strict=True), start=1)
+    ]
+    return Recommendation(
+        subject=subject,
+        run_id=row.id,
+        dataset=row.dataset,
+        images_dir=pool.root,
+        plan=plan,
+        images=len(pool.keys),
+        left_out_labelled=len(pool.keys) - len(fresh),
+        unreadable=tuple(Unreadable(pool.root / key, why) for key, why in pool.unreadable),
+        ranked=len(fresh),
+        top=top,
+        ranking=tuple(ranking),
+    )
+
+
+def _unlabelled(ws: Workspace, subject: str, pool: Pool, include_labelled: bool) -> list[int]:
+    """The pool's images the subject has not answered (all with ``include_labelled``); there must be one."""
+    seen = set() if include_labelled else labelled_hashes(ws, subject)
+    fresh = [i for i, sha in enumerate(pool.sha256) if sha not in seen and pool.pixel_sha256(i) not in seen]
+    if not fresh:
+        raise PrefstudyError(
+            f"all {len(pool.keys)} images in {pool.root} are ones {subject} has labelled; "
+            "add --include-labelled to rank them anyway"
+        )
+    return fresh
 
 
 @contextmanager
@@ -202,9 +268,15 @@ def _heat_maps(
     return cam.attribute_batched(pixels, target, batch_size, transform=adapter, advance=report.advance).numpy()
 
 
-def _draw(pixels: np.ndarray, heat: np.ndarray, target: Path) -> Path:
-    original = original_image(pixels)
-    return save(overlay_image(original, heat_image(heat, original.size)), target)
+def _overlays(pool: Pool, best: list[int], heat: np.ndarray, out: Path) -> list[Path]:
+    """Each image's heat map over it, as ``out/<rank>-<path>.png``."""
+    paths = []
+    for rank, (i, item_heat) in enumerate(zip(best, heat, strict=True), start=1):
+        original = original_image(pool.images[i])
+        overlay = overlay_image(original, heat_image(item_heat, original.size))
+        stem = _safe(Path(pool.keys[i]).with_suffix("").as_posix())
+        paths.append(save(overlay, out / f"{rank:03d}-{stem}.png"))
+    return paths
 
 
 def _safe(key: str) -> str:

@@ -13,9 +13,8 @@ from prefstudy.cli.output import note, print_json
 from prefstudy.explain.chance import DEFAULT_TOP
 
 
-def _rate(summary: dict, key: str) -> str:
-    value = summary[key]
-    return "—" if value is None else f"{100 * value:.1f} % (chance {100 * summary['chance'][key]:.1f} %)"
+def _rate(value: float | None, chance: float) -> str:
+    return "—" if value is None else f"{100 * value:.1f} % (chance {100 * chance:.1f} %)"
 
 
 def explain(
@@ -45,15 +44,15 @@ def explain(
             workspace(study), run_id, n=n, items=keys, out=out, layer=layer, top=top, device=device, report=reporter
         )
     if json_out:
-        print_json(result)
+        print_json(result.to_dict())
         return
-    note(f"{result['items_explained']} items explained at {result['layer']}; {len(result['files'])} files written")
-    for answer in ("preferred", "not_preferred"):
-        s = result["agreement"][answer]
-        if s["n"]:
+    note(f"{result.items_explained} items explained at {result.layer}; {len(result.files)} files written")
+    for answer, s in (("preferred", result.preferred), ("not_preferred", result.not_preferred)):
+        if s.n:
+            chance = s.chance
             typer.echo(
-                f"{answer} (correct, n = {s['n']}): pointing game {_rate(s, 'pointing_game')}, "
-                f"energy {_rate(s, 'energy')}, IoU {_rate(s, 'iou')}"
+                f"{answer} (correct, n = {s.n}): pointing game {_rate(s.pointing_game, chance['pointing_game'])}, "
+                f"energy {_rate(s.energy, chance['energy'])}, IoU {_rate(s.iou, chance['iou'])}"
             )
         else:
             typer.echo(f"{answer}: no correctly classified test item carries a region")

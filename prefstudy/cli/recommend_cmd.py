@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from prefstudy.bounds import COUNT
 from prefstudy.cli.options import DeviceOption, JsonOption, StudyOption, SubjectOption, bounded, workspace
 from prefstudy.cli.output import note, print_json, stdout_console, warn
 from prefstudy.errors import PrefstudyError
+
+if TYPE_CHECKING:
+    from prefstudy.recommend import Recommendation  # torch and Captum: imported when the command runs
 
 
 def recommend(
@@ -59,26 +62,27 @@ def recommend(
             device=device,
             report=reporter,
         )
-    if result["unreadable"]:
-        listed = "; ".join(f"{u['path']} ({u['error']})" for u in result["unreadable"][:10])
-        more = f"; and {len(result['unreadable']) - 10} more" if len(result["unreadable"]) > 10 else ""
-        warn(f"{len(result['unreadable'])} file(s) skipped: {listed}{more}")
+    if result.unreadable:
+        listed = "; ".join(f"{u.path} ({u.error})" for u in result.unreadable[:10])
+        more = f"; and {len(result.unreadable) - 10} more" if len(result.unreadable) > 10 else ""
+        warn(f"{len(result.unreadable)} file(s) skipped: {listed}{more}")
     if json_out:
-        print_json(result)
+        print_json(result.to_dict())
         return
-    if result["left_out_labelled"]:
-        note(f"left out {result['left_out_labelled']} image(s) {subject} has labelled (--include-labelled ranks them)")
+    if result.left_out_labelled:
+        note(f"left out {result.left_out_labelled} image(s) {subject} has labelled (--include-labelled ranks them)")
     _table(result)
 
 
-def _table(result: dict) -> None:
-    shown = len(result["ranking"])
-    table = Table(title=f"{result['subject']}: top {shown} of {result['ranked']} images, by run {result['run_id']}")
-    columns = ("rank", "p_preferred", "image", *(("overlay",) if shown and "overlay" in result["ranking"][0] else ()))
+def _table(result: Recommendation) -> None:
+    shown = len(result.ranking)
+    table = Table(title=f"{result.subject}: top {shown} of {result.ranked} images, by run {result.run_id}")
+    overlays = shown > 0 and result.ranking[0].overlay is not None
+    columns = ("rank", "p_preferred", "image", *(("overlay",) if overlays else ()))
     for column in columns:
         table.add_column(column, justify="right" if column in ("rank", "p_preferred") else "left")
-    for entry in result["ranking"]:
-        image = Path(entry["path"]).relative_to(result["images_dir"]).as_posix()
-        cells = [str(entry["rank"]), f"{entry['p_preferred']:.3f}", image]
-        table.add_row(*cells, *([entry["overlay"]] if "overlay" in entry else []))
+    for entry in result.ranking:
+        image = entry.path.relative_to(result.images_dir).as_posix()
+        cells = [str(entry.rank), f"{entry.p_preferred:.3f}", image]
+        table.add_row(*cells, *([str(entry.overlay)] if entry.overlay is not None else []))
     stdout_console().print(table)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,10 @@ from prefstudy.explain.records import ExplanationFile, ExplanationRow, write_exp
 from prefstudy.explain.region_scores import Agreement, agreement, region_mask
 from prefstudy.files import writable_dir
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.runs.record import predictions
+from prefstudy.runs.record import Prediction, predictions
 from prefstudy.runs.trained import read_saved_model
 from prefstudy.subjects.labels import label_regions
-from prefstudy.subjects.regions import region_share
+from prefstudy.subjects.regions import Region, region_share
 from prefstudy.workspace import Workspace
 
 GROUPS = (
@@ -58,6 +58,46 @@ class Explained:
     agreement: Agreement | None
 
 
+@dataclass(frozen=True)
+class AnswerAgreement:
+    """How the maps of one answer's correctly classified test items with a region agree with it (Table 5)."""
+
+    n: int  # the items it is over; the rates below are None when there are none
+    pointing_game: float | None
+    energy: float | None
+    iou: float | None
+    chance: dict[str, float] | None  # each rate's chance level, by the rate's name
+    empty_maps: int  # maps that are zero everywhere
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer's object under ``agreement`` in `prefstudy explain --json`."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExplainResult:
+    """What `explain_run` computed and wrote."""
+
+    run_id: str
+    layer: str
+    items_explained: int
+    top: float
+    files: tuple[Path, ...]  # pictures and contact sheets, as indexed in DuckDB
+    preferred: AnswerAgreement
+    not_preferred: AnswerAgreement
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `prefstudy explain --json` object (docs/json.md)."""
+        return {
+            "run_id": self.run_id,
+            "layer": self.layer,
+            "items_explained": self.items_explained,
+            "top": self.top,
+            "files": [str(f) for f in self.files],
+            "agreement": {"preferred": self.preferred.to_dict(), "not_preferred": self.not_preferred.to_dict()},
+        }
+
+
 def _layer(module: torch.nn.Module, name: str | None, default: torch.nn.Module) -> tuple[str, torch.nn.Module]:
     if name is None:
         return module_name(module, default), default
@@ -68,19 +108,19 @@ def _layer(module: torch.nn.Module, name: str | None, default: torch.nn.Module) 
         raise PrefstudyError(f"the model has no layer {name!r}; e.g. {', '.join(convs)}") from None
 
 
-def _summary(explained: list[Explained], answer: bool, top: float) -> dict[str, Any]:
+def _summary(explained: list[Explained], answer: bool, top: float) -> AnswerAgreement:
     scored = [e for e in explained if e.label == answer and e.predicted == answer and e.agreement is not None]
     if not scored:
-        return {"n": 0, "pointing_game": None, "energy": None, "iou": None, "chance": None, "empty_maps": 0}
+        return AnswerAgreement(n=0, pointing_game=None, energy=None, iou=None, chance=None, empty_maps=0)
     share = statistics.fmean(region_share(e.region) for e in scored)
-    return {
-        "n": len(scored),
-        "pointing_game": statistics.fmean(e.agreement.pointing for e in scored),
-        "energy": statistics.fmean(e.agreement.energy for e in scored),
-        "iou": statistics.fmean(e.agreement.iou for e in scored),
-        "chance": chance_levels(share, top),
-        "empty_maps": sum(e.agreement.empty for e in scored),
-    }
+    return AnswerAgreement(
+        n=len(scored),
+        pointing_game=statistics.fmean(e.agreement.pointing for e in scored),
+        energy=statistics.fmean(e.agreement.energy for e in scored),
+        iou=statistics.fmean(e.agreement.iou for e in scored),
+        chance=chance_levels(share, top),
+        empty_maps=sum(e.agreement.empty for e in scored),
+    )
 
 
 def _safe(key: str) -> str:
@@ -99,8 +139,8 @@ def explain_run(
     batch_size: int = 128,
     device: str = "auto",
     report: Reporter | None = None,
-) -> dict[str, Any]:
-    """Explain a finished run's test items (and ``items``); returns the `--json` object."""
+) -> ExplainResult:
+    """Explain a finished run's test items (and ``items``): draw and index their maps, score them per answer."""
     report = report or SilentReporter()
     OPEN_FRACTION.check("--top", top)
     COUNT_OR_NONE.check("--n", n)
@@ -110,49 +150,83 @@ def explain_run(
     backbone, plan = saved.build()
     layer_name, layer_module = _layer(backbone.module, layer, backbone.cam_layer)
     images = load_images(ws, saved.dataset)
-    key_to_idx = {k: i for i, k in enumerate(images.keys)}
-    wanted = set()
-    for key in items or []:
-        if key not in key_to_idx:
-            raise PrefstudyError(f"no item {key!r} in dataset {saved.dataset!r}")
-        wanted.add(key_to_idx[key])
-    predicted_items = predictions(ws, run_id)
-    # A rated subject's ties have no answer to explain or to agree with: they are left out.
-    chosen = [p for p in predicted_items if p.label is not None and (p.split == "test" or p.item_idx in wanted)]
-    missing = wanted - {p.item_idx for p in predicted_items}
-    if missing:
-        raise PrefstudyError(f"item(s) {sorted(images.keys[i] for i in missing)[:3]} were not labelled in this run")
+    wanted = _item_indices(images.keys, items or [], saved.dataset)
+    chosen = _chosen(predictions(ws, run_id), wanted, images.keys)
     regions = label_regions(ws, saved.subject, saved.dataset)
 
     where = resolve_device(device)
     adapter = InputAdapter(plan, backbone).to(where)
     backbone.module.to(where)
     cam = GradCam(backbone.module, layer_module)
-    idx = torch.tensor([p.item_idx for p in chosen], dtype=torch.long)
-    predicted = torch.tensor([p.p_preferred > 0.5 for p in chosen])
-    pixels = torch.from_numpy(images.images).permute(0, 3, 1, 2)
     report.start(len(chosen), f"Grad-CAM at {layer_name}")
-    heat = cam.attribute_batched(pixels[idx], predicted.long(), batch_size, transform=adapter, advance=report.advance)
-
-    explained = []
-    height, width = plan.model[1:]
-    for p, pred, item_heat in zip(chosen, predicted.tolist(), heat, strict=True):
-        region = regions.get(p.item_idx)
-        score = agreement(item_heat, region_mask(region, height, width), top) if region else None
-        explained.append(Explained(p.item_idx, p.split, p.label, pred, item_heat.numpy(), region, score))
+    predicted, heat = _maps(cam, adapter, images.images, chosen, batch_size, report)
+    explained = _scored(chosen, predicted, heat, regions, plan.model[1:], top)
 
     target = Path(out) if out else ws.run_dir(run_id) / "explain" / _safe(layer_name)
     files = _draw(explained, images, wanted, n, target, report)
     write_explanations(ws, run_id, layer_name, top, [_row(e) for e in explained], files)
     test = [e for e in explained if e.split == "test"]
-    return {
-        "run_id": run_id,
-        "layer": layer_name,
-        "items_explained": len(explained),
-        "top": top,
-        "files": [str(f.path) for f in files],
-        "agreement": {"preferred": _summary(test, True, top), "not_preferred": _summary(test, False, top)},
-    }
+    return ExplainResult(
+        run_id=run_id,
+        layer=layer_name,
+        items_explained=len(explained),
+        top=top,
+        files=tuple(f.path for f in files),
+        preferred=_summary(test, True, top),
+        not_preferred=_summary(test, False, top),
+    )
+
+
+def _item_indices(keys: np.ndarray, items: list[str], dataset: str) -> set[int]:
+    """The dataset's indices of the named items."""
+    key_to_idx = {k: i for i, k in enumerate(keys)}
+    for key in items:
+        if key not in key_to_idx:
+            raise PrefstudyError(f"no item {key!r} in dataset {dataset!r}")
+    return {key_to_idx[key] for key in items}
+
+
+def _chosen(predicted_items: list[Prediction], wanted: set[int], keys: np.ndarray) -> list[Prediction]:
+    """The run's answered test items and the wanted ones, each of which the run must have labelled."""
+    missing = wanted - {p.item_idx for p in predicted_items}
+    if missing:
+        raise PrefstudyError(f"item(s) {sorted(keys[i] for i in missing)[:3]} were not labelled in this run")
+    # A rated subject's ties have no answer to explain or to agree with: they are left out.
+    return [p for p in predicted_items if p.label is not None and (p.split == "test" or p.item_idx in wanted)]
+
+
+def _maps(
+    cam: GradCam,
+    adapter: InputAdapter,
+    images: np.ndarray,
+    chosen: list[Prediction],
+    batch_size: int,
+    report: Reporter,
+) -> tuple[list[bool], torch.Tensor]:
+    """The class each chosen item was predicted, and that class's map of it."""
+    idx = torch.tensor([p.item_idx for p in chosen], dtype=torch.long)
+    predicted = torch.tensor([p.p_preferred > 0.5 for p in chosen])
+    pixels = torch.from_numpy(images).permute(0, 3, 1, 2)
+    heat = cam.attribute_batched(pixels[idx], predicted.long(), batch_size, transform=adapter, advance=report.advance)
+    return predicted.tolist(), heat
+
+
+def _scored(
+    chosen: list[Prediction],
+    predicted: list[bool],
+    heat: torch.Tensor,
+    regions: dict[int, Region],
+    size: tuple[int, int],
+    top: float,
+) -> list[Explained]:
+    """Each map, with its agreement with the item's region where the label carries one."""
+    height, width = size
+    explained = []
+    for p, pred, item_heat in zip(chosen, predicted, heat, strict=True):
+        region = regions.get(p.item_idx)
+        score = agreement(item_heat, region_mask(region, height, width), top) if region else None
+        explained.append(Explained(p.item_idx, p.split, p.label, pred, item_heat.numpy(), region, score))
+    return explained
 
 
 def _draw(
