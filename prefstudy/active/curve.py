@@ -28,9 +28,11 @@ as they were; a complete set replaces the subject's curves of the same order and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from prefstudy.active.curve_plan import CurvePlan, finish_curve
+from prefstudy.active.curve_plan import CurvePlan, CurveResults, finish_curve, subject_json
 from prefstudy.active.curve_store import CurvePoint, StoredCurve, replace_curves
 from prefstudy.active.fitting import FitOptions, LabelFitter, LabelModel, parse_start
 from prefstudy.active.image_features import simple_features
@@ -215,3 +217,27 @@ def measure_curves(
     if store:
         replace_curves(ws, curves)
     return curves
+
+
+def measure_subjects(
+    ws: Workspace,
+    plans: list[CurvePlan],
+    report: Reporter,
+    *,
+    every_subject: bool,
+    images: ImageSet | None = None,
+    device: str = "cpu",
+    precision: str = "auto",
+    each: Callable[[dict], None] | None = None,
+) -> CurveResults:
+    """Every subject's curves (:func:`measure_curves` per plan, all on one dataset); ``each`` is given each
+    subject's JSON as soon as it is measured."""
+    dataset = plans[0].request.dataset
+    images = images or load_images(ws, dataset)
+    results = CurveResults(dataset, every_subject)
+    for plan in plans:
+        curves = measure_curves(ws, plan, report, images=images, device=device, precision=precision)
+        results.subjects.append(curves)
+        if each is not None:
+            each(subject_json(curves))
+    return results

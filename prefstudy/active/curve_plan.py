@@ -20,8 +20,8 @@ diverse) chooses which of the subject's labelled items it would have asked for, 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,7 +32,8 @@ from prefstudy.datasets.catalog import get_dataset
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.record import FINISHED, get_run
 from prefstudy.splits import item_test_mask
-from prefstudy.subjects.labels import ratings_of, usable_labels
+from prefstudy.subjects.labels import ratings_of, subjects_with_labels, usable_labels
+from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
 REACH = 0.95  # the share of the all-labels gain over chance a curve must reach
@@ -180,6 +181,41 @@ def plan_curves(ws: Workspace, request: CurveRequest) -> tuple[CurvePlan, list[s
     return plan, notes
 
 
+def plan_subjects(
+    ws: Workspace,
+    request: CurveRequest,
+    every_subject: bool,
+    *,
+    warn: Callable[[str], None],
+    note: Callable[[str], None],
+) -> list[CurvePlan]:
+    """The checked plans of ``request.subject``, or with ``every_subject`` of every subject with labels on the
+    dataset (the consensus aside, and with a warning those a curve cannot use); notes say what was dropped."""
+    get_dataset(ws, request.dataset)
+    if every_subject:
+        kinds = subject_kinds(ws)
+        names = [n for n in subjects_with_labels(ws, request.dataset) if kinds.get(n) != CONSENSUS]
+        if not names:
+            raise PrefstudyError(f"no subject has labels on {request.dataset!r}")
+    else:
+        names = [request.subject]
+    plans = []
+    for name in names:
+        try:
+            plan, notes = plan_curves(ws, replace(request, subject=name))
+        except PrefstudyError as error:
+            if not every_subject:
+                raise
+            warn(f"{name} left out: {error}")
+            continue
+        for message in notes:
+            note(f"{name}: {message}")
+        plans.append(plan)
+    if not plans:
+        raise PrefstudyError(f"no subject on {request.dataset!r} has labels a curve can use")
+    return plans
+
+
 def _mean(values: Sequence[float | None]) -> float | None:
     found = [v for v in values if v is not None and v == v]
     return statistics.fmean(found) if found else None
@@ -281,3 +317,26 @@ def summary_json(curves: list[StoredCurve]) -> list[dict]:
             }
         )
     return out
+
+
+@dataclass
+class CurveResults:
+    """The curves `prefstudy curve` measured: one subject's, or with ``every_subject`` every subject's."""
+
+    dataset: str
+    every_subject: bool
+    subjects: list[list[StoredCurve]] = field(default_factory=list)  # each subject's curves, in the order measured
+
+    def summary(self) -> list[dict]:
+        """Per order × start across the subjects (see :func:`summary_json`)."""
+        return summary_json([c for curves in self.subjects for c in curves])
+
+    def to_dict(self) -> dict:
+        """The ``--json`` object: the one subject's, or every subject's with the summary."""
+        if not self.every_subject:
+            return subject_json(self.subjects[0])
+        return {
+            "dataset": self.dataset,
+            "subjects": [subject_json(c) for c in self.subjects],
+            "summary": self.summary(),
+        }

@@ -34,6 +34,15 @@ def _print(result: dict) -> None:
         )
 
 
+def _print_summary(summary: list[dict]) -> None:
+    """Per order × start across subjects: the median labels to 95 % of the gain, and how many reach it."""
+    for s in summary:
+        typer.echo(
+            f"{s['order']} × {s['start']}: median labels to 95 % of the gain {s['median_labels_to_95pct']} "
+            f"({s['subjects_reaching']} of {s['subjects']} subjects reach it)"
+        )
+
+
 def curve(
     subject: Annotated[str | None, typer.Option("--subject", "-s", help="The subject whose labels to replay.")] = None,
     all_subjects: Annotated[
@@ -81,19 +90,8 @@ def curve(
     curve; the other labels are the pool the orders choose from. Curves are stored (not as runs) and shown
     in the report's "Labels needed" section.
     """
-    from prefstudy.active.curve_plan import (
-        CurveRequest,
-        check_start,
-        parse_budgets,
-        parse_list,
-        plan_curves,
-        subject_json,
-        summary_json,
-    )
+    from prefstudy.active.curve_plan import CurveRequest, check_start, parse_budgets, parse_list, plan_subjects
     from prefstudy.active.selection import check_order
-    from prefstudy.datasets.catalog import get_dataset
-    from prefstudy.subjects.labels import subjects_with_labels
-    from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 
     ws = workspace(study)
     if dataset is None:
@@ -102,69 +100,41 @@ def curve(
         raise PrefstudyError("give either --subject NAME or --all-subjects")
     if budgets is None:
         raise PrefstudyError("give --budgets, e.g. --budgets 50,100,200,400")
-    orders = tuple(check_order(o) for o in parse_list(order, "order"))
-    wanted = parse_budgets(budgets)
-    starts = tuple(check_start(ws, s) for s in parse_list(start, "start"))
-    get_dataset(ws, dataset)
-    if subject is not None:
-        names = [subject]
-    else:
-        kinds = subject_kinds(ws)
-        names = [n for n in subjects_with_labels(ws, dataset) if kinds.get(n) != CONSENSUS]
-        if not names:
-            raise PrefstudyError(f"no subject has labels on {dataset!r}")
-    plans = []
-    for name in names:
-        request = CurveRequest(
-            name,
-            dataset,
-            orders,
-            starts,
-            wanted,
-            seeds,
-            explore,
-            backbone,
-            epochs,
-            batch_size,
-            lr,
-            split_seed,
-            test_fraction,
-        )
-        try:
-            plan, notes = plan_curves(ws, request)
-        except PrefstudyError as error:
-            if subject is not None:
-                raise
-            warn(f"{name} left out: {error}")
-            continue
-        for message in notes:
-            note(f"{name}: {message}")
-        plans.append(plan)
-    if not plans:
-        raise PrefstudyError(f"no subject on {dataset!r} has labels a curve can use")
+    request = CurveRequest(
+        subject=subject or "",  # with --all-subjects, each subject in turn
+        dataset=dataset,
+        orders=tuple(check_order(o) for o in parse_list(order, "order")),
+        budgets=parse_budgets(budgets),
+        starts=tuple(check_start(ws, s) for s in parse_list(start, "start")),
+        seeds=seeds,
+        explore=explore,
+        backbone=backbone,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        split_seed=split_seed,
+        test_fraction=test_fraction,
+    )
+    plans = plan_subjects(ws, request, all_subjects, warn=warn, note=note)
 
     # Fitting needs torch; everything above is checked without it.
-    from prefstudy.active.curve import measure_curves
+    from prefstudy.active.curve import measure_subjects
     from prefstudy.datasets.catalog import load_images
     from prefstudy.progress import RichReporter
 
     images = load_images(ws, dataset)
-    results, every_curve = [], []
     with RichReporter() as reporter:
-        for plan in plans:
-            curves = measure_curves(ws, plan, reporter, images=images, device=device, precision=precision)
-            every_curve += curves
-            results.append(subject_json(curves))
-            if not json_out:
-                _print(results[-1])
+        results = measure_subjects(
+            ws,
+            plans,
+            reporter,
+            every_subject=all_subjects,
+            images=images,
+            device=device,
+            precision=precision,
+            each=None if json_out else _print,
+        )
     if json_out:
-        if subject is not None:
-            print_json(results[0])
-        else:
-            print_json({"dataset": dataset, "subjects": results, "summary": summary_json(every_curve)})
-    elif len(results) > 1:
-        for s in summary_json(every_curve):
-            typer.echo(
-                f"{s['order']} × {s['start']}: median labels to 95 % of the gain {s['median_labels_to_95pct']} "
-                f"({s['subjects_reaching']} of {s['subjects']} subjects reach it)"
-            )
+        print_json(results.to_dict())
+    elif len(results.subjects) > 1:
+        _print_summary(results.summary())

@@ -102,15 +102,9 @@ def label(
         typer.echo(ctx.get_help())
         raise PrefstudyError("give --dataset to label (see `prefstudy data list`)")
     from prefstudy.labeler.app import LabelOptions
-    from prefstudy.labeler.enrol import DEFAULT_PARAM, DEFAULT_PER_MINUTE, OpenEnrolment
+    from prefstudy.labeler.launch import check_enrol, open_enrolment, start_labelling
 
-    if enrol not in ("links", "open"):
-        raise PrefstudyError(f"--enrol must be links or open, got {enrol!r}")
-    open_options = {"--participant-param": participant_param, "--max-subjects": max_subjects, "--join-rate": join_rate}
-    if enrol == "links" and (given := [name for name, value in open_options.items() if value is not None]):
-        raise PrefstudyError(f"{given[0]} needs --enrol open")
-    if enrol == "open" and subject is not None:
-        raise PrefstudyError("--subject and --enrol open exclude each other: participants enrol themselves")
+    check_enrol(enrol, subject, participant_param=participant_param, max_subjects=max_subjects, join_rate=join_rate)
     options = LabelOptions(
         deadline_s=deadline,
         block=block,
@@ -126,29 +120,18 @@ def label(
         refit_every=refit_every,
         start=start,
     )
-    opened = None
-    if enrol == "open":
-        opened = OpenEnrolment(
-            param=participant_param or DEFAULT_PARAM,
-            max_subjects=max_subjects,
-            per_minute=join_rate or DEFAULT_PER_MINUTE,
-        )
-    from prefstudy.datasets.catalog import get_dataset
-    from prefstudy.labeler.server import serve
-
-    ws = workspace(study)
-    get_dataset(ws, dataset)
-    note("labelling app: stop it with Ctrl-C (every answer is already stored)")
-    serve(
-        ws,
+    opened = open_enrolment(enrol, participant_param=participant_param, max_subjects=max_subjects, join_rate=join_rate)
+    start_labelling(
+        workspace(study),
         dataset,
         subject,
         options,
+        enrol=opened,
         host=host,
         port=port,
         open_browser=not no_browser,
         say=typer.echo,
-        enrol=opened,
+        note=note,
     )
 
 
@@ -274,20 +257,10 @@ def import_ratings(
     )
     result = import_ratings(workspace(study), file, dataset, table, threshold, replace, skip_unknown)
     if json_out:
-        print_json(asdict(result))
+        print_json(result.to_dict())
         return
-    note(
-        f"{dataset}: {result.raters} raters ({result.new_raters} new), {result.ratings_in_file} ratings: "
-        f"{result.added} added, {result.unchanged} unchanged, {result.replaced} replaced"
-        + (f", {result.skipped_unknown} of unknown items skipped" if result.skipped_unknown else "")
-        + (f"; {result.missing_cells} missing cells" if result.missing_cells else "")
-    )
-    note(f"preferred: {result.rule}; {result.ties} ties (neither answer)")
-    note(f"{result.raters - len(result.refused)} of {result.raters} raters have enough labels for a run")
-    if result.refused:
-        shown = "; ".join(f"{r.subject}: {r.reason}" for r in result.refused[:3])
-        more = "; ..." if len(result.refused) > 3 else ""
-        note(f"{len(result.refused)} refused for now ({shown}{more})")
+    for line in result.summary():
+        note(line)
 
 
 @app.command("export")

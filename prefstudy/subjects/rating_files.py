@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -31,6 +31,7 @@ from prefstudy.datasets.catalog import get_dataset, key_index
 from prefstudy.errors import LabelFileError, PrefstudyError
 from prefstudy.store import memory_connection, sql_path
 from prefstudy.subjects.labels import answer_counts, insert_labels, new_session, rated_labels, update_ratings
+from prefstudy.subjects.rating_report import RatingImport, RefusedRater
 from prefstudy.subjects.ratings import RatingRule, apply_rule, check_rated_counts, record_rules, recorded_rules
 from prefstudy.subjects.roster import ensure_raters
 from prefstudy.workspace import NAME_PATTERN, Workspace
@@ -69,33 +70,6 @@ class RatingTable:
     @property
     def rater_column(self) -> str | None:
         return self.rater or ("rater" if self.layout == LONG else None)
-
-
-@dataclass(frozen=True)
-class RefusedRater:
-    subject: str
-    reason: str  # why their answers are not enough for a run
-
-
-@dataclass(frozen=True)
-class RatingImport:
-    """What an import found and did (also the `--json` output)."""
-
-    file: str
-    dataset: str
-    layout: str
-    raters: int  # in the file
-    new_raters: int
-    ratings_in_file: int  # cells with a rating: added + unchanged + replaced + skipped_unknown + duplicates
-    added: int
-    unchanged: int
-    replaced: int
-    skipped_unknown: int
-    missing_cells: int
-    duplicates: int  # identical repeats of a rater's rating of an item, kept once
-    rule: str
-    ties: int  # ratings on the rule's cut, among these raters
-    refused: list[RefusedRater] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
