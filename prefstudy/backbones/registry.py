@@ -8,23 +8,21 @@ plugin is imported only when it is used or listed, and a broken one is reported,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from prefstudy.backbones.contract import Backbone, BackboneFactory, ContractError, check_backbone, module_name
 from prefstudy.errors import PrefstudyError
+from prefstudy.registry import Registry
 
 GROUP = "prefstudy.backbones"
 LISTING_IMAGES = (3, 64, 64)  # what `backbones list` builds each backbone for
-
-
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+BACKBONES: Registry[BackboneFactory] = Registry("backbone", GROUP)
+"""Backbone families; prefstudy's own (paper-vgg, timm) are entry points in its pyproject.toml, as a plugin's are."""
 
 
 def list_backbones() -> list[str]:
     """The registered backbone families, by name."""
-    return sorted(_entry_points())
+    return BACKBONES.names()
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -33,18 +31,12 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 
 def is_backbone(name: str) -> bool:
-    return split_name(name)[0] in _entry_points()
+    return BACKBONES.is_registered(split_name(name)[0])
 
 
 def load_factory(family: str) -> BackboneFactory:
     """Import a family's factory; a plugin that fails to import becomes one clear error."""
-    eps = _entry_points()
-    if family not in eps:
-        raise PrefstudyError(f"unknown backbone {family!r}; registered: {', '.join(sorted(eps)) or 'none'}")
-    try:
-        return eps[family].load()
-    except Exception as error:  # a broken third-party plugin must not crash prefstudy
-        raise PrefstudyError(f"backbone plugin {family!r} failed to load: {type(error).__name__}: {error}") from None
+    return BACKBONES.get(family)
 
 
 def example_name(family: str, factory: BackboneFactory) -> str:
@@ -109,11 +101,10 @@ class BackboneInfo:
 def describe_backbones(families: list[str] | None = None) -> list[BackboneInfo]:
     """Every registered family (or those named), built once for 64x64 RGB images and checked against the contract."""
     infos = []
-    for family, ep in sorted(_entry_points().items()):
+    for family, entry in sorted(BACKBONES.entries().items()):
         if families is not None and family not in families:
             continue
-        dist = getattr(ep, "dist", None)
-        where = {"distribution": dist.name if dist else None, "version": dist.version if dist else None}
+        where = {"distribution": entry.distribution, "version": entry.version}
         try:
             factory = load_factory(family)
             example = example_name(family, factory)

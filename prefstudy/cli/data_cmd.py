@@ -11,18 +11,24 @@ from rich.table import Table
 from prefstudy.bounds import CHANNELS, COUNT, IMAGE_SIZE
 from prefstudy.cli.options import JsonOption, SeedOption, StudyOption, bounded, workspace
 from prefstudy.cli.output import note, print_json, stdout_console, warn
-from prefstudy.datasets.kinds import SOURCES
+from prefstudy.datasets.kinds import DATASET_KINDS
 from prefstudy.errors import PrefstudyError
 from prefstudy.studyfile import DatasetSpec
 
-app = typer.Typer(rich_markup_mode=None, help="Add, fetch and list datasets.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None, help="Add, fetch and list datasets, and list their kinds.", no_args_is_help=True
+)
+KINDS = ", ".join(DATASET_KINDS.builtin_names())
 
 
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="The dataset's name in this study, e.g. fm, faces, rooms.")],
     kind: Annotated[
-        str | None, typer.Option(help=f"One of: {', '.join(SOURCES)}. Default: as declared in study.toml.")
+        str | None,
+        typer.Option(
+            help=f"One of: {KINDS}, or a plugin's (`prefstudy data kinds`). Default: as declared in study.toml."
+        ),
     ] = None,
     path: Annotated[str | None, typer.Option(help="Where the files are (folder, or .tgz for lfw).")] = None,
     limit: Annotated[int | None, bounded(COUNT, "--limit", help="Keep a seeded random subset of N images.")] = None,
@@ -44,7 +50,7 @@ def add(
     if kind is None:
         declared = ws.spec().datasets.get(name)
         if declared is None:
-            raise PrefstudyError(f"dataset {name!r} is not declared in study.toml; give --kind ({', '.join(SOURCES)})")
+            raise PrefstudyError(f"dataset {name!r} is not declared in study.toml; give --kind ({KINDS}, ...)")
         spec = declared
     else:
         spec = DatasetSpec(name=name, kind=kind, path=path, limit=limit, seed=seed, size=size, channels=channels)
@@ -140,3 +146,30 @@ def list_(study: StudyOption = None, json_out: JsonOption = False) -> None:
             i.path or "(embedded)",
         )
     stdout_console().print(table)
+
+
+@app.command("kinds")
+def kinds(json_out: JsonOption = False) -> None:
+    """List the dataset kinds `data add --kind` takes: prefstudy's own and those plugins register."""
+    listed = [
+        {"name": e.name, "summary": e.summary or _summary_of(e.name), "distribution": e.distribution or "prefstudy"}
+        for e in DATASET_KINDS.entries().values()
+    ]
+    if json_out:
+        print_json({"kinds": listed})
+        return
+    table = Table(title="Dataset kinds")
+    for column in ("kind", "what it reads", "from"):
+        table.add_column(column)
+    for kind in listed:
+        table.add_row(kind["name"], kind["summary"], kind["distribution"])
+    stdout_console().print(table)
+
+
+def _summary_of(kind: str) -> str:
+    """A plugin's kind, described by the first line of its reader's docstring (loading it shows whether it works)."""
+    try:
+        reader = DATASET_KINDS.get(kind)
+    except PrefstudyError as error:
+        return f"broken: {error}"
+    return ((reader.__doc__ or "").strip().splitlines() or [""])[0]

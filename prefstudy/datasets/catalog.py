@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prefstudy.datasets.kinds import get_source
+from prefstudy.datasets.kinds import get_reader
 from prefstudy.datasets.readers.decoded import Decoded, SourceOptions
 from prefstudy.errors import PrefstudyError
 from prefstudy.files import atomic_path
@@ -92,7 +92,7 @@ def add_dataset(ws: Workspace, spec: DatasetSpec, report: Reporter | None = None
     """Decode ``spec``'s images once, cache them, and record the dataset and its items."""
     report = report or SilentReporter()
     check_name("dataset", spec.name)
-    source = get_source(spec.kind)
+    read = get_reader(spec.kind)  # an unknown kind is refused before anything is read
     if dataset_exists(ws, spec.name):
         raise PrefstudyError(f"dataset {spec.name!r} already exists in this study; choose another name")
     options = SourceOptions(
@@ -102,7 +102,7 @@ def add_dataset(ws: Workspace, spec: DatasetSpec, report: Reporter | None = None
         size=spec.size,
         channels=spec.channels,
     )
-    decoded = source.load(options, report)
+    decoded = read(options, report)
     n, height, width, channels = decoded.images.shape
     content = content_sha256(decoded)
     cache_rel = Path("cache") / spec.name / f"{height}x{width}x{channels}-{content[:16]}.npy"

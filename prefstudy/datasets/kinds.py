@@ -1,56 +1,80 @@
-"""Dataset readers by kind: ``fashion-mnist``, ``fashion-mnist-sample``, ``lfw``, ``indoor67``, ``folder``.
+"""Dataset kinds by name: ``fashion-mnist``, ``fashion-mnist-sample``, ``lfw``, ``indoor67``, ``folder``.
 
-Each reader turns its files into a :class:`~prefstudy.datasets.readers.decoded.Decoded` dataset;
-:mod:`prefstudy.datasets.catalog` caches and records it. A reader's module is imported only when it is
-used, so naming the kinds (in ``--help``, in an error) stays light.
+A kind's factory is a reader, ``(SourceOptions, Reporter) -> Decoded`` (:mod:`.readers`);
+:mod:`.catalog` caches and records what it decodes. prefstudy's kinds are declared below, each
+reader imported only when it is used; a third party registers one through the
+``prefstudy.dataset_kinds`` entry-point group. Naming the kinds (in ``--help``, in an error) imports
+no reader.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from importlib import import_module
 from typing import TYPE_CHECKING
 
-from prefstudy.errors import PrefstudyError
+from prefstudy.registry import Entry, Registry
 
 if TYPE_CHECKING:
     from prefstudy.datasets.readers.decoded import Decoded, SourceOptions
     from prefstudy.progress import Reporter
 
-
-@dataclass(frozen=True)
-class SourceKind:
-    name: str
-    reader: str  # "module:function" under prefstudy.datasets.kinds
-    summary: str
-
-    @property
-    def load(self) -> Callable[[SourceOptions, Reporter], Decoded]:
-        module, function = self.reader.split(":")
-        return getattr(import_module(f"prefstudy.datasets.readers.{module}"), function)
+Reader = Callable[["SourceOptions", "Reporter"], "Decoded"]
+GROUP = "prefstudy.dataset_kinds"
 
 
-SOURCES: dict[str, SourceKind] = {
-    kind.name: kind
-    for kind in (
-        SourceKind("fashion-mnist", "fashion_mnist:load", "official Fashion-MNIST IDX files (60k train + 10k test)"),
-        SourceKind("fashion-mnist-sample", "fashion_mnist:load_sample", "the 10k test split embedded in prefstudy"),
-        SourceKind("lfw", "lfw:load", "Labeled Faces in the Wild: a folder or .tgz of <Person>/<Person>_NNNN.jpg"),
-        SourceKind(
-            "indoor67", "indoor67:load", "MIT Indoor-67 layout: Images/<category>/, TrainImages.txt, TestImages.txt"
-        ),
-        SourceKind("folder", "folder:load", "any image tree; first-level sub-folders become classes"),
-    )
-}
+def _fashion_mnist() -> Reader:
+    from prefstudy.datasets.readers import fashion_mnist
+
+    return fashion_mnist.load
 
 
-def get_source(kind: str) -> SourceKind:
-    """The reader for ``kind``; an unknown kind fails with the list of known ones."""
-    try:
-        return SOURCES[kind]
-    except KeyError:
-        raise PrefstudyError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(SOURCES)}") from None
+def _fashion_mnist_sample() -> Reader:
+    from prefstudy.datasets.readers import fashion_mnist
+
+    return fashion_mnist.load_sample
 
 
-__all__ = ["SOURCES", "SourceKind", "get_source"]
+def _lfw() -> Reader:
+    from prefstudy.datasets.readers import lfw
+
+    return lfw.load
+
+
+def _indoor67() -> Reader:
+    from prefstudy.datasets.readers import indoor67
+
+    return indoor67.load
+
+
+def _folder() -> Reader:
+    from prefstudy.datasets.readers import folder
+
+    return folder.load
+
+
+DATASET_KINDS: Registry[Reader] = Registry(
+    "dataset kind",
+    GROUP,
+    [
+        Entry("fashion-mnist", _fashion_mnist, "official Fashion-MNIST IDX files (60k train + 10k test)"),
+        Entry("fashion-mnist-sample", _fashion_mnist_sample, "the 10k test split embedded in prefstudy"),
+        Entry("lfw", _lfw, "Labeled Faces in the Wild: a folder or .tgz of <Person>/<Person>_NNNN.jpg"),
+        Entry("indoor67", _indoor67, "MIT Indoor-67 layout: Images/<category>/, TrainImages.txt, TestImages.txt"),
+        Entry("folder", _folder, "any image tree; first-level sub-folders become classes"),
+    ],
+)
+
+
+def list_kinds() -> list[str]:
+    """Every registered dataset kind, prefstudy's and plugins'."""
+    return DATASET_KINDS.names()
+
+
+def get_reader(kind: str) -> Reader:
+    """The reader of ``kind``; an unknown kind fails with the list of known ones."""
+    return DATASET_KINDS.get(kind)
+
+
+def read_dataset(kind: str, options: SourceOptions, report: Reporter) -> Decoded:
+    """Decode a dataset of ``kind`` as ``options`` say."""
+    return DATASET_KINDS.create(kind, options, report)
