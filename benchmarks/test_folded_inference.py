@@ -24,7 +24,7 @@ from prefstudy.datasets.catalog import add_dataset, load_images, official_splits
 from prefstudy.engine.folding import fold_batchnorm
 from prefstudy.engine.inputs import InputAdapter, InputPlan
 from prefstudy.engine.precision import resolve_precision
-from prefstudy.engine.train import as_train_data, fit, image_tensor
+from prefstudy.engine.train import Checkpoints, Compute, FitSetup, as_train_data, fit, image_tensor
 from prefstudy.progress import SilentReporter
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.labels import usable_labels
@@ -67,9 +67,8 @@ def test_folded_batchnorm_predicts_the_same_and_faster(benchmark, fashion_mnist_
     precision = resolve_precision("auto", DEVICE)
     data = as_train_data(images[train], labels.preferred[train], np.full(len(train), "train", dtype=object))
     settings = train_settings(protocol="model1", epochs=1)
-    result = fit(
-        backbone, adapter, data, settings, DEVICE, tmp_path / "checkpoint.pt", SilentReporter(), precision=precision
-    )
+    setup = FitSetup(settings, Compute(DEVICE, precision), Checkpoints(tmp_path / "checkpoint.pt"))
+    result = fit(backbone, adapter, data, setup, SilentReporter())
     backbone.module.load_state_dict(result.state)
     model = backbone.module.to(DEVICE, memory_format=precision.memory_format)
     adapter = adapter.to(DEVICE)

@@ -33,7 +33,8 @@ from prefstudy.config import TrainSettings
 from prefstudy.datasets.catalog import add_dataset, load_images
 from prefstudy.engine.inputs import InputAdapter, InputPlan
 from prefstudy.engine.precision import resolve_precision
-from prefstudy.engine.train import as_train_data, fit, predict_proba
+from prefstudy.engine.predict import predict_proba
+from prefstudy.engine.train import Checkpoints, Compute, FitSetup, as_train_data, fit
 from prefstudy.progress import SilentReporter
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.workspace import init_workspace
@@ -90,7 +91,13 @@ def prefstudy_train_epoch(backbone_name: str, images: np.ndarray, labels: np.nda
     data = as_train_data(images, labels, np.full(len(images), "train", dtype=object))  # fit moves it to a GPU
     settings = TrainSettings(backbone=backbone_name, protocol="model1", epochs=1, batch_size=BATCH)
     precision = resolve_precision("auto", DEVICE)
-    result = fit(backbone, adapter, data, settings, DEVICE, checkpoint, SilentReporter(), precision=precision)
+    result = fit(
+        backbone,
+        adapter,
+        data,
+        FitSetup(settings, Compute(DEVICE, precision), Checkpoints(checkpoint)),
+        SilentReporter(),
+    )
     return result.train_images_per_s
 
 

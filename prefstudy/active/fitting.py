@@ -8,9 +8,7 @@ the paper's Model 1 (the last epoch, no validation split: label budgets are smal
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,8 +19,9 @@ from prefstudy.datasets.catalog import ImageSet
 from prefstudy.engine.build import build_model
 from prefstudy.engine.inputs import InputAdapter
 from prefstudy.engine.precision import Precision
+from prefstudy.engine.predict import predict_proba
 from prefstudy.engine.saved_model import SavedModel
-from prefstudy.engine.train import TrainData, fit, image_tensor, predict_proba
+from prefstudy.engine.train import Compute, FitSetup, TrainData, fit, image_tensor
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import SilentReporter
 
@@ -139,18 +138,9 @@ class LabelFitter:
         )
         data.labels[data.train] = torch.from_numpy(preferred.astype(np.int64))
         frozen = self.start_kind == TRANSFER and self.options.transfer_mode == "frozen"
-        with tempfile.TemporaryDirectory(prefix="prefstudy-fit-") as scratch:
-            result = fit(
-                backbone,
-                adapter,
-                data,
-                self.options.settings(seed),
-                self.device,
-                Path(scratch) / "checkpoint.pt",
-                SilentReporter(),
-                freeze_features=frozen,
-                precision=self.precision,
-            )
+        # No checkpoints: a fit on a label set is seconds long and never resumed.
+        setup = FitSetup(self.options.settings(seed), Compute(self.device, self.precision), freeze_features=frozen)
+        result = fit(backbone, adapter, data, setup, SilentReporter())
         backbone.module.load_state_dict(result.state)
         return LabelModel(backbone, adapter.to(self.device), self.tensor, self.precision)
 

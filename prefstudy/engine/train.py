@@ -27,10 +27,10 @@ from torch.nn.parallel import DistributedDataParallel
 from prefstudy.backbones import Backbone
 from prefstudy.config import TrainSettings
 from prefstudy.engine.distributed import World
-from prefstudy.engine.folding import fold_batchnorm
 from prefstudy.engine.inputs import InputAdapter
-from prefstudy.engine.precision import FP32, Precision
-from prefstudy.engine.schedule import learning_rate, plan_steps, stops_early
+from prefstudy.engine.precision import Precision
+from prefstudy.engine.predict import predict_proba
+from prefstudy.engine.schedule import StepPlan, learning_rate, plan_steps, stops_early
 from prefstudy.errors import PrefstudyError
 from prefstudy.files import atomic_path
 from prefstudy.progress import Reporter
@@ -80,68 +80,6 @@ def _batches(positions: torch.Tensor, batch_size: int, processes: int = 1) -> li
     if len(chunks) > 1 and len(chunks[-1]) < 2 * processes:
         chunks[-2:] = [torch.cat(chunks[-2:])]
     return chunks
-
-
-@torch.inference_mode()
-def predict_proba(
-    model: nn.Module,
-    adapter: InputAdapter,
-    images: torch.Tensor,
-    positions: torch.Tensor,
-    batch_size: int | None = None,
-    precision: Precision | None = None,
-    folded: bool = False,
-) -> torch.Tensor:
-    """P(preferred) for the images at ``positions``, from a BatchNorm-folded copy of ``model``
-    (``folded``: ``model`` is such a copy already, e.g. one made once for many calls).
-
-    Batches default to 128 images on a CPU, where larger ones fall out of cache (3x slower at 512
-    on an AVX2 CPU), and 1,024 on a GPU.
-    """
-    device = next(model.parameters()).device
-    precision = precision or Precision(FP32, device.type)
-    batch_size = batch_size or (128 if device.type == "cpu" else 1024)
-    if not folded:
-        model = fold_batchnorm(model).to(memory_format=precision.memory_format)
-    out = []
-    for batch in torch.split(positions, batch_size):
-        x = precision.batch(adapter(images[batch].to(device)))
-        with precision.autocast():
-            logits = model(x)
-        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu())
-    return torch.cat(out) if out else torch.empty(0)
-
-
-@torch.inference_mode()
-def predict_from_features(
-    backbone: Backbone, features: torch.Tensor, batch_size: int = 512, precision: Precision | None = None
-) -> torch.Tensor:
-    """P(preferred) from features the (frozen) feature layers gave: the head alone, in eval mode."""
-    backbone.module.eval()
-    device = next(backbone.module.parameters()).device
-    precision = precision or Precision(FP32, device.type)
-    out = []
-    for batch in torch.split(features, batch_size):
-        with precision.autocast():
-            logits = backbone.head(batch.to(device))
-        out.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu())
-    return torch.cat(out) if out else torch.empty(0)
-
-
-@torch.no_grad()
-def frozen_features(
-    backbone: Backbone, adapter: InputAdapter, images: torch.Tensor, precision: Precision, batch_size: int = 512
-) -> torch.Tensor:
-    """``backbone.features`` of every image, in eval mode as a frozen run keeps them (not inference
-    tensors: a head trains on them)."""
-    backbone.module.eval()
-    device = next(backbone.module.parameters()).device
-    out = []
-    for batch in torch.split(torch.arange(len(images)), batch_size):
-        x = precision.batch(adapter(images[batch].to(device)))
-        with precision.autocast():
-            out.append(backbone.features(x))
-    return torch.cat(out) if out else torch.empty(0)
 
 
 @torch.inference_mode()
@@ -211,162 +149,269 @@ def _stopped(settings: TrainSettings, data: TrainData, history: list[EpochStats]
     return stops_early(settings.patience, history[-1].epoch, best["epoch"])
 
 
+@dataclass(frozen=True)
+class Compute:
+    """Where and how a fit computes: the device, the numeric path, torch.compile, and the torchrun world that
+    shares every batch. Not part of what a model learns."""
+
+    device: torch.device
+    precision: Precision
+    compile: bool = False
+    world: World = field(default_factory=World)
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a fit checkpoints every epoch but the last; the checkpoint it replaces becomes ``previous``, which a
+    ``resume`` falls back to when the newest does not load (e.g. truncated)."""
+
+    path: Path
+    previous: Path | None = None
+    resume: bool = False
+
+
+@dataclass(frozen=True)
+class FitSetup:
+    """Everything a fit is told: what to learn (``settings``), how to compute, where to checkpoint (None: nowhere,
+    e.g. a label refit), and whether only the head learns (``freeze_features``)."""
+
+    settings: TrainSettings
+    compute: Compute
+    checkpoints: Checkpoints | None = None
+    freeze_features: bool = False
+
+
+@dataclass
+class _Progress:
+    """What a fit has done so far: restored from a checkpoint, or fresh."""
+
+    shuffle: torch.Generator
+    history: list[EpochStats] = field(default_factory=list)
+    best: dict | None = None
+    next_epoch: int = 1
+    rotate_to: Path | None = None  # where the checkpoint goes that the next one replaces
+
+
 def fit(
     backbone: Backbone,
     adapter: InputAdapter,
     data: TrainData,
-    settings: TrainSettings,
-    device: torch.device,
-    checkpoint: Path,
+    setup: FitSetup,
     report: Reporter,
-    *,
-    resume: bool = False,
-    previous_checkpoint: Path | None = None,
-    freeze_features: bool = False,
-    precision: Precision | None = None,
-    compile: bool = False,
-    world: World | None = None,
     frozen: torch.Tensor | None = None,
 ) -> FitResult:
-    """Train ``backbone.module`` under ``settings.protocol`` and ``settings.schedule``, checkpointing each
-    epoch but the last to ``checkpoint``.
+    """Train ``backbone.module`` under ``setup.settings``' protocol and schedule; returns the kept epoch's weights.
 
-    The checkpoint it replaces becomes ``previous_checkpoint``, which ``resume`` falls back to
-    when the newest does not load (e.g. truncated).
-
-    With ``freeze_features`` only the head learns; the features (batch-norm statistics included)
-    stay as they came, e.g. from a transfer source. ``frozen`` may then hold those features of
-    ``data.images`` (:func:`frozen_features`), computed once for many runs: the head trains on
-    them and the result is the same. ``compile`` runs the training steps through
-    ``torch.compile``; ``world`` shares every batch among torchrun processes.
+    Model 1 keeps the last epoch, Model 2 the one with the best validation accuracy. With
+    ``freeze_features`` only the head learns; the features (batch-norm statistics included) stay as
+    they came, e.g. from a transfer source. ``frozen`` may then hold those features of
+    ``data.images`` (:func:`frozen_features`), computed once for many runs: the head trains on them
+    and the result is the same.
     """
-    if frozen is not None and (not freeze_features or compile or (world is not None and world.distributed)):
+    settings, compute = setup.settings, setup.compute
+    if frozen is not None and (not setup.freeze_features or compute.compile or compute.world.distributed):
         frozen = None  # features computed ahead serve a plain head-only run only
-    precision = precision or Precision(FP32, device.type)
-    world = world or World()
-    if device.type == "cuda":  # the whole uint8 dataset on the GPU: batches never cross the bus
-        data = replace(data, images=data.images.to(device), labels=data.labels.to(device))
-    model = backbone.module.to(device, memory_format=precision.memory_format)
-    adapter = adapter.to(device)
-    if freeze_features:
+    if compute.device.type == "cuda":  # the whole uint8 dataset on the GPU: batches never cross the bus
+        data = replace(data, images=data.images.to(compute.device), labels=data.labels.to(compute.device))
+    model = backbone.module.to(compute.device, memory_format=compute.precision.memory_format)
+    adapter = adapter.to(compute.device)
+    if setup.freeze_features:
         backbone.features.requires_grad_(False)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
-    shuffle = torch.Generator().manual_seed(settings.seed)
-    history: list[EpochStats] = []
-    best: dict | None = None
-    start_epoch = 1
-    state, loaded = _load_checkpoint(checkpoint, previous_checkpoint, device, report) if resume else (None, None)
-    # After a fallback the newest file is the unreadable one: the next checkpoint replaces it, not the previous.
-    rotate_to = None if loaded == previous_checkpoint else previous_checkpoint
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        shuffle.set_state(state["shuffle_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        history = [EpochStats(**h) for h in state["history"]]
-        best = state["best"]
-        start_epoch = state["epoch"] + 1
-        report.note(f"resuming after epoch {state['epoch']}")
-    step_model: nn.Module = model
-    if world.distributed:
-        step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if compile:
-        step_model = torch.compile(step_model)
-
-    per_epoch = len(_batches(data.train, settings.batch_size, world.size))
+    done = _restore(model, optimizer, setup, report)
+    step_model = _step_model(model, compute)
+    per_epoch = len(_batches(data.train, settings.batch_size, compute.world.size))
     steps = plan_steps(per_epoch, settings.epochs, settings.batch_size, settings.budget)
-    stopped = bool(history) and _stopped(settings, data, history, best)
-    for epoch in range(start_epoch, steps.epochs + 1):
+    stopped = bool(done.history) and _stopped(settings, data, done.history, done.best)
+    for epoch in range(done.next_epoch, steps.epochs + 1):
         if stopped:
             break
         began = time.perf_counter()
         model.train()
-        if freeze_features:
+        if setup.freeze_features:
             backbone.features.eval()
-        order = data.train[torch.randperm(len(data.train), generator=shuffle)]
-        batches = _batches(order, settings.batch_size, world.size)[: steps.steps_in(epoch)]
+        order = data.train[torch.randperm(len(data.train), generator=done.shuffle)]
+        batches = _batches(order, settings.batch_size, compute.world.size)[: steps.steps_in(epoch)]
         report.start(len(batches), f"epoch {epoch}/{steps.epochs}")
-        # Summed on the device and read once per epoch: a .item() per step would stall the pipeline.
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        seen = 0
-        for step, batch in enumerate(batches, start=(epoch - 1) * steps.steps_per_epoch):
-            rate = learning_rate(settings.schedule, settings.lr, step, steps.total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = rate
-            mine = world.shard(batch)
-            y = data.labels[mine].to(device, non_blocking=True)
-            if frozen is not None:
-                with precision.autocast():
-                    logits = backbone.head(frozen[mine].to(device, non_blocking=True))
-            else:
-                x = precision.batch(adapter(data.images[mine].to(device, non_blocking=True)))
-                with precision.autocast():
-                    logits = step_model(x)
-            loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(mine)
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += len(mine)
-            report.advance()
-        train_seconds = time.perf_counter() - began
-        loss_total, correct_total, seen_total = world.sum([loss_sum.item(), float(correct.item()), float(seen)])
-        val_loss = val_accuracy = None
-        if data.validation is not None:
-            val_loss, val_accuracy = _evaluate(model, adapter, data, data.validation, precision, backbone.head, frozen)
-        stats = EpochStats(
-            epoch,
-            loss_total / seen_total,
-            correct_total / seen_total,
-            val_loss,
-            val_accuracy,
-            time.perf_counter() - began,
-            images=int(seen_total),
-            train_seconds=train_seconds,
-            lr=optimizer.param_groups[0]["lr"],
+        first_step = (epoch - 1) * steps.steps_per_epoch
+        trained = _train_epoch(
+            step_model, backbone, adapter, data, batches, optimizer, setup, steps, first_step, report, frozen
         )
-        history.append(stats)
-        if (
-            data.validation is None
-            or best is None
-            or (val_accuracy, -val_loss) > (best["val_accuracy"], -best["val_loss"])
-        ):
-            best = {
-                "epoch": epoch,
-                "val_accuracy": val_accuracy,
-                "val_loss": val_loss,
-                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-            }
-        stopped = _stopped(settings, data, history, best)
+        stats = _epoch_stats(epoch, trained, model, adapter, data, backbone, compute, frozen, began, optimizer)
+        done.history.append(stats)
+        if data.validation is None or done.best is None or _better(stats, done.best):
+            state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            done.best = {"epoch": epoch, "val_accuracy": stats.val_accuracy, "val_loss": stats.val_loss, "state": state}
+        stopped = _stopped(settings, data, done.history, done.best)
         # The last epoch is not checkpointed: the run writes its model next, and a run killed
         # before that resumes from the epoch before, which replays the same steps.
-        if world.main and epoch < steps.epochs and not stopped:
-            _save_checkpoint(
-                {
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "shuffle_rng": shuffle.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "history": [vars(h) for h in history],
-                    "best": best,
-                    "settings": settings.to_dict(),
-                },
-                checkpoint,
-                rotate_to,
-            )
-            rotate_to = previous_checkpoint
-        val_text = f", validation loss {val_loss:.4f} accuracy {val_accuracy:.4f}" if val_loss is not None else ""
-        report.note(
-            f"epoch {epoch}: train loss {stats.train_loss:.4f} accuracy {stats.train_accuracy:.4f}{val_text} "
-            f"({stats.seconds:.1f} s)"
-        )
+        if compute.world.main and setup.checkpoints is not None and epoch < steps.epochs and not stopped:
+            _checkpoint(epoch, model, optimizer, done, settings, setup.checkpoints)
+        report.note(_describe_epoch(stats))
         if stopped:
             report.note(f"stopping early: validation has not improved for {settings.patience} epochs")
-    assert best is not None
-    return FitResult(best_epoch=best["epoch"], history=history, state=best["state"])
+    assert done.best is not None
+    return FitResult(best_epoch=done.best["epoch"], history=done.history, state=done.best["state"])
+
+
+def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, setup: FitSetup, report: Reporter) -> _Progress:
+    """A fresh start, or where the newest loadable checkpoint left off (its weights, optimizer and random state)."""
+    done = _Progress(shuffle=torch.Generator().manual_seed(setup.settings.seed))
+    where = setup.checkpoints
+    if where is None:
+        return done
+    done.rotate_to = where.previous
+    if not where.resume:
+        return done
+    state, loaded = _load_checkpoint(where.path, where.previous, setup.compute.device, report)
+    # After a fallback the newest file is the unreadable one: the next checkpoint replaces it, not the previous.
+    done.rotate_to = None if loaded == where.previous else where.previous
+    if state is None:
+        return done
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    done.shuffle.set_state(state["shuffle_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    done.history = [EpochStats(**h) for h in state["history"]]
+    done.best = state["best"]
+    done.next_epoch = state["epoch"] + 1
+    report.note(f"resuming after epoch {state['epoch']}")
+    return done
+
+
+def _step_model(model: nn.Module, compute: Compute) -> nn.Module:
+    """The module the training steps call: the model, shared by DDP under torchrun, compiled if asked."""
+    step_model: nn.Module = model
+    if compute.world.distributed:
+        device_ids = [compute.device.index] if compute.device.type == "cuda" else None
+        step_model = DistributedDataParallel(model, device_ids=device_ids)
+    return torch.compile(step_model) if compute.compile else step_model
+
+
+@dataclass
+class _Trained:
+    loss_sum: torch.Tensor
+    correct: torch.Tensor
+    seen: int
+    seconds: float
+
+
+def _train_epoch(
+    step_model: nn.Module,
+    backbone: Backbone,
+    adapter: InputAdapter,
+    data: TrainData,
+    batches: list[torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    setup: FitSetup,
+    steps: StepPlan,
+    first_step: int,
+    report: Reporter,
+    frozen: torch.Tensor | None,
+) -> _Trained:
+    """One epoch's optimiser steps, the rate set per step; loss and hits summed on the device."""
+    began = time.perf_counter()
+    settings, compute = setup.settings, setup.compute
+    device, precision = compute.device, compute.precision
+    # Summed on the device and read once per epoch: a .item() per step would stall the pipeline.
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for step, batch in enumerate(batches, start=first_step):
+        rate = learning_rate(settings.schedule, settings.lr, step, steps.total_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+        mine = compute.world.shard(batch)
+        y = data.labels[mine].to(device, non_blocking=True)
+        if frozen is not None:
+            with precision.autocast():
+                logits = backbone.head(frozen[mine].to(device, non_blocking=True))
+        else:
+            x = precision.batch(adapter(data.images[mine].to(device, non_blocking=True)))
+            with precision.autocast():
+                logits = step_model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.detach() * len(mine)
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen += len(mine)
+        report.advance()
+    return _Trained(loss_sum, correct, seen, time.perf_counter() - began)
+
+
+def _epoch_stats(
+    epoch: int,
+    trained: _Trained,
+    model: nn.Module,
+    adapter: InputAdapter,
+    data: TrainData,
+    backbone: Backbone,
+    compute: Compute,
+    frozen: torch.Tensor | None,
+    began: float,
+    optimizer: torch.optim.Optimizer,
+) -> EpochStats:
+    """The epoch's training loss and accuracy over every process, and its validation (model2)."""
+    loss_total, correct_total, seen_total = compute.world.sum(
+        [trained.loss_sum.item(), float(trained.correct.item()), float(trained.seen)]
+    )
+    val_loss = val_accuracy = None
+    if data.validation is not None:
+        val_loss, val_accuracy = _evaluate(
+            model, adapter, data, data.validation, compute.precision, backbone.head, frozen
+        )
+    return EpochStats(
+        epoch,
+        loss_total / seen_total,
+        correct_total / seen_total,
+        val_loss,
+        val_accuracy,
+        time.perf_counter() - began,
+        images=int(seen_total),
+        train_seconds=trained.seconds,
+        lr=optimizer.param_groups[0]["lr"],
+    )
+
+
+def _better(stats: EpochStats, best: dict) -> bool:
+    """Model2 keeps the epoch of the best validation accuracy, the lower loss breaking a tie."""
+    return (stats.val_accuracy, -stats.val_loss) > (best["val_accuracy"], -best["val_loss"])
+
+
+def _checkpoint(
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    done: _Progress,
+    settings: TrainSettings,
+    where: Checkpoints,
+) -> None:
+    state = {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "shuffle_rng": done.shuffle.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": [vars(h) for h in done.history],
+        "best": done.best,
+        "settings": settings.to_dict(),
+    }
+    _save_checkpoint(state, where.path, done.rotate_to)
+    done.rotate_to = where.previous
+
+
+def _describe_epoch(stats: EpochStats) -> str:
+    val_text = (
+        f", validation loss {stats.val_loss:.4f} accuracy {stats.val_accuracy:.4f}"
+        if stats.val_loss is not None
+        else ""
+    )
+    return (
+        f"epoch {stats.epoch}: train loss {stats.train_loss:.4f} accuracy {stats.train_accuracy:.4f}{val_text} "
+        f"({stats.seconds:.1f} s)"
+    )
 
 
 def image_tensor(images: np.ndarray) -> torch.Tensor:

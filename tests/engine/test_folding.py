@@ -7,7 +7,7 @@ from torch import nn
 from prefstudy.backbones import create_backbone
 from prefstudy.engine.folding import batchnorms_left, fold_batchnorm
 from prefstudy.engine.inputs import InputAdapter, InputPlan
-from prefstudy.engine.train import predict_proba
+from prefstudy.engine.predict import predict_proba
 
 
 def _trained_like(module: nn.Module) -> nn.Module:

@@ -9,7 +9,7 @@ import torch
 from prefstudy.datasets.catalog import load_images
 from prefstudy.engine.inputs import InputAdapter
 from prefstudy.engine.precision import Precision
-from prefstudy.engine.train import predict_proba
+from prefstudy.engine.predict import predict_proba
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.record import RUNNING, get_run, mark_run, predictions
 from prefstudy.runs.trained import read_saved_model

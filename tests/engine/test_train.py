@@ -11,7 +11,7 @@ from prefstudy.engine.distributed import World
 from prefstudy.engine.inputs import InputAdapter, InputPlan
 from prefstudy.engine.precision import BF16, FP32, Precision
 from prefstudy.engine.schedule import learning_rate
-from prefstudy.engine.train import _batches, as_train_data, fit
+from prefstudy.engine.train import Checkpoints, Compute, FitSetup, _batches, as_train_data, fit
 from prefstudy.errors import PrefstudyError
 from prefstudy.progress import SilentReporter
 from prefstudy.subjects.simulate import simulate_subject
@@ -51,9 +51,8 @@ def test_fit_trains_on_the_path_it_is_given(sample_ws, tmp_path, name, dtype, ch
     settings = TrainSettings(protocol="model1", epochs=1, batch_size=16)
     adapter = InputAdapter(InputPlan((1, 28, 28), (1, 28, 28)), backbone)
     precision = Precision(name, "cpu")
-    result = fit(
-        backbone, adapter, data, settings, torch.device("cpu"), tmp_path / "c.pt", SilentReporter(), precision=precision
-    )
+    setup = FitSetup(settings, Compute(torch.device("cpu"), precision), Checkpoints(tmp_path / "c.pt"))
+    result = fit(backbone, adapter, data, setup, SilentReporter())
     assert set(seen) == {(dtype, channels_last)} and len(seen) == 3  # every training step on that path
     assert result.history[0].images == 48 and result.train_images_per_s > 0
 
@@ -105,9 +104,8 @@ def test_resume_falls_back_to_the_previous_checkpoint_when_the_last_is_truncated
         adapter = InputAdapter(InputPlan((1, 28, 28), (1, 28, 28)), backbone)
         device = torch.device("cpu")
         report = report or SilentReporter()
-        return fit(
-            backbone, adapter, data, settings, device, checkpoint, report, resume=resume, previous_checkpoint=previous
-        )
+        setup = FitSetup(settings, Compute(device, Precision("fp32", "cpu")), Checkpoints(checkpoint, previous, resume))
+        return fit(backbone, adapter, data, setup, report)
 
     whole = run(resume=False)
     # The last epoch is not checkpointed (the run's model follows it): epoch 2's is the newest, epoch 1's kept.
@@ -136,7 +134,8 @@ def _fit_small(sample_ws, tmp_path, settings: TrainSettings, split: np.ndarray, 
     torch.manual_seed(settings.seed)
     backbone = create_backbone(settings.backbone, in_chans=1, input_size=(28, 28))
     adapter = InputAdapter(InputPlan((1, 28, 28), (1, 28, 28)), backbone)
-    return fit(backbone, adapter, data, settings, torch.device("cpu"), tmp_path / "c.pt", SilentReporter())
+    setup = FitSetup(settings, Compute(torch.device("cpu"), Precision("fp32", "cpu")), Checkpoints(tmp_path / "c.pt"))
+    return fit(backbone, adapter, data, setup, SilentReporter())
 
 
 def test_a_budget_ends_the_run_mid_epoch_with_the_rate_nearly_zero(sample_ws, tmp_path):
