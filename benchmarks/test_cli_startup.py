@@ -18,7 +18,8 @@ import pytest
 
 from prefstudy.config import TrainSettings
 from prefstudy.datasets.catalog import add_dataset
-from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.executors.runner import make_run
+from prefstudy.runs.orders import RunOrder
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.workspace import init_workspace
@@ -38,7 +39,7 @@ def study(tmp_path_factory) -> Path:
         ("carol", "feature:edges@top"),
     ):
         simulate_subject(ws, name, "fm", rule, noise=0.05, limit=1000)
-        start_run(ws, RunRequest(name, "fm", TrainSettings(epochs=1)))
+        make_run(ws, RunOrder(name, "fm", TrainSettings(epochs=1)))
     return ws.root
 
 

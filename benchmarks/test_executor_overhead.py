@@ -233,14 +233,11 @@ def _timeline(made: Made, slots: int) -> dict[str, float]:
     }
     # Between one run and the next on the same process: the next one's start - this one's start - its duration.
     by_process: dict[object, list[tuple[float, float]]] = {}
-    for r in runs:
-        if r["executor"] is None:  # in-process: the row is inserted as the run begins
-            by_process.setdefault(None, []).append((r["created"], r["duration_s"]))
-        else:
-            by_process.setdefault(r["worker"]["pid"], []).append((r["worker"]["started"], r["duration_s"]))
+    for r in runs:  # every run's worker.json says when and where it started (inline: the command's process)
+        by_process.setdefault(r["worker"]["pid"], []).append((r["worker"]["started"], r["duration_s"]))
     gaps = [b[0] - a[0] - a[1] for one in map(sorted, by_process.values()) for a, b in itertools.pairwise(one)]
     out["gap_median_s"] = statistics.median(gaps) if gaps else math.nan
-    if runs[0]["executor"] is None:
+    if runs[0]["executor"] in (None, "inline"):
         return out
     after_first = sum(t > first for t in landed)
     latency = [r["landed"] - shift - r["result_written"] for r in runs]

@@ -36,8 +36,9 @@ from prefstudy.active.curve_plan import CurveRequest, plan_curves, subject_json,
 from prefstudy.active.selection import ORDERS
 from prefstudy.config import TrainSettings
 from prefstudy.datasets.catalog import add_dataset
+from prefstudy.executors.runner import make_run
 from prefstudy.progress import SilentReporter
-from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.runs.orders import RunOrder
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.labels import usable_labels_by_subject
 from prefstudy.subjects.simulate import simulate_subject
@@ -68,7 +69,7 @@ def _threads():
 
 def _source_run(ws: Workspace, subject: str, dataset: str, epochs: int = EPOCHS) -> str:
     settings = TrainSettings(backbone=BACKBONE, protocol="model1", epochs=epochs, **SPLIT)
-    return start_run(ws, RunRequest(subject, dataset, settings), SilentReporter())["run_id"]
+    return make_run(ws, RunOrder(subject, dataset, settings), SilentReporter())["run_id"]
 
 
 def _curves(ws: Workspace, subject: str, dataset: str, starts: tuple[str, ...], orders=ORDERS, budgets=BUDGETS):

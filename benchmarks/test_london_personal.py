@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 
 from prefstudy.config import TrainSettings, TransferRequest
-from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.executors import worker
+from prefstudy.executors.runner import make_run
+from prefstudy.runs.orders import RunOrder
 from prefstudy.runs.transfer_sources import resolve_source
 from prefstudy.runs.warm import WarmCache
 from prefstudy.workspace import Workspace, init_workspace
@@ -116,17 +118,18 @@ def test_warm_cache_saves_per_run_work(london_study: Path, benchmark) -> None:
     source = resolve_source(ws, "subject:crowd", "london", settings)
     raters = [r["subject"] for r in json.loads(_cli(london_study, "report", "--format", "json").stdout)["runs"]]
     raters = sorted({r for r in raters if r != "crowd"})[:8]
-    request = [RunRequest(r, "london", settings, transfer=TransferRequest(source, "frozen")) for r in raters]
-    start_run(ws, request[0])  # torch's one-time start-up, paid by neither
+    request = [RunOrder(r, "london", settings, transfer=TransferRequest(source, "frozen")) for r in raters]
+    make_run(ws, request[0])  # torch's one-time start-up, paid by neither
     began = time.perf_counter()
     for r in request:
-        start_run(ws, r)
+        worker.WARM = WarmCache()  # as if each run were made in a process of its own
+        make_run(ws, r)
     cold = (time.perf_counter() - began) / len(request)
-    warm_cache = WarmCache()
+    worker.WARM = WarmCache()
 
     def warm() -> None:
         for r in request:
-            start_run(ws, r, warm=warm_cache)
+            make_run(ws, r)  # the runs of one process share its cache
 
     began = time.perf_counter()
     benchmark.pedantic(warm, rounds=1, iterations=1)

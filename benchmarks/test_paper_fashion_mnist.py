@@ -11,8 +11,9 @@ from pathlib import Path
 
 from prefstudy.config import train_settings
 from prefstudy.datasets.catalog import add_dataset
+from prefstudy.executors.runner import make_run
 from prefstudy.progress import SilentReporter
-from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.runs.orders import RunOrder
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.workspace import init_workspace
@@ -25,7 +26,7 @@ def test_full_fashion_mnist_model2(benchmark, fashion_mnist_dir: Path, tmp_path:
     settings = train_settings(protocol="model2", schedule="paper", epochs=10, seed=0)
 
     result = benchmark.pedantic(
-        lambda: start_run(ws, RunRequest("tbs", "fm", settings), SilentReporter()), rounds=1, iterations=1
+        lambda: make_run(ws, RunOrder("tbs", "fm", settings), SilentReporter()), rounds=1, iterations=1
     )
     test = result["metrics"]["test"]
     benchmark.extra_info.update(

@@ -13,8 +13,9 @@ import pytest
 
 from prefstudy.config import TrainSettings
 from prefstudy.datasets.catalog import add_dataset
+from prefstudy.executors.runner import make_run
 from prefstudy.progress import SilentReporter
-from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.runs.orders import RunOrder
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.workspace import init_workspace
@@ -36,7 +37,7 @@ def test_full_photo_dataset_model2(benchmark, tmp_path: Path, kind: str, folder:
     settings = TrainSettings(protocol="model2", epochs=10, seed=0)
 
     result = benchmark.pedantic(
-        lambda: start_run(ws, RunRequest("ann", "photos", settings), SilentReporter()), rounds=1, iterations=1
+        lambda: make_run(ws, RunOrder("ann", "photos", settings), SilentReporter()), rounds=1, iterations=1
     )
     test = result["metrics"]["test"]
     benchmark.extra_info.update(images=added.info.n_items, test_accuracy=test["accuracy"])

@@ -20,9 +20,10 @@ import pytest
 
 from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.datasets.catalog import add_dataset
+from prefstudy.executors.runner import make_run
 from prefstudy.progress import SilentReporter
 from prefstudy.report import collect
-from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.runs.orders import RunOrder
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
 from prefstudy.workspace import init_workspace
@@ -50,22 +51,20 @@ def test_transfer_gain_by_number_of_labels(benchmark, tmp_path: Path, fashion_mn
     quiet = SilentReporter()
 
     def experiment() -> dict:
-        source = start_run(ws, RunRequest("ann", "fm", TrainSettings(epochs=2, seed=0)), quiet)
+        source = make_run(ws, RunOrder("ann", "fm", TrainSettings(epochs=2, seed=0)), quiet)
         results = {"source_test_accuracy": source["metrics"]["test"]["accuracy"]}
         for target in ("faces", "rooms"):
-            zero = start_run(
+            zero = make_run(
                 ws,
-                RunRequest("ann", target, TrainSettings(), transfer=TransferRequest(source["run_id"], "zero-shot")),
+                RunOrder("ann", target, TrainSettings(), transfer=TransferRequest(source["run_id"], "zero-shot")),
                 quiet,
             )
             results[f"{target}_zero_shot"] = zero["metrics"]["test"]["accuracy"]
             for seed in SEEDS:
                 for size in TRAIN_SIZES:
                     settings = TrainSettings(epochs=10, batch_size=32, seed=seed, train_size=size)
-                    start_run(ws, RunRequest("ann", target, settings), quiet)
-                    start_run(
-                        ws, RunRequest("ann", target, settings, transfer=TransferRequest(source["run_id"])), quiet
-                    )
+                    make_run(ws, RunOrder("ann", target, settings), quiet)
+                    make_run(ws, RunOrder("ann", target, settings, transfer=TransferRequest(source["run_id"])), quiet)
         return results
 
     results = benchmark.pedantic(experiment, rounds=1, iterations=1)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from prefstudy.executors.driver import DriverOptions
+from prefstudy.executors.runner import run_orders
 from prefstudy.progress import Reporter
 from prefstudy.report import Report, collect
-from prefstudy.study.run import run_study
+from prefstudy.study.plan import study_planner
 from prefstudy.study.sync import SyncReport, sync
 from prefstudy.studyfile import shipped_study
 from prefstudy.workspace import STUDY_FILE, Workspace, init_workspace, open_workspace
@@ -21,5 +23,5 @@ def run_demo(
     else:
         ws = init_workspace(directory, shipped_study("demo"))
     setup = sync(ws, report)
-    run_study(ws, device, report, epochs, precision)
+    run_orders(ws, study_planner(ws, epochs), driving=DriverOptions(device, precision), report=report)
     return ws, setup, collect(ws)

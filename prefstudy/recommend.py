@@ -22,13 +22,14 @@ import torch
 
 from prefstudy.backbones import Backbone
 from prefstudy.datasets.catalog import get_dataset, item_hashes
-from prefstudy.datasets.kinds import get_source
+from prefstudy.datasets.kinds import read_dataset
 from prefstudy.datasets.readers.decoded import SourceOptions
 from prefstudy.engine.device import resolve_device
 from prefstudy.engine.folding import fold_batchnorm
 from prefstudy.engine.inputs import InputAdapter, InputPlan, Shape
 from prefstudy.engine.precision import FP32, Precision, resolve_precision
-from prefstudy.engine.train import image_tensor, predict_proba
+from prefstudy.engine.predict import predict_proba
+from prefstudy.engine.train import image_tensor
 from prefstudy.errors import PrefstudyError
 from prefstudy.explain.gradcam import PREFERRED, GradCam
 from prefstudy.explain.pictures import heat_image, original_image, overlay_image, save
@@ -145,7 +146,7 @@ def read_pool(root: Path, shape: Shape, report: Reporter) -> Pool:
     if height != width:
         raise PrefstudyError(f"the run's images are {height}x{width}; recommend decodes square images only")
     # A folder dataset's own reader, at the run's size and channels: a file of the dataset gives its cached pixels.
-    decoded = get_source("folder").load(SourceOptions(path=Path(root), size=height, channels=channels), report)
+    decoded = read_dataset("folder", SourceOptions(path=Path(root), size=height, channels=channels), report)
     return Pool(Path(root), decoded.keys, decoded.images, decoded.sha256, decoded.skipped)
 
 

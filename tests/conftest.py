@@ -160,7 +160,8 @@ TRAINED_RUNS = {
 def trained_study(_sample_study: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """Built once per session and shared, read-only: Fashion-MNIST, two simulated subjects and one finished
     model2 run each (see TRAINED_RUNS). Tests that change it take `trained_copy`."""
-    from prefstudy.runs.execute import RunRequest, start_run
+    from prefstudy.executors.runner import make_run
+    from prefstudy.runs.orders import RunOrder
     from prefstudy.subjects.simulate import simulate_subject
 
     ws = copy_study(_sample_study, tmp_path_factory.mktemp("trained") / "study")
@@ -175,7 +176,7 @@ def trained_study(_sample_study: Path, tmp_path_factory: pytest.TempPathFactory)
         simulate_subject(ws, "alice", "fm", "classes:Trouser,Bag,Sneaker", noise=0.0, seed=0, limit=1200)
         simulate_subject(ws, "bob", "fm", "feature:brightness", seed=1, limit=400)
         for subject, settings in TRAINED_RUNS.items():
-            start_run(ws, RunRequest(subject, "fm", settings))
+            make_run(ws, RunOrder(subject, "fm", settings))
     return ws
 
 

@@ -53,6 +53,23 @@ def test_the_layer_and_torch_free_contracts_hold():
     assert "2 kept, 0 broken" in result.stdout
 
 
+def _contract_layers() -> list[str]:
+    from prefstudy.studyfile import tomllib  # tomllib, or tomli before Python 3.11
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    return [name.strip() for layer in layers for name in re.split(r"[|:]", layer)]
+
+
+def test_every_module_is_in_a_layer_of_the_contract():
+    layers = _contract_layers()
+    modules = sorted(m for m in grimp.build_graph("prefstudy").modules if m != "prefstudy")
+    outside = [m for m in modules if not any(m == layer or m.startswith(layer + ".") for layer in layers)]
+    assert not outside, f"modules in no layer of pyproject.toml's contract (add them): {outside}"
+    # Layers name whole packages (and the foundation's modules): a package sliced across layers hides its arrows.
+    assert all(layer.count(".") == 1 for layer in layers), [layer for layer in layers if layer.count(".") != 1]
+
+
 def test_no_module_imports_itself_back_through_others():
     graph = grimp.build_graph("prefstudy")
     cycles = []

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from prefstudy.bounds import SEED, Bound
+from prefstudy.bounds import COUNT, RESOURCE, RETRIES, SEED, Bound
 from prefstudy.config import PRECISIONS
 from prefstudy.env import STUDY_ENV
 from prefstudy.errors import PrefstudyError
@@ -63,3 +63,61 @@ def workspace(study: Path | None) -> Workspace:
     from prefstudy.workspace import open_workspace
 
     return open_workspace(study)
+
+
+# Where runs are made: `run` and `study run` take the same executor options (see docs/scale.md).
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where to make the runs: inline (one after another in this process), local (a pool of worker "
+        "processes here), ray (a Ray cluster), slurm (Slurm jobs through submitit), or a plugin's.",
+    ),
+]
+WorkersOption = Annotated[
+    int | None, bounded(COUNT, "--workers", help="local: worker processes (default: one per CPU).")
+]
+CpusPerRunOption = Annotated[
+    float | None,
+    bounded(RESOURCE, "--cpus-per-run", help="CPUs (torch threads) each run asks for; local default: CPUs / workers."),
+]
+GpusPerRunOption = Annotated[
+    float | None,
+    bounded(RESOURCE, "--gpus-per-run", help="ray, slurm: GPUs each run asks for (on Ray a fraction shares one)."),
+]
+AddressOption = Annotated[
+    str | None,
+    typer.Option("--address", help="ray: the cluster (auto, or ray://HEAD:10001); default: start one on this machine."),
+]
+PartitionOption = Annotated[str | None, typer.Option("--partition", help="slurm: the partition to submit to.")]
+MaxParallelOption = Annotated[
+    int | None, bounded(COUNT, "--max-parallel", help="slurm: jobs of the array running at once (default 64).")
+]
+TimeLimitOption = Annotated[
+    int | None,
+    bounded(COUNT, "--time-limit", help="slurm: minutes per job; at the limit it is requeued (default 60)."),
+]
+RunsPerJobOption = Annotated[
+    int | None,
+    bounded(COUNT, "--runs-per-job", help="slurm: runs one job makes, sharing its warm caches (default 1)."),
+]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option("--cluster", help="slurm: 'slurm' (default), or 'local' to run the same jobs as local processes."),
+]
+StorageOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--storage",
+        help="ray, slurm: a directory the workers share with this machine, where runs are made; a retried run "
+        "resumes from its checkpoint there (without it, on Ray, it restarts). Slurm default: the study's runs/.",
+    ),
+]
+RetriesOption = Annotated[
+    int | None,
+    bounded(
+        RETRIES,
+        "--retries",
+        help="Tries after a run fails or its worker is lost (default: 0 inline, 2 on other executors).",
+    ),
+]

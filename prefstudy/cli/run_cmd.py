@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from prefstudy.bounds import COUNT, COUNT_OR_NONE, FOLDS, OPEN_FRACTION, POSITIVE, TRAIN_SIZE
-from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, SeedOption, StudyOption, bounded, workspace
+from prefstudy.cli.options import (
+    AddressOption,
+    ClusterOption,
+    CpusPerRunOption,
+    DeviceOption,
+    ExecutorOption,
+    GpusPerRunOption,
+    JsonOption,
+    MaxParallelOption,
+    PartitionOption,
+    PrecisionOption,
+    RetriesOption,
+    RunsPerJobOption,
+    SeedOption,
+    StorageOption,
+    StudyOption,
+    TimeLimitOption,
+    WorkersOption,
+    bounded,
+    workspace,
+)
 from prefstudy.cli.output import note, print_json
 from prefstudy.config import (
     ADAPT_MODES,
@@ -21,6 +43,7 @@ from prefstudy.config import (
     TrainSettings,
     train_settings,
 )
+from prefstudy.env import is_torchrun
 from prefstudy.errors import PrefstudyError
 
 _DEFAULTS = TrainSettings()
@@ -41,127 +64,159 @@ def _summary(result: dict) -> str:
     )
 
 
+SubjectOption = Annotated[str | None, typer.Option("--subject", "-s", help="The subject whose model to train.")]
+AllSubjectsOption = Annotated[bool, typer.Option("--all-subjects", help="One run per subject with labels.")]
+DatasetOption = Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset to learn on.")]
+BackboneOption = Annotated[str, typer.Option(help="Backbone name, e.g. paper-vgg.")]
+ProtocolOption = Annotated[
+    str, typer.Option(help="model1 = train/test; model2 = train/validation/test (validation picks the epoch).")
+]
+EpochsOption = Annotated[int, bounded(COUNT, "--epochs", help="Training epochs (onecycle: at most, see --budget).")]
+ScheduleOption = Annotated[
+    str,
+    typer.Option(
+        help=f"{' or '.join(SCHEDULES)}: warm-up then cosine decay of the rate, over --epochs or --budget "
+        "images, whichever is fewer, stopping model2 early after --patience epochs without a better "
+        "validation; or the paper's constant Adam 1e-3, batches of 128, exactly --epochs epochs."
+    ),
+]
+BatchSizeOption = Annotated[
+    int | None,
+    bounded(
+        COUNT,
+        "--batch-size",
+        help=_per_schedule("Images per batch", "batch_size"),
+    ),
+]
+LrOption = Annotated[
+    float | None,
+    bounded(
+        POSITIVE,
+        "--lr",
+        help=_per_schedule("Adam learning rate (onecycle: its peak)", "lr"),
+    ),
+]
+BudgetOption = Annotated[
+    int | None,
+    bounded(
+        COUNT_OR_NONE,
+        "--budget",
+        help="onecycle: train on at most N images in all, 0 = no limit "
+        f"[default: {SCHEDULE_DEFAULTS[ONECYCLE]['budget']}]",
+    ),
+]
+PatienceOption = Annotated[
+    int | None,
+    bounded(
+        COUNT_OR_NONE,
+        "--patience",
+        help="onecycle, model2: stop after N epochs without a better validation accuracy, 0 = never "
+        f"[default: {SCHEDULE_DEFAULTS[ONECYCLE]['patience']}]",
+    ),
+]
+TestFractionOption = Annotated[
+    float, bounded(OPEN_FRACTION, "--test-fraction", help="Test share of items without an official split.")
+]
+ValidationFractionOption = Annotated[
+    float, bounded(OPEN_FRACTION, "--validation-fraction", help="Validation share of the training items (model2).")
+]
+TrainSizeOption = Annotated[
+    int | None,
+    bounded(
+        TRAIN_SIZE,
+        "--train-size",
+        help="Train on a seeded N of the training labels (validation and test unchanged).",
+    ),
+]
+SplitByOption = Annotated[
+    str,
+    typer.Option(
+        help=f"{' or '.join(SPLIT_BY)}: split each subject's items on their own, or split the dataset's items "
+        "once (seeded) for every subject, as comparing with a population model needs."
+    ),
+]
+FoldsOption = Annotated[
+    int | None,
+    bounded(FOLDS, "--folds", help="With --split-by item: K runs, each testing one of K seeded folds of the items."),
+]
+TransferFromOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Start from finished run RUN_ID, or subject:NAME[@DATASET] (that subject's latest finished run): "
+        "its features, a new head, all fine-tuned."
+    ),
+]
+FreezeFeaturesOption = Annotated[bool, typer.Option(help="With --transfer-from: train only the new head.")]
+ZeroShotOption = Annotated[
+    bool, typer.Option(help="With --transfer-from: evaluate the source model as it is, no training.")
+]
+AdaptOption = Annotated[
+    str,
+    typer.Option(help=f"With --transfer-from: {', '.join(ADAPT_MODES)} (how target images meet the source model)."),
+]
+WeightsOption = Annotated[str | None, typer.Option(help="A local weights file for the backbone.")]
+CompileOption = Annotated[bool, typer.Option("--compile", help="Run the training steps through torch.compile.")]
+ResumeOption = Annotated[str | None, typer.Option(help="Continue the unfinished run RUN_ID from its last checkpoint.")]
+
+
 def run(
-    subject: Annotated[str | None, typer.Option("--subject", "-s", help="The subject whose model to train.")] = None,
-    all_subjects: Annotated[bool, typer.Option("--all-subjects", help="One run per subject with labels.")] = False,
-    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset to learn on.")] = None,
-    backbone: Annotated[str, typer.Option(help="Backbone name, e.g. paper-vgg.")] = _DEFAULTS.backbone,
-    protocol: Annotated[
-        str, typer.Option(help="model1 = train/test; model2 = train/validation/test (validation picks the epoch).")
-    ] = _DEFAULTS.protocol,
-    epochs: Annotated[
-        int, bounded(COUNT, "--epochs", help="Training epochs (onecycle: at most, see --budget).")
-    ] = _DEFAULTS.epochs,
+    subject: SubjectOption = None,
+    all_subjects: AllSubjectsOption = False,
+    dataset: DatasetOption = None,
+    backbone: BackboneOption = _DEFAULTS.backbone,
+    protocol: ProtocolOption = _DEFAULTS.protocol,
+    epochs: EpochsOption = _DEFAULTS.epochs,
     seed: SeedOption = _DEFAULTS.seed,
-    schedule: Annotated[
-        str,
-        typer.Option(
-            help=f"{' or '.join(SCHEDULES)}: warm-up then cosine decay of the rate, over --epochs or --budget "
-            "images, whichever is fewer, stopping model2 early after --patience epochs without a better "
-            "validation; or the paper's constant Adam 1e-3, batches of 128, exactly --epochs epochs."
-        ),
-    ] = ONECYCLE,
-    batch_size: Annotated[
-        int | None,
-        bounded(
-            COUNT,
-            "--batch-size",
-            help=_per_schedule("Images per batch", "batch_size"),
-        ),
-    ] = None,
-    lr: Annotated[
-        float | None,
-        bounded(
-            POSITIVE,
-            "--lr",
-            help=_per_schedule("Adam learning rate (onecycle: its peak)", "lr"),
-        ),
-    ] = None,
-    budget: Annotated[
-        int | None,
-        bounded(
-            COUNT_OR_NONE,
-            "--budget",
-            help="onecycle: train on at most N images in all, 0 = no limit "
-            f"[default: {SCHEDULE_DEFAULTS[ONECYCLE]['budget']}]",
-        ),
-    ] = None,
-    patience: Annotated[
-        int | None,
-        bounded(
-            COUNT_OR_NONE,
-            "--patience",
-            help="onecycle, model2: stop after N epochs without a better validation accuracy, 0 = never "
-            f"[default: {SCHEDULE_DEFAULTS[ONECYCLE]['patience']}]",
-        ),
-    ] = None,
-    test_fraction: Annotated[
-        float, bounded(OPEN_FRACTION, "--test-fraction", help="Test share of items without an official split.")
-    ] = _DEFAULTS.test_fraction,
-    validation_fraction: Annotated[
-        float, bounded(OPEN_FRACTION, "--validation-fraction", help="Validation share of the training items (model2).")
-    ] = _DEFAULTS.validation_fraction,
-    train_size: Annotated[
-        int | None,
-        bounded(
-            TRAIN_SIZE,
-            "--train-size",
-            help="Train on a seeded N of the training labels (validation and test unchanged).",
-        ),
-    ] = None,
-    split_by: Annotated[
-        str,
-        typer.Option(
-            help=f"{' or '.join(SPLIT_BY)}: split each subject's items on their own, or split the dataset's items "
-            "once (seeded) for every subject, as comparing with a population model needs."
-        ),
-    ] = _DEFAULTS.split_by,
-    folds: Annotated[
-        int | None,
-        bounded(
-            FOLDS, "--folds", help="With --split-by item: K runs, each testing one of K seeded folds of the items."
-        ),
-    ] = None,
-    transfer_from: Annotated[
-        str | None,
-        typer.Option(
-            help="Start from finished run RUN_ID, or subject:NAME[@DATASET] (that subject's latest finished run): "
-            "its features, a new head, all fine-tuned."
-        ),
-    ] = None,
-    freeze_features: Annotated[bool, typer.Option(help="With --transfer-from: train only the new head.")] = False,
-    zero_shot: Annotated[
-        bool, typer.Option(help="With --transfer-from: evaluate the source model as it is, no training.")
-    ] = False,
-    adapt: Annotated[
-        str,
-        typer.Option(help=f"With --transfer-from: {', '.join(ADAPT_MODES)} (how target images meet the source model)."),
-    ] = DEFAULT_ADAPT,
-    weights: Annotated[str | None, typer.Option(help="A local weights file for the backbone.")] = None,
+    schedule: ScheduleOption = ONECYCLE,
+    batch_size: BatchSizeOption = None,
+    lr: LrOption = None,
+    budget: BudgetOption = None,
+    patience: PatienceOption = None,
+    test_fraction: TestFractionOption = _DEFAULTS.test_fraction,
+    validation_fraction: ValidationFractionOption = _DEFAULTS.validation_fraction,
+    train_size: TrainSizeOption = None,
+    split_by: SplitByOption = _DEFAULTS.split_by,
+    folds: FoldsOption = None,
+    transfer_from: TransferFromOption = None,
+    freeze_features: FreezeFeaturesOption = False,
+    zero_shot: ZeroShotOption = False,
+    adapt: AdaptOption = DEFAULT_ADAPT,
+    weights: WeightsOption = None,
     device: DeviceOption = "auto",
     precision: PrecisionOption = "auto",
-    compile: Annotated[bool, typer.Option("--compile", help="Run the training steps through torch.compile.")] = False,
-    resume: Annotated[
-        str | None, typer.Option(help="Continue the unfinished run RUN_ID from its last checkpoint.")
-    ] = None,
+    compile: CompileOption = False,
+    resume: ResumeOption = None,
+    executor: ExecutorOption = "inline",
+    workers: WorkersOption = None,
+    cpus_per_run: CpusPerRunOption = None,
+    gpus_per_run: GpusPerRunOption = None,
+    address: AddressOption = None,
+    partition: PartitionOption = None,
+    max_parallel: MaxParallelOption = None,
+    time_limit: TimeLimitOption = None,
+    runs_per_job: RunsPerJobOption = None,
+    cluster: ClusterOption = None,
+    storage: StorageOption = None,
+    retries: RetriesOption = None,
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Train and evaluate one model per subject; metrics and predictions go to the study database."""
-    ws = workspace(study)
+    """Train and evaluate one model per subject; metrics and predictions go to the study database.
+
+    The runs are planned here (subjects x folds, each fold's transfer source) and made by the same
+    runner as `study run`, on --executor (inline: one after another in this process). Under
+    torchrun every process makes each run together; only the main one opens the study.
+    """
+    from prefstudy.executors.registry import ExecutorOptions, check_options
+
+    backend = ExecutorOptions(
+        workers, cpus_per_run, gpus_per_run, address, partition, max_parallel, time_limit, runs_per_job, cluster,
+        storage,
+    )  # fmt: skip
+    check_options(executor, backend)  # before anything is read or made
+    settings = None
     if resume is None:
-        if dataset is None:
-            raise PrefstudyError("give --dataset (see `prefstudy data list`)")
-        if (subject is None) == (not all_subjects):
-            raise PrefstudyError("give either --subject NAME or --all-subjects")
-        if transfer_from is None and (freeze_features or zero_shot or adapt != DEFAULT_ADAPT):
-            raise PrefstudyError("--freeze-features, --zero-shot and --adapt go with --transfer-from RUN_ID")
-        if transfer_from is not None and all_subjects:
-            raise PrefstudyError(
-                "--transfer-from names one run; use --subject (study files plan transfers per subject)"
-            )
-        if freeze_features and zero_shot:
-            raise PrefstudyError("choose --freeze-features or --zero-shot, not both")
+        _check_start(subject, all_subjects, dataset, transfer_from, freeze_features, zero_shot, adapt)
         settings = train_settings(
             backbone=backbone,
             protocol=protocol,
@@ -181,46 +236,109 @@ def run(
         )
         if folds is not None and transfer_from is not None and not transfer_from.startswith("subject:"):
             raise PrefstudyError("--folds makes one run per fold; start them with --transfer-from subject:NAME")
-    # Training needs torch; everything above is checked without it.
-    from prefstudy.config import TransferRequest
-    from prefstudy.engine.distributed import current_world
-    from prefstudy.progress import RichReporter, SilentReporter
-    from prefstudy.runs.execute import RunRequest, resume_run, start_run
-    from prefstudy.runs.transfer_sources import resolve_source
-    from prefstudy.runs.warm import WarmCache
-    from prefstudy.subjects.labels import subjects_with_labels
+    from prefstudy.runs.orders import Requested
 
-    world = current_world()
-    reporter = RichReporter() if world.main else SilentReporter()  # progress bars from the main process only
-    results = []
-    with reporter:
-        if resume is not None:
-            results.append(resume_run(ws, resume, reporter))
-        else:
-            warm = WarmCache()  # shared by this command's runs: images, sources, frozen features
-            mode = "zero-shot" if zero_shot else "frozen" if freeze_features else DEFAULT_TRANSFER_MODE
-            subjects = [subject] if subject is not None else subjects_with_labels(ws, dataset)
-            if not subjects:
-                raise PrefstudyError(f"no subject has labels on {dataset!r}")
-            for name in subjects:
-                if len(subjects) > 1:
-                    reporter.note(f"subject {name}")
-                for fold_settings in settings.per_fold():
-                    transfer = None
-                    if transfer_from is not None:
-                        source = resolve_source(ws, transfer_from, dataset, fold_settings)
-                        transfer = TransferRequest(source, mode, adapt)
-                    request = RunRequest(
-                        name, dataset, fold_settings, device, transfer, precision=precision, compile=compile
-                    )
-                    results.append(start_run(ws, request, reporter, warm))
-                    if not json_out and world.main:
-                        note(_summary(results[-1]))
-    world.close()
-    if not world.main:  # under torchrun, the main process reports
+    mode = "zero-shot" if zero_shot else "frozen" if freeze_features else DEFAULT_TRANSFER_MODE
+    wanted = None if settings is None else Requested(dataset, settings, subject, transfer_from, mode, adapt)
+    how = _How(executor, backend, device, precision, compile, retries, storage)
+    results = _make(workspace(study), wanted, resume, how, json_out)
+    if results is None:  # another torchrun process: the main one reports
         return
     if json_out:
         single = resume is not None or (subject is not None and folds is None)
         print_json(results[0] if single else {"runs": results})
-    elif resume is not None:
-        note(_summary(results[0]))
+
+
+def _check_start(
+    subject: str | None,
+    all_subjects: bool,
+    dataset: str | None,
+    transfer_from: str | None,
+    freeze_features: bool,
+    zero_shot: bool,
+    adapt: str,
+) -> None:
+    """The options that say whose runs to make and from where, checked before anything is read."""
+    if dataset is None:
+        raise PrefstudyError("give --dataset (see `prefstudy data list`)")
+    if (subject is None) == (not all_subjects):
+        raise PrefstudyError("give either --subject NAME or --all-subjects")
+    if transfer_from is None and (freeze_features or zero_shot or adapt != DEFAULT_ADAPT):
+        raise PrefstudyError("--freeze-features, --zero-shot and --adapt go with --transfer-from RUN_ID")
+    if transfer_from is not None and all_subjects:
+        raise PrefstudyError("--transfer-from names one run; use --subject (study files plan transfers per subject)")
+    if freeze_features and zero_shot:
+        raise PrefstudyError("choose --freeze-features or --zero-shot, not both")
+
+
+@dataclass(frozen=True)
+class _How:
+    """Where and how `run` makes its runs."""
+
+    executor: str
+    options: object
+    device: str
+    precision: str
+    compile: bool
+    retries: int | None
+    storage: Path | None
+
+
+def _make(ws, wanted, resume: str | None, how: _How, json_out: bool) -> list[dict] | None:
+    """Plan the runs (or the resumed one) and make them; None in a torchrun process other than the main one."""
+    from prefstudy.executors.driver import DriverOptions, fixed_orders
+    from prefstudy.executors.runner import run_orders
+    from prefstudy.progress import RichReporter
+    from prefstudy.runs.orders import requested_orders, resume_order
+
+    world = _torchrun_world(how.executor)
+    if world is not None and not world.main:
+        _follow(world)
+        return None
+    hint = "continue with `prefstudy run --resume RUN_ID` (`prefstudy runs list` names it)"
+    driving = DriverOptions(
+        how.device,
+        how.precision,
+        how.compile,
+        processes=world.size if world is not None else 1,
+        retries=how.retries,
+        storage=how.storage,
+        strict=True,
+        continue_hint=hint,
+    )
+    try:
+        with RichReporter() as reporter:
+            orders = [resume_order(ws, resume)] if resume is not None else requested_orders(ws, wanted)
+            shown = None if json_out else lambda result: note(_summary(result))
+            outcome = run_orders(ws, fixed_orders(orders), how.executor, how.options, driving, reporter, shown, world)
+    finally:
+        if world is not None:
+            world.close()
+    if outcome.failed:
+        first = outcome.failed[0]
+        more = f" ({len(outcome.failed) - 1} more failed; see `prefstudy runs list`)" if len(outcome.failed) > 1 else ""
+        raise PrefstudyError(f"run {first['run_id']} failed: {first['error']}{more}")
+    return outcome.finished
+
+
+def _torchrun_world(executor: str):
+    """The torchrun world this command runs in (its processes make each run together), or None outside torchrun."""
+    if not is_torchrun():
+        return None
+    if executor != "inline":
+        raise PrefstudyError(f"under torchrun, runs are made inline by every process together, not on {executor}")
+    from prefstudy.engine.distributed import current_world
+
+    return current_world()
+
+
+def _follow(world) -> None:
+    """A torchrun process other than the main one: it never opens the study, it trains with the main one."""
+    from prefstudy.executors.inline import follow
+    from prefstudy.store.connection import forbid_databases
+
+    forbid_databases("under torchrun only the main process opens the study")
+    try:
+        follow(world)
+    finally:
+        world.close()

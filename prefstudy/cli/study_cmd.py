@@ -8,9 +8,29 @@ from typing import Annotated
 
 import typer
 
-from prefstudy.bounds import COUNT, RESOURCE, RETRIES, SECONDS, SEED
-from prefstudy.cli.options import DeviceOption, JsonOption, PrecisionOption, StudyOption, bounded, workspace
+from prefstudy.bounds import COUNT, SECONDS, SEED
+from prefstudy.cli.options import (
+    AddressOption,
+    ClusterOption,
+    CpusPerRunOption,
+    DeviceOption,
+    ExecutorOption,
+    GpusPerRunOption,
+    JsonOption,
+    MaxParallelOption,
+    PartitionOption,
+    PrecisionOption,
+    RetriesOption,
+    RunsPerJobOption,
+    StorageOption,
+    StudyOption,
+    TimeLimitOption,
+    WorkersOption,
+    bounded,
+    workspace,
+)
 from prefstudy.cli.output import note, print_json, warn
+from prefstudy.config import SPLIT_BY_ITEM
 from prefstudy.errors import PrefstudyError
 
 app = typer.Typer(rich_markup_mode=None, help="Create a study and make its planned runs.", no_args_is_help=True)
@@ -119,7 +139,7 @@ def show_plan(
         details = [s.backbone, s.protocol, f"{s.epochs} epochs"]
         if s.train_size is not None:
             details.append(f"{s.train_size} train labels")
-        if s.split_by == "item":
+        if s.split_by == SPLIT_BY_ITEM:
             details.append(f"item fold {s.fold + 1}/{s.folds}" if s.folds else "item split")
         if p.run.transfer is not None:
             whose = f"{p.run.transfer.source_subject}@" if p.run.transfer.source_subject else ""
@@ -135,21 +155,6 @@ def show_plan(
         typer.echo(f"{p.subject} on {p.dataset} ({', '.join(details)}): {tail[p.status]}")
 
 
-ExecutorOption = Annotated[
-    str | None,
-    typer.Option(
-        "--executor",
-        help="Where to make the runs: local (a pool of worker processes here), ray (a Ray cluster) or slurm "
-        "(Slurm jobs through submitit). Without it, one after another in this process.",
-        show_default=False,
-    ),
-]
-
-
-def _resource(name: str, help: str):
-    return Annotated[float | None, bounded(RESOURCE, name, help=help)]
-
-
 @app.command("run")
 def run(
     study: StudyOption = None,
@@ -159,61 +164,30 @@ def run(
     subjects: SubjectsOption = None,
     limit_subjects: LimitSubjectsOption = None,
     seed: SubjectSeedOption = 0,
-    executor: ExecutorOption = None,
-    workers: Annotated[
-        int | None, bounded(COUNT, "--workers", help="local: worker processes (default: one per CPU).")
-    ] = None,
-    cpus_per_run: _resource(
-        "--cpus-per-run", "CPUs (torch threads) each run asks for; local default: CPUs / workers."
-    ) = None,
-    gpus_per_run: _resource(
-        "--gpus-per-run", "ray, slurm: GPUs each run asks for (on Ray a fraction shares one)."
-    ) = None,
-    address: Annotated[
-        str | None,
-        typer.Option(
-            "--address", help="ray: the cluster (auto, or ray://HEAD:10001); default: start one on this machine."
-        ),
-    ] = None,
-    partition: Annotated[str | None, typer.Option("--partition", help="slurm: the partition to submit to.")] = None,
-    max_parallel: Annotated[
-        int | None, bounded(COUNT, "--max-parallel", help="slurm: jobs of the array running at once (default 64).")
-    ] = None,
-    time_limit: Annotated[
-        int | None,
-        bounded(COUNT, "--time-limit", help="slurm: minutes per job; at the limit it is requeued (default 60)."),
-    ] = None,
-    runs_per_job: Annotated[
-        int | None,
-        bounded(COUNT, "--runs-per-job", help="slurm: runs one job makes, sharing its warm caches (default 1)."),
-    ] = None,
-    cluster: Annotated[
-        str | None,
-        typer.Option("--cluster", help="slurm: 'slurm' (default), or 'local' to run the same jobs as local processes."),
-    ] = None,
-    storage: Annotated[
-        Path | None,
-        typer.Option(
-            "--storage",
-            help="ray, slurm: a directory the workers share with this machine, where runs are made; a retried run "
-            "resumes from its checkpoint there (without it, on Ray, it restarts). Slurm default: the study's runs/.",
-        ),
-    ] = None,
-    retries: Annotated[
-        int, bounded(RETRIES, "--retries", help="With --executor: tries after a run fails or its worker is lost.")
-    ] = 2,
+    executor: ExecutorOption = "inline",
+    workers: WorkersOption = None,
+    cpus_per_run: CpusPerRunOption = None,
+    gpus_per_run: GpusPerRunOption = None,
+    address: AddressOption = None,
+    partition: PartitionOption = None,
+    max_parallel: MaxParallelOption = None,
+    time_limit: TimeLimitOption = None,
+    runs_per_job: RunsPerJobOption = None,
+    cluster: ClusterOption = None,
+    storage: StorageOption = None,
+    retries: RetriesOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Make every planned run for every subject with labels, skipping those already finished.
 
     Declared datasets and simulated subjects that are missing are set up first, so this can be
-    re-run as data and labels come in. With --executor the runs are made by workers (see
-    docs/scale.md); this process records them, and `prefstudy study status` shows them from
-    another terminal.
+    re-run as data and labels come in. The runs are made by the same runner as `prefstudy run`, on
+    --executor: inline (one after another in this process), or by workers (see docs/scale.md);
+    this process records them, and `prefstudy study status` shows them from another terminal.
     """
     from prefstudy.executors.registry import ExecutorOptions, check_options
     from prefstudy.progress import RichReporter
-    from prefstudy.study.plan import ACTIVE, BLOCKED, DONE, TODO, WAITING, plan
+    from prefstudy.study.plan import ACTIVE, DONE, TODO, WAITING, plan
     from prefstudy.study.sync import sync
 
     backend = ExecutorOptions(
@@ -226,28 +200,19 @@ def run(
         _report_sync(sync(ws, reporter))
         chosen = _subject_filter(subjects, limit_subjects, seed)
         pending = plan(ws, epochs, chosen)
-        blocked = [p for p in pending if p.status == BLOCKED]
-        for p in blocked[:5]:
-            warn(f"{p.subject} on {p.dataset} ({p.settings.protocol}) skipped: {p.reason}")
-        if len(blocked) > 5:
-            warn(f"... and {len(blocked) - 5} more planned runs skipped (see `prefstudy study plan`)")
+        _warn_blocked(pending)
         active = [p for p in pending if p.status == ACTIVE]
-        due = any(p.status in (TODO, WAITING) for p in pending)
         results, failed = [], []
-        if executor is not None and (due or active):
-            from prefstudy.executors.driver import Driver, DriverOptions
-            from prefstudy.executors.registry import open_executor
+        if any(p.status in (TODO, WAITING) for p in pending) or (active and executor != "inline"):
+            from prefstudy.executors.driver import DriverOptions
+            from prefstudy.executors.runner import run_orders
+            from prefstudy.study.plan import study_planner
 
-            options = DriverOptions(device, precision, epochs, chosen, retries, storage)
-            with open_executor(executor, ws, backend) as backend_executor:
-                outcome = Driver(ws, backend_executor, options, reporter).run()
-            results, failed = outcome.finished, outcome.failed
-        elif due:
-            from prefstudy.study.run import run_study  # loads torch: only when there is a run to make
-
-            for p in active[:5]:
+            for p in active[:5] if executor == "inline" else []:
                 note(f"{p.subject} on {p.dataset}: {p.reason}; not made again")
-            results = run_study(ws, device, reporter, epochs, precision, chosen)
+            driving = DriverOptions(device, precision, retries=retries, storage=storage)
+            outcome = run_orders(ws, study_planner(ws, epochs, chosen), executor, backend, driving, reporter)
+            results, failed = outcome.finished, outcome.failed
     done = sum(p.status == DONE for p in pending)
     if json_out:
         print_json({"made": results, "failed": failed, "already_done": done})
@@ -255,6 +220,16 @@ def run(
     note(f"{len(results)} run(s) made, {len(failed)} failed, {done} already finished")
     if not results and not done and not failed and not active:
         raise PrefstudyError("no run could be made: add a [[runs]] table to study.toml and labels for their datasets")
+
+
+def _warn_blocked(pending) -> None:
+    from prefstudy.study.plan import BLOCKED
+
+    blocked = [p for p in pending if p.status == BLOCKED]
+    for p in blocked[:5]:
+        warn(f"{p.subject} on {p.dataset} ({p.settings.protocol}) skipped: {p.reason}")
+    if len(blocked) > 5:
+        warn(f"... and {len(blocked) - 5} more planned runs skipped (see `prefstudy study plan`)")
 
 
 @app.command("status")

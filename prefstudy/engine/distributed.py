@@ -15,6 +15,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from prefstudy.env import WORLD_SIZE_ENV
+
 
 @dataclass(frozen=True)
 class World:
@@ -64,7 +66,7 @@ class World:
 
 def current_world() -> World:
     """The torchrun world this process belongs to (joining its process group), or a world of one."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = int(os.environ.get(WORLD_SIZE_ENV, "1"))
     if size <= 1:
         return World()
     world = World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))

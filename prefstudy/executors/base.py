@@ -43,6 +43,7 @@ class Executor:
     slots: int | None = None  # batches out at once (None: the backend throttles, e.g. a Slurm array)
     runs_per_batch: int = 1
     threads_per_run: int | None = None
+    shows_progress: bool = False  # its runs show their own progress (inline): the driver shows no bar of its own
 
     def __enter__(self) -> Executor:
         return self
@@ -57,6 +58,9 @@ class Executor:
     def model(self, source: SourceModelRef) -> SourceModelRef:
         """How workers get a transfer source's model file (default: on shared storage)."""
         return source
+
+    def check(self, task: RunTask) -> None:
+        """Refuse, in one line, a run this executor cannot make, before anything is recorded (default: none)."""
 
     def submit(self, batches: Sequence[list[RunTask]]) -> list[Submitted]:
         raise NotImplementedError

@@ -1,16 +1,19 @@
-"""The scale-out driver: plan the due runs, hand them to an executor, land what comes back, retry what is lost.
+"""The runner: hand run orders to an executor, land what comes back, retry what is lost.
 
-The driver is the study database's one writer: it reads each run's labels and split, records the
-runs it hands out as *queued* (with the executor's job ids), marks them *running* when a worker
-takes them, and lands each returned run directory through :func:`~prefstudy.runs.importing.land_runs`,
-the path `runs import` takes. It never loads torch.
+`prefstudy run` and `prefstudy study run` both come here, with the orders they planned and the
+executor they chose (``inline``, in this process, by default). The driver is the study database's
+one writer: it reads each run's labels and split, records the runs it hands out as *queued* (with
+the executor's job ids), marks them *running* when a worker takes them, and lands each returned run
+directory through :func:`~prefstudy.runs.importing.land_runs`, the path `runs import` takes. It
+never loads torch.
 
-Runs go out in waves: every due run, then the transfer runs whose sources the first wave made. A
-lost batch (a killed worker, a lost node, a preempted job) and a failed run are tried again up to
-``retries`` times, from the run's last checkpoint where the workers share storage with the driver;
-a run that fails every time is recorded as failed with its error and the others go on. Ctrl-C
-cancels what is out and queued and records those runs as interrupted: nothing is half-recorded,
-and `study run` again makes exactly what is still due.
+Runs go out in waves: every order the planner gives, then those it gives once the first wave is
+made (the transfer runs whose sources that wave made). A lost batch (a killed worker, a lost node,
+a preempted job) and a failed run are tried again up to ``retries`` times, from the run's last
+checkpoint where the workers share storage with the driver; a run that fails every time is
+recorded as failed with its error and the others go on. Ctrl-C cancels what is out and queued and
+records those runs as interrupted: nothing is half-recorded, and the same command again makes
+exactly what is still due.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ from prefstudy.executors.tasks import ImagesSource, Outcome, RunTask, SourceMode
 from prefstudy.files import atomic_path
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.importing import land_runs
+from prefstudy.runs.orders import RunOrder
 from prefstudy.runs.prepare import prepare, run_config, test_items
 from prefstudy.runs.record import (
     FAILED,
@@ -52,20 +57,36 @@ from prefstudy.runs.record import (
 from prefstudy.runs.result import failed_result
 from prefstudy.runs.status import this_process
 from prefstudy.runs.transfer_sources import check_no_leak
-from prefstudy.study.plan import TODO, PlannedRun, SubjectFilter, plan
 from prefstudy.workspace import Workspace
 
 POLL_SECONDS = 0.5
 
 
+Planner = Callable[[], list[RunOrder]]
+"""The orders due now: called once per wave, until it gives none that were not handed out before."""
+
+
+def fixed_orders(orders: list[RunOrder]) -> Planner:
+    """A planner of one wave: ``orders``, as `prefstudy run` planned them."""
+    return lambda: list(orders)
+
+
+STUDY_RUN_HINT = "`prefstudy study run` continues it"
+
+
 @dataclass(frozen=True)
 class DriverOptions:
+    """How the driver makes runs; ``device``, ``precision`` and ``compile`` say how a run computes, not what it
+    learns (a resumed run keeps what it started with)."""
+
     device: str = "auto"
     precision: str = "auto"
-    epochs: int | None = None
-    subjects: SubjectFilter | None = None
-    retries: int = 2
+    compile: bool = False
+    processes: int = 1  # torchrun processes a run shares (the inline executor under torchrun)
+    retries: int | None = None  # tries after a failure; None: the executor's default (prefstudy.executors.runner)
     storage: Path | None = None  # a directory the workers share with the driver; None: the executor's default
+    strict: bool = False  # an order that cannot be made fails the command (`run`), else it is skipped with a note
+    continue_hint: str = STUDY_RUN_HINT  # how a user continues a run cancelled by Ctrl-C
 
 
 @dataclass
@@ -77,11 +98,20 @@ class DriverResult:
 
 
 class Driver:
-    """Makes a study's due runs on an executor; see the module docstring."""
+    """Makes the runs a planner orders on an executor; see the module docstring."""
 
-    def __init__(self, ws: Workspace, executor: Executor, options: DriverOptions, report: Reporter | None = None):
+    def __init__(
+        self,
+        ws: Workspace,
+        executor: Executor,
+        options: DriverOptions,
+        report: Reporter | None = None,
+        on_finished: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        """``on_finished`` is called with each finished run's result (its `run --json` object) as it lands."""
         self.ws, self.executor, self.options = ws, executor, options
         self.report = report or SilentReporter()
+        self.on_finished = on_finished
         self.storage = self._storage()
         self.result = DriverResult()
         self._images: dict[str, ImagesSource] = {}
@@ -101,26 +131,25 @@ class Driver:
 
     # --- the loop ------------------------------------------------------------------------------------
 
-    def run(self) -> DriverResult:
-        """Make every due run; returns what was made and what failed."""
-        attempted: set[tuple] = set()
+    def run(self, planner: Planner) -> DriverResult:
+        """Make every run ``planner`` orders, wave after wave; returns what was made and what failed."""
+        attempted: set[RunOrder] = set()
         try:
             self._reattach()
             while True:
-                todo = [p for p in plan(self.ws, self.options.epochs, self.options.subjects) if p.status == TODO]
-                todo = [p for p in todo if (p.subject, p.run, p.source_run) not in attempted]
+                todo = [order for order in planner() if order not in attempted]
                 if not todo and not self._out:
                     return self.result
-                attempted.update((p.subject, p.run, p.source_run) for p in todo)
+                attempted.update(todo)
                 self._queue(todo)
                 while self._pending or self._out:
                     self._step()
         except KeyboardInterrupt:
-            self._cancel("cancelled (Ctrl-C on the driver)")
+            self._cancel("cancelled (Ctrl-C)")
             raise
         except BaseException as error:
             if _query_interrupted(error):
-                self._cancel("cancelled (Ctrl-C on the driver)")
+                self._cancel("cancelled (Ctrl-C)")
                 raise KeyboardInterrupt from error
             # Workers of a pool or a Ray job end with the driver; Slurm jobs go on, and the next driver waits for them.
             self._cancel("the driver stopped on an error", keep_jobs=self.executor.outlives_driver)
@@ -128,6 +157,7 @@ class Driver:
 
     def _step(self) -> None:
         self._hand_out()
+        self._mark_started()  # e.g. the inline executor's run, which starts as the driver waits for it
         returned = self.executor.wait(self._out, POLL_SECONDS)
         for done, _ in returned:
             self._out.remove(done)
@@ -157,55 +187,79 @@ class Driver:
         if started:
             mark_runs(self.ws, started, RUNNING)
             self._running |= started
+            self._show()
 
     # --- handing out ---------------------------------------------------------------------------------
 
-    def _queue(self, todo: list[PlannedRun]) -> None:
+    def _queue(self, todo: list[RunOrder]) -> None:
         tasks = []
         with self.ws.connect():  # one connection for every read
-            for item in todo:
+            for order in todo:
                 try:
-                    tasks.append(self._task(item))
+                    task = self._task(order)
+                    self.executor.check(task)
+                    tasks.append(task)
                 except PrefstudyError as error:  # e.g. labels changed since the plan read them: the others go on
-                    self.report.note(f"{item.subject} on {item.dataset} skipped: {error}")
+                    if self.options.strict:
+                        raise
+                    self.report.note(f"{order.subject} on {order.dataset} skipped: {error}")
             owner = None if self.executor.outlives_driver else this_process()
             queue_runs(self.ws, [t.config for t in tasks], self.executor.name, owner)
         self._pending.extend(tasks)
         self._total += len(tasks)
-        self.report.start(self._total, f"runs on {self.executor.name}")
+        if not self.executor.shows_progress:
+            self.report.start(self._total, f"runs on {self.executor.name}")
         self._show()
 
-    def _task(self, item: PlannedRun) -> RunTask:
-        settings, transfer, source = item.settings, None, None
-        if item.run.transfer is not None:
-            row = get_run(self.ws, item.source_run)
+    def _task(self, order: RunOrder) -> RunTask:
+        settings, transfer, source = order.settings, None, None
+        if order.transfer is not None:
+            row = get_run(self.ws, order.transfer.source_run)
+            if row.status != FINISHED or not run_dir(self.ws, row.id).model.is_file():
+                raise PrefstudyError(f"run {row.id} is {row.status}, not finished; it has no trained model yet")
             settings = settings.replace(backbone=row.backbone)  # a transfer run keeps its source's backbone
-            transfer = {"source_run": row.id, "source_dataset": row.dataset, **_mode(item)}
+            transfer = {
+                "source_run": row.id,
+                "source_dataset": row.dataset,
+                "mode": order.transfer.mode,
+                "adapt": order.transfer.adapt,
+            }
             source = self._source(row)
-        prepared = prepare(self.ws, item.subject, item.dataset, settings)
-        if source is not None and source.dataset == item.dataset:
-            check_no_leak(self.ws, source.run_id, item.dataset, test_items(prepared))
-        run_id = item.resumes or new_run_id(item.subject, item.dataset, settings.protocol)
-        config = run_config(
-            run_id,
-            prepared,
-            settings,
-            device=self.options.device,
-            precision=self.options.precision,
-            transfer=transfer,
-        )
+        prepared = prepare(self.ws, order.subject, order.dataset, settings)
+        if source is not None and source.dataset == order.dataset:
+            check_no_leak(self.ws, source.run_id, order.dataset, test_items(prepared))
+        options, run_id = self.options, order.resumes or new_run_id(order.subject, order.dataset, settings.protocol)
+        computes = {"device": options.device, "precision": options.precision, "compile": options.compile}
+        if order.resumes is not None:
+            computes = self._resumed(order, prepared.digest)
+        config = run_config(run_id, prepared, settings, processes=options.processes, transfer=transfer, **computes)
         return RunTask(
             config=config,
             prepared=prepared,
             settings=settings,
-            images=self._images_of(item.dataset),
+            images=self._images_of(order.dataset),
             source=source,
             directory=str(self.storage / run_id) if self.storage else None,
             # On shared storage a run always continues from a checkpoint it finds: one left by an
             # interrupted run, or by a Slurm job that was requeued (preempted) and starts again.
             resume=self.storage is not None,
+            continues=order.resumes is not None,
             threads=self.executor.threads_per_run,
         )
+
+    def _resumed(self, order: RunOrder, digest: str) -> dict[str, Any]:
+        """How an interrupted run computed (it continues so), once its labels are checked unchanged."""
+        row = get_run(self.ws, order.resumes)
+        if digest != row.labels_digest:
+            raise PrefstudyError(
+                f"the labels of {row.subject!r} on {row.dataset!r} changed since run {row.id} started; start a new run"
+            )
+        # Runs from before precisions were recorded were fp32.
+        return {
+            "device": row.config.get("device", "auto"),
+            "precision": row.config.get("precision", "fp32"),
+            "compile": row.config.get("compile", False),
+        }
 
     def _images_of(self, dataset: str) -> ImagesSource:
         if dataset not in self._images:
@@ -250,7 +304,7 @@ class Driver:
         return landing
 
     def _retry(self, task: RunTask, why: str | None) -> bool:
-        if task.attempt > self.options.retries:
+        if task.attempt > (self.options.retries or 0):
             return False
         resume = self.storage is not None
         how = "resumes from its last checkpoint" if resume else "restarts (no storage shared with the workers)"
@@ -294,6 +348,8 @@ class Driver:
             self._counts[outcome.status] += 1
             if outcome.status == FINISHED:
                 self.result.finished.append(run_result(self.ws, outcome.run_id))
+                if self.on_finished is not None:
+                    self.on_finished(self.result.finished[-1])
             else:
                 self.result.failed.append({"run_id": outcome.run_id, "error": outcome.error or "failed"})
                 self.report.note(f"run {outcome.run_id} failed: {outcome.error}")
@@ -328,11 +384,13 @@ class Driver:
         if self._out and not keep_jobs:
             self.executor.cancel(self._out)
         if out or waiting:
-            mark_runs(self.ws, out + waiting, INTERRUPTED, f"{why}; `prefstudy study run` continues it")
+            mark_runs(self.ws, out + waiting, INTERRUPTED, f"{why}; {self.options.continue_hint}")
             self.report.note(f"{len(out) + len(waiting)} run(s) cancelled and recorded as interrupted")
         self._out, self._pending = [], []
 
     def _show(self) -> None:
+        if self.executor.shows_progress:  # its runs show their own epochs
+            return
         done = self._counts[FINISHED] + self._counts[FAILED] + self._counts[INTERRUPTED]
         running = len(self._running)
         queued = len(self._pending) + sum(len(s.run_ids) for s in self._out) - running
@@ -341,11 +399,6 @@ class Driver:
             f"{self._counts[FAILED]} failed"
         )
         self.report.set_completed(done)
-
-
-def _mode(item: PlannedRun) -> dict[str, str]:
-    assert item.run.transfer is not None
-    return {"mode": item.run.transfer.mode, "adapt": item.run.transfer.adapt}
 
 
 def _query_interrupted(error: BaseException) -> bool:

@@ -87,6 +87,7 @@ class RunTask:
     source: SourceModelRef | None = None
     directory: str | None = None  # where to make the run on shared storage; None: a temporary one, shipped back
     resume: bool = False  # continue from the directory's checkpoint, if it has one
+    continues: bool = False  # it continues an interrupted run (that run's id, config and directory)
     threads: int | None = None  # torch threads for this run (None: leave the worker's)
     attempt: int = 1
 

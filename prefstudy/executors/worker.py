@@ -1,8 +1,10 @@
-"""A scale-out worker: make the runs it is given, each in a run directory, and never open the study database.
+"""A worker: make the runs it is given, each in a run directory, and never open the study database.
 
-A worker process lives for many runs (a pool process, a Ray worker, a Slurm job given several),
-so it keeps one :class:`~prefstudy.runs.warm.WarmCache`: each dataset's images and each transfer
-source are loaded once.
+A worker process lives for many runs (a pool process, a Ray worker, a Slurm job given several, or
+the command's own process under the inline executor), so it keeps one
+:class:`~prefstudy.runs.warm.WarmCache`: each dataset's images and each transfer source are loaded
+once. Under torchrun every process makes the same run (:mod:`prefstudy.engine.distributed`); only
+the main one writes its directory.
 """
 
 from __future__ import annotations
@@ -17,33 +19,38 @@ from pathlib import Path
 
 import torch
 
-from prefstudy.config import TransferRequest
+from prefstudy.backbones.registry import load_factory, split_name
+from prefstudy.config import transfer_of
 from prefstudy.engine.build import build_model
 from prefstudy.engine.device import resolve_device
+from prefstudy.engine.distributed import World
 from prefstudy.engine.precision import Precision, resolve_precision
 from prefstudy.engine.saved_model import SavedModel, load_saved_model
+from prefstudy.engine.surgery import check_weights
 from prefstudy.engine.surgery import describe as describe_transfer
+from prefstudy.engine.train import Compute
 from prefstudy.errors import PrefstudyError
 from prefstudy.executors.packing import pack
 from prefstudy.executors.tasks import Outcome, RunTask, SourceModelRef
 from prefstudy.files import write_json_atomically
-from prefstudy.runs.execute import RunJob, Speed, execute, versions
+from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.execute import RunJob, execute, versions
 from prefstudy.runs.record import FAILED, FINISHED, RunDir
 from prefstudy.runs.result import failed_result
 from prefstudy.runs.warm import WarmCache
-from prefstudy.store.connection import forbid_databases
+from prefstudy.store.connection import forbidding_databases
 
 WARM = WarmCache()  # one per worker process, for every run it makes
 
 
-def make_runs(tasks: list[RunTask]) -> list[Outcome]:
+def make_runs(tasks: list[RunTask], report: Reporter | None = None, world: World | None = None) -> list[Outcome]:
     """Make each run in turn; a run that fails is returned as failed and the next one is made."""
     # The driver is the study database's one writer; a worker that opened it would be a bug, so it fails loudly.
-    forbid_databases("a scale-out worker writes run directories only")
-    return [make_run(task) for task in tasks]
+    with forbidding_databases("a worker writes run directories only"):
+        return [make_run(task, report or SilentReporter(), world or World()) for task in tasks]
 
 
-def make_run(task: RunTask) -> Outcome:
+def make_run(task: RunTask, report: Reporter, world: World) -> Outcome:
     """Make one run in its directory (on shared storage, or a temporary one that is returned packed)."""
     began = time.perf_counter()
     if task.threads:
@@ -56,24 +63,22 @@ def make_run(task: RunTask) -> Outcome:
         return Outcome(task.run_id, FINISHED, directory=str(directory.path), resumed=True, pid=os.getpid())
     try:
         resumed = task.resume and (directory.checkpoint.is_file() or directory.previous_checkpoint.is_file())
-        if not resumed:  # a fresh start: nothing of an earlier attempt may be mistaken for this one's
-            shutil.rmtree(directory.path, ignore_errors=True)
-        directory.path.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(
-            directory.worker_file,
-            {"host": socket.gethostname(), "pid": os.getpid(), "attempt": task.attempt, "started": time.time()},
-        )
-        job = _job(task, directory, config, resumed)
+        if world.main:
+            _prepare_directory(directory, task, resumed)
+        job = _job(task, directory, config, resumed, world)
         config = job.config
-        directory.write_config({**config, "versions": versions()})
-        execute(job)
+        if world.main:
+            directory.write_config({**config, "versions": versions()})
+            _announce(task, job, report)
+        execute(job, report)
         status, error = FINISHED, None
     except Exception as failure:  # the run fails, the worker goes on with the next
         status, error = FAILED, _describe(failure)
-        directory.path.mkdir(parents=True, exist_ok=True)
-        if not directory.config_file.is_file():
-            directory.write_config({**config, "versions": versions()})
-        directory.write_result(failed_result(config, error, time.perf_counter() - began))
+        if world.main:
+            directory.path.mkdir(parents=True, exist_ok=True)
+            if not directory.config_file.is_file():
+                directory.write_config({**config, "versions": versions()})
+            directory.write_result(failed_result(config, error, time.perf_counter() - began))
     packed = None
     if shipped:
         packed = pack(directory.path)
@@ -90,6 +95,44 @@ def make_run(task: RunTask) -> Outcome:
     )
 
 
+def check_task(task: RunTask, world: World | None = None) -> None:
+    """What a run computes with exists here: its device, its backbone and its weights file (each checked once)."""
+    settings, device = task.settings, task.config["device"]
+    for key, check in (
+        (("device", device), lambda: (world or World()).device(resolve_device(device))),
+        (("backbone", settings.backbone), lambda: load_factory(split_name(settings.backbone)[0])),
+        (("weights", settings.weights), lambda: settings.weights and check_weights(settings.weights_path())),
+    ):
+        if key not in _CHECKED:
+            check()
+            _CHECKED.add(key)
+
+
+_CHECKED: set[tuple] = set()
+
+
+def _prepare_directory(directory: RunDir, task: RunTask, resumed: bool) -> None:
+    if not resumed:  # a fresh start: nothing of an earlier attempt may be mistaken for this one's
+        shutil.rmtree(directory.path, ignore_errors=True)
+    directory.path.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(
+        directory.worker_file,
+        {"host": socket.gethostname(), "pid": os.getpid(), "attempt": task.attempt, "started": time.time()},
+    )
+
+
+def _announce(task: RunTask, job: RunJob, report: Reporter) -> None:
+    """The run's first lines (shown by an executor that shows runs, e.g. inline, where a user watches them)."""
+    run_id, config = task.run_id, job.config
+    what = f"{config['subject']} on {config['dataset']} ({job.settings.backbone}, {job.settings.protocol})"
+    if task.continues:
+        report.note(f"run {run_id}: resuming interrupted run {run_id}, {what}")
+    else:
+        report.note(f"run {run_id} started: {what}; if it stops, continue with `prefstudy run --resume {run_id}`")
+    if job.transfer is not None:
+        report.note(f"transfer ({job.transfer.mode}) from run {job.transfer.source_run}: input {job.plan.describe()}")
+
+
 def _finished_already(directory: RunDir, run_id: str) -> bool:
     if directory.missing():
         return False
@@ -100,14 +143,13 @@ def _finished_already(directory: RunDir, run_id: str) -> bool:
     return result.get("status") == FINISHED and result.get("run_id") == run_id
 
 
-def _job(task: RunTask, directory: RunDir, config: dict, resumed: bool) -> RunJob:
-    images = WARM.images_keyed(task.images.key, task.images.load)
-    recorded = config.get("transfer")
-    transfer = TransferRequest(recorded["source_run"], recorded["mode"], recorded["adapt"]) if recorded else None
+def _job(task: RunTask, directory: RunDir, config: dict, resumed: bool, world: World) -> RunJob:
+    images = WARM.images(task.images.key, task.images.load)
+    transfer = transfer_of(config)
     source = _source(task.source) if task.source is not None else None
     backbone, plan = build_model(images.info.shape, task.settings, source, transfer)
-    device = resolve_device(config["device"])
-    if resumed:  # a run continues on the numeric path it started on
+    device = world.device(resolve_device(config["device"]))
+    if resumed and directory.config_file.is_file():  # a run continues on the numeric path it started on
         precision = Precision(directory.read_config().get("precision", config["precision"]), device.type)
     else:
         precision = resolve_precision(config["precision"], device)
@@ -126,15 +168,14 @@ def _job(task: RunTask, directory: RunDir, config: dict, resumed: bool) -> RunJo
         transfer=transfer,
         backbone=backbone,
         plan=plan,
-        device=device,
-        speed=Speed(precision),
+        compute=Compute(device, precision, bool(config.get("compile")), world),
         resume=resumed,
         warm=WARM,
     )
 
 
 def _source(ref: SourceModelRef) -> SavedModel:
-    return WARM.source_keyed(
+    return WARM.source(
         ref.run_id, lambda: load_saved_model(ref.open(), ref.run_id, ref.subject, ref.dataset, ref.backbone)
     )
 

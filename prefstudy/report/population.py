@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from prefstudy.config import TrainSettings
+from prefstudy.config import SPLIT_BY_ITEM, TrainSettings
 from prefstudy.metrics import spearman
 from prefstudy.report.paired import PairedSummary, mcnemar_attainable, summarize_paired
 from prefstudy.runs.record import RunRow, prediction_columns
@@ -127,7 +127,7 @@ def _group_key(run: RunRow, population: RunRow) -> tuple:
 def collect_comparisons(ws: Workspace, runs: list[RunRow]) -> list[RaterComparison]:
     """Every rated subject's personal runs on an item split, pooled over folds, beside the population's."""
     kinds = subject_kinds(ws)
-    item_runs = [r for r in runs if r.settings.get("split_by") == "item"]
+    item_runs = [r for r in runs if r.settings.get("split_by") == SPLIT_BY_ITEM]
     consensus_runs = [r for r in item_runs if kinds.get(r.subject) == CONSENSUS]
     groups: dict[tuple, list[tuple[RunRow, RunRow]]] = defaultdict(list)
     for run in item_runs:

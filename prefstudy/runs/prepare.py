@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prefstudy.config import TrainSettings
+from prefstudy.config import SPLIT_BY_ITEM, TrainSettings
 from prefstudy.datasets.catalog import official_splits
 from prefstudy.errors import PrefstudyError
 from prefstudy.splits import (
@@ -143,7 +143,7 @@ def prepare_labels(
 ) -> Prepared:
     """Check a subject's labels (read already) and draw their split; ``ratings`` for a rated subject."""
     _check_labels(labels, subject, dataset, rated=ratings is not None)
-    if settings.split_by == "item":
+    if settings.split_by == SPLIT_BY_ITEM:
         test = items.item_test(settings)
         split = assign_item_splits(
             test[labels.item_idx],
@@ -183,7 +183,7 @@ def prepare_labels(
 
 def _tie_splits(ties: np.ndarray, items: DatasetSplit, settings: TrainSettings) -> np.ndarray:
     """Ties are tested like the items around them: by the item split, the official split, or a seeded share."""
-    if settings.split_by == "item":
+    if settings.split_by == SPLIT_BY_ITEM:
         test = items.item_test(settings)[ties]
     else:
         official = items.official[ties]

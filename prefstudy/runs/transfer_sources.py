@@ -8,7 +8,7 @@ model started from the population's never meets a test item the population model
 
 from __future__ import annotations
 
-from prefstudy.config import TrainSettings
+from prefstudy.config import SPLIT_BY_ITEM, TrainSettings
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.record import RunRow, finished_runs, predictions
 from prefstudy.splits import TEST, UNUSED
@@ -30,7 +30,7 @@ def parse_subject_source(text: str, dataset: str) -> tuple[str, str] | None:
 def same_item_split(row: RunRow, settings: TrainSettings) -> bool:
     """Whether a run tests exactly the items a run with ``settings`` tests (a dataset-level item split)."""
     source = TrainSettings(**row.settings)
-    return settings.split_by == "item" and source.split_key == settings.split_key
+    return settings.split_by == SPLIT_BY_ITEM and source.split_key == settings.split_key
 
 
 def latest_source(
@@ -53,7 +53,7 @@ def resolve_source(ws: Workspace, text: str, dataset: str, settings: TrainSettin
     if found is not None:
         return found.id
     if source_dataset == dataset:
-        if settings.split_by != "item":
+        if settings.split_by != SPLIT_BY_ITEM:
             raise PrefstudyError(
                 f"--transfer-from {text} on the same dataset needs --split-by item: a split per subject "
                 "would test this subject on items the source model trained on"

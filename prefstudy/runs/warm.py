@@ -4,7 +4,7 @@ A study of 2,513 raters makes thousands of small runs. Each would read its datas
 load its transfer source's weights and, under ``frozen`` transfer, push every image through the
 same frozen feature layers. A :class:`WarmCache` keeps each of these once per process, keyed by
 what identifies it (a cache file's content hash, a finished run's id), so results do not change.
-A scale-out worker keeps one for the runs it is given.
+A worker keeps one for the runs it is given (:mod:`prefstudy.executors.worker`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import numpy as np
 import torch
 
 from prefstudy.backbones import Backbone
-from prefstudy.datasets.catalog import ImageSet, get_dataset, load_images
+from prefstudy.datasets.catalog import ImageSet
 from prefstudy.engine.inputs import InputAdapter
 from prefstudy.engine.precision import Precision
+from prefstudy.engine.predict import frozen_features
 from prefstudy.engine.saved_model import SavedModel
-from prefstudy.engine.train import frozen_features, image_tensor
-from prefstudy.runs.trained import read_saved_model
-from prefstudy.workspace import Workspace
+from prefstudy.engine.train import image_tensor
 
 MAX_FEATURE_BYTES = 512 * 2**20
 """Frozen features of one source and dataset are kept up to this size; beyond, each run computes its own."""
@@ -39,35 +38,21 @@ class _Features:
 class WarmCache:
     """Image caches, transfer sources and frozen features, each loaded or computed once."""
 
-    images_loaded: dict[tuple[str, ...], ImageSet] = field(default_factory=dict)
-    sources_loaded: dict[tuple[str, str], SavedModel] = field(default_factory=dict)
+    images_loaded: dict[str, ImageSet] = field(default_factory=dict)
+    sources_loaded: dict[str, SavedModel] = field(default_factory=dict)
     features_kept: dict[tuple[Any, ...], _Features] = field(default_factory=dict)
 
-    def images(self, ws: Workspace, dataset: str) -> ImageSet:
-        """The dataset's images; read again only when its cache file changes (its name holds the content hash)."""
-        key = (str(ws.root), dataset, get_dataset(ws, dataset).cache_file)
+    def images(self, key: str, load: Callable[[], ImageSet]) -> ImageSet:
+        """Images loaded by ``load`` once per ``key``: a cache file's name, which holds its content hash."""
         if key not in self.images_loaded:
-            self.images_loaded[key] = load_images(ws, dataset)
+            self.images_loaded[key] = load()
         return self.images_loaded[key]
 
-    def images_keyed(self, key: str, load: Callable[[], ImageSet]) -> ImageSet:
-        """Images loaded by ``load`` once per ``key`` (a worker's: a cache file's name, which holds its hash)."""
-        if ("keyed", key) not in self.images_loaded:
-            self.images_loaded[("keyed", key)] = load()
-        return self.images_loaded[("keyed", key)]
-
-    def source_keyed(self, run_id: str, load: Callable[[], SavedModel]) -> SavedModel:
-        """A finished run's model loaded by ``load`` once (a scale-out worker's, read from its model file)."""
-        if ("keyed", run_id) not in self.sources_loaded:
-            self.sources_loaded[("keyed", run_id)] = load()
-        return self.sources_loaded[("keyed", run_id)]
-
-    def source(self, ws: Workspace, run_id: str) -> SavedModel:
-        """A finished run's model (finished runs do not change)."""
-        key = (str(ws.root), run_id)
-        if key not in self.sources_loaded:
-            self.sources_loaded[key] = read_saved_model(ws, run_id)
-        return self.sources_loaded[key]
+    def source(self, run_id: str, load: Callable[[], SavedModel]) -> SavedModel:
+        """A finished run's model loaded by ``load`` once (finished runs do not change)."""
+        if run_id not in self.sources_loaded:
+            self.sources_loaded[run_id] = load()
+        return self.sources_loaded[run_id]
 
     def features(
         self,

@@ -47,12 +47,24 @@ def _is_lock_conflict(error: duckdb.Error) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
-_forbidden: list[str] = []  # why this process may not open a study database (a scale-out worker)
+_forbidden: list[str] = []  # why this process may not open a study database now (a worker, a label refit)
 
 
 def forbid_databases(why: str) -> None:
     """From now on, opening a study database in this process is a bug: it raises, saying ``why``."""
     _forbidden[:] = [why]
+
+
+@contextmanager
+def forbidding_databases(why: str) -> Iterator[None]:
+    """Within the block, opening a study database is a bug (e.g. while a worker makes a run, which the
+    driver, the database's one writer, lands): it raises, saying ``why``."""
+    before = list(_forbidden)
+    _forbidden[:] = [why]
+    try:
+        yield
+    finally:
+        _forbidden[:] = before
 
 
 def _open(path: Path, timeout_s: float, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from prefstudy.config import TrainSettings
+from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.datasets.catalog import official_splits
 from prefstudy.errors import PrefstudyError
+from prefstudy.runs.orders import RunOrder
 from prefstudy.runs.prepare import DatasetSplit, labels_digest, prepare_labels
 from prefstudy.runs.record import INTERRUPTED, QUEUED, RUNNING, RunRow, finished_runs, list_runs
 from prefstudy.runs.transfer_sources import latest_source
@@ -52,6 +54,15 @@ class PlannedRun:
     @property
     def settings(self) -> TrainSettings:
         return self.run.settings
+
+    def order(self) -> RunOrder:
+        """The run to make for this planned run (due: ``todo``), from its source run when it transfers."""
+        declared = self.run.transfer
+        transfer = None
+        if declared is not None:
+            assert self.source_run is not None, "a transfer run is due only once its source is finished"
+            transfer = TransferRequest(self.source_run, declared.mode, declared.adapt)
+        return RunOrder(self.subject, self.dataset, self.settings, transfer, self.resumes)
 
 
 @dataclass(frozen=True)
@@ -227,3 +238,11 @@ def _plan_one(
         return PlannedRun(subject, run, WAITING, reason=_waiting_reason(run))
     begun = [f.id for f in interrupted.by_labels.get(key, []) if _made_for(f, run, source)]
     return PlannedRun(subject, run, TODO, source_run=source, resumes=begun[-1] if begun else None)
+
+
+def study_planner(
+    ws: Workspace, epochs: int | None = None, subjects: SubjectFilter | None = None
+) -> Callable[[], list[RunOrder]]:
+    """What `study run` hands the runner: each time it is called, the planned runs that are due now (so the
+    transfer runs whose sources one wave made are due in the next)."""
+    return lambda: [p.order() for p in plan(ws, epochs, subjects) if p.status == TODO]

@@ -203,20 +203,21 @@ class _InterruptAfterFirstEpoch:
 
 def test_an_interrupted_transfer_run_resumes_from_its_source(cli, sample_ws, two_domains):
     from prefstudy.config import TrainSettings, TransferRequest
-    from prefstudy.runs.execute import RunRequest, resume_run, start_run
+    from prefstudy.executors.runner import make_run
+    from prefstudy.runs.orders import RunOrder, resume_order
 
-    request = RunRequest(
+    request = RunOrder(
         "ann",
         "faces",
         TrainSettings(epochs=2, batch_size=32, train_size=100),
         transfer=TransferRequest(two_domains, "frozen"),
     )
     with pytest.raises(KeyboardInterrupt):
-        start_run(sample_ws, request, _InterruptAfterFirstEpoch())
+        make_run(sample_ws, request, _InterruptAfterFirstEpoch())
     with sample_ws.connect() as con:
         run_id, parent = con.execute("SELECT id, parent_run FROM runs WHERE status = 'interrupted'").fetchall()[0]
     assert parent == two_domains
-    resumed = resume_run(sample_ws, run_id)
+    resumed = make_run(sample_ws, resume_order(sample_ws, run_id))
     assert resumed["status"] == "finished" and [h["epoch"] for h in resumed["history"]] == [1, 2]
     source = torch.load(sample_ws.run_dir(two_domains) / "model.pt", weights_only=True)["state_dict"]
     tuned = torch.load(sample_ws.run_dir(run_id) / "model.pt", weights_only=True)["state_dict"]

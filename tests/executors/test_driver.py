@@ -14,7 +14,7 @@ from prefstudy.errors import PrefstudyError
 from prefstudy.executors.base import Submitted
 from prefstudy.executors.driver import Driver, DriverOptions
 from prefstudy.runs.record import FAILED, FINISHED, INTERRUPTED, QUEUED, RUNNING, check_resumable, get_run, list_runs
-from prefstudy.study.plan import ACTIVE, DONE, TODO, plan
+from prefstudy.study.plan import ACTIVE, DONE, TODO, plan, study_planner
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.simulate import simulate_subject
 
@@ -64,7 +64,7 @@ def study(_study, tmp_path):
 
 def _drive(ws, executor, retries=2):
     notes = Notes()
-    result = Driver(ws, executor, DriverOptions(retries=retries), notes).run()
+    result = Driver(ws, executor, DriverOptions(retries=retries), notes).run(study_planner(ws))
     return result, notes
 
 

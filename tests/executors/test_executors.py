@@ -24,7 +24,7 @@ from conftest import copy_study
 
 from prefstudy.executors.driver import Driver, DriverOptions
 from prefstudy.runs.record import FAILED, FINISHED, list_runs, predictions_by_run
-from prefstudy.study.plan import SubjectFilter
+from prefstudy.study.plan import SubjectFilter, study_planner
 
 pytestmark = pytest.mark.slow
 
@@ -96,16 +96,16 @@ REFERENCE = SubjectFilter(("s0[123]", "m01"))  # the in-process path makes these
 
 @pytest.fixture(scope="module")
 def in_process(_study, tmp_path_factory):
-    """The reference: the runs made by `study run` without an executor, on one thread."""
+    """The reference: the runs made by `study run` on the inline executor (in this process), on one thread."""
     import torch
 
-    from prefstudy.study.run import run_study
+    from prefstudy.executors.runner import run_orders
 
     ws = copy_study(_study, tmp_path_factory.mktemp("reference") / "study")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run_study(ws, subjects=REFERENCE)
+        run_orders(ws, study_planner(ws, subjects=REFERENCE))
     finally:
         torch.set_num_threads(threads)
     return _by_run(ws)
@@ -153,7 +153,7 @@ def _drive_killing(ws, executor, storage: Path):
     killer = threading.Thread(target=lambda: killed.update(_kill_the_marathon(storage, done)))
     killer.start()
     try:
-        result = Driver(ws, executor, DriverOptions(retries=1, storage=storage)).run()
+        result = Driver(ws, executor, DriverOptions(retries=1, storage=storage)).run(study_planner(ws))
     finally:
         done.set()
         killer.join()
@@ -213,8 +213,9 @@ def test_ray_makes_every_run_once_survives_a_killed_worker_and_matches_in_proces
             _check(ws, result, killed, in_process, expected=N_RUNS)
             # without shared storage every run directory comes back through Ray's object store
             bare = copy_study(_study, tmp_path / "bare")
-            options = DriverOptions(subjects=SubjectFilter(("s01",)))
-            result = Driver(bare, RayTasks(cpus_per_run=1), options).run()
+            result = Driver(bare, RayTasks(cpus_per_run=1), DriverOptions(retries=2)).run(
+                study_planner(bare, subjects=SubjectFilter(("s01",)))
+            )
         landed = [r["run_id"] for r in result.finished]
         assert len(landed) == 2 and not any((storage / run_id).exists() for run_id in landed)
         for key, run in _by_run(bare).items():  # s01's two runs, which the reference made too
@@ -231,9 +232,8 @@ def test_submitit_jobs_make_runs_in_arrays_and_match_in_process(_study, in_proce
 
     ws = _executor_copy(_study, tmp_path)
     jobs = SlurmJobs(ws.cache_dir / "slurm", cluster="local", runs_per_job=2, timeout_min=10)
-    options = DriverOptions(subjects=SubjectFilter(("s01",)), retries=1, storage=None)
     with jobs:
-        result = Driver(ws, jobs, options).run()
+        result = Driver(ws, jobs, DriverOptions(retries=1)).run(study_planner(ws, subjects=SubjectFilter(("s01",))))
     rows = list_runs(ws)
     assert len(result.finished) == 2 and len([r for r in rows if r.status == FINISHED]) == 2
     assert [r.subject for r in rows if r.status == FAILED] == ["s01"]

@@ -44,19 +44,19 @@ def test_a_worker_loads_each_dataset_and_source_once_for_every_run_it_is_given()
     loads = []
     warm = WarmCache()
     for _ in range(3):
-        warm.images_keyed("fm-abc123.npy", lambda: loads.append("images") or "pixels")
-        warm.source_keyed("crowd-run", lambda: loads.append("source") or "model")
-    warm.images_keyed("faces-def456.npy", lambda: loads.append("images") or "faces")
+        warm.images("fm-abc123.npy", lambda: loads.append("images") or "pixels")
+        warm.source("crowd-run", lambda: loads.append("source") or "model")
+    warm.images("faces-def456.npy", lambda: loads.append("images") or "faces")
     assert loads == ["images", "source", "images"]
 
 
 @pytest.mark.parametrize(
     ("executor", "options", "message"),
     [
-        ("nope", ExecutorOptions(), "unknown executor 'nope'; choose from local, ray, slurm"),
+        ("nope", ExecutorOptions(), "unknown executor 'nope'; registered: inline, local, ray, slurm"),
         ("local", ExecutorOptions(partition="gpu"), "--partition is for --executor slurm, not local"),
         ("ray", ExecutorOptions(workers=2), "--workers is for --executor local, not ray"),
-        (None, ExecutorOptions(storage="/x"), "--storage is for --executor ray or slurm"),
+        ("inline", ExecutorOptions(storage="/x"), "--storage is for --executor ray or slurm, not inline"),
         ("slurm", ExecutorOptions(cluster="pbs"), "--cluster must be slurm or local, not 'pbs'"),
     ],
 )

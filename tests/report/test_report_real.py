@@ -44,8 +44,9 @@ FACES = train_settings(backbone="paper-vgg:small", epochs=1, batch_size=32, sche
 def real_study(_sample_study: Path, lfw_dir: Path, tmp_path_factory):
     from prefstudy.config import TransferRequest
     from prefstudy.datasets.catalog import add_dataset
+    from prefstudy.executors.runner import make_run
     from prefstudy.explain.service import explain_run
-    from prefstudy.runs.execute import RunRequest, start_run
+    from prefstudy.runs.orders import RunOrder
     from prefstudy.subjects.simulate import simulate_subject
 
     ws = copy_study(_sample_study, tmp_path_factory.mktemp("report-real") / "study")
@@ -54,9 +55,9 @@ def real_study(_sample_study: Path, lfw_dir: Path, tmp_path_factory):
         simulate_subject(ws, name, "fm", fm_rule, noise=noise, repeat=repeat, seed=seed, limit=400)
         simulate_subject(ws, name, "faces", face_rule, noise=noise, repeat=repeat, seed=seed)
     for name, *_ in SUBJECTS:
-        source = start_run(ws, RunRequest(name, "fm", SETTINGS))["run_id"]
-        start_run(ws, RunRequest(name, "faces", FACES))
-        start_run(ws, RunRequest(name, "faces", FACES, transfer=TransferRequest(source, "finetune")))
+        source = make_run(ws, RunOrder(name, "fm", SETTINGS))["run_id"]
+        make_run(ws, RunOrder(name, "faces", FACES))
+        make_run(ws, RunOrder(name, "faces", FACES, transfer=TransferRequest(source, "finetune")))
     explained = next(r for r in collect(ws, subjects="ann").runs if r.dataset == "faces" and r.transfer is None)
     explain_run(ws, explained.run_id, n=4, out=ws.root / "explained")
     return ws

@@ -9,8 +9,9 @@ from conftest import TRAINED_RUNS, Cli
 
 from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.errors import PrefstudyError
+from prefstudy.executors.runner import make_run
 from prefstudy.progress import SilentReporter
-from prefstudy.runs.execute import RunRequest, resume_run, start_run
+from prefstudy.runs.orders import RunOrder, resume_order
 from prefstudy.runs.record import run_result
 from prefstudy.subjects.simulate import simulate_subject
 
@@ -60,7 +61,13 @@ def test_model2_run_records_the_papers_tables_and_predictions(trained_study):
     assert tp == out["metrics"]["test"]["tp"]
     run_dir = ws.run_dir(run_id)
     # Checkpoints live while a run trains; a finished run keeps its selected weights only.
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "model.pt", "result.json", "predictions.parquet"}
+    assert {p.name for p in run_dir.iterdir()} == {
+        "config.json",
+        "worker.json",
+        "model.pt",
+        "result.json",
+        "predictions.parquet",
+    }
     assert json.loads((run_dir / "result.json").read_text()) == out  # the run directory holds what DuckDB holds
     exported = duckdb.sql(f"SELECT item_idx, key, split, label, p_preferred FROM '{run_dir / 'predictions.parquet'}'")
     rows = sorted(exported.fetchall())
@@ -74,9 +81,9 @@ def test_model2_run_records_the_papers_tables_and_predictions(trained_study):
 @pytest.mark.slow
 def test_the_same_seed_gives_the_same_split_and_metrics(alice_ws):
     settings = TrainSettings(epochs=1, batch_size=64, seed=5)
-    a = start_run(alice_ws, RunRequest("alice", "fm", settings))
-    b = start_run(alice_ws, RunRequest("alice", "fm", settings))
-    c = start_run(alice_ws, RunRequest("alice", "fm", settings.replace(seed=6)))
+    a = make_run(alice_ws, RunOrder("alice", "fm", settings))
+    b = make_run(alice_ws, RunOrder("alice", "fm", settings))
+    c = make_run(alice_ws, RunOrder("alice", "fm", settings.replace(seed=6)))
     assert a["metrics"] == b["metrics"]
     assert _predictions(alice_ws, a["run_id"]) == _predictions(alice_ws, b["run_id"])
     split_a = [p[1] for p in _predictions(alice_ws, a["run_id"])]
@@ -104,20 +111,20 @@ class _InterruptAfter:
 @pytest.mark.slow
 def test_resume_continues_from_the_checkpoint_to_the_same_result(alice_ws):
     settings = TrainSettings(epochs=2, batch_size=32, seed=2)
-    whole = start_run(alice_ws, RunRequest("alice", "fm", settings))
+    whole = make_run(alice_ws, RunOrder("alice", "fm", settings))
     with pytest.raises(KeyboardInterrupt):
-        start_run(alice_ws, RunRequest("alice", "fm", settings), _InterruptAfter(epoch=1))
+        make_run(alice_ws, RunOrder("alice", "fm", settings), _InterruptAfter(epoch=1))
     with alice_ws.connect() as con:
         run_id, status = con.execute("SELECT id, status FROM runs WHERE status != 'finished'").fetchall()[0]
     assert status == "interrupted"
-    resumed = resume_run(alice_ws, run_id, SilentReporter())
+    resumed = make_run(alice_ws, resume_order(alice_ws, run_id), SilentReporter())
     assert resumed["status"] == "finished" and [h["epoch"] for h in resumed["history"]] == [1, 2]
     assert resumed["metrics"] == whole["metrics"]
     p_whole = np.array([p[3] for p in _predictions(alice_ws, whole["run_id"])])
     p_resumed = np.array([p[3] for p in _predictions(alice_ws, run_id)])
     np.testing.assert_allclose(p_resumed, p_whole, atol=1e-6)
     with pytest.raises(PrefstudyError, match="already finished"):
-        resume_run(alice_ws, run_id)
+        make_run(alice_ws, resume_order(alice_ws, run_id))
 
 
 @pytest.mark.slow
@@ -175,8 +182,10 @@ def test_bad_run_requests_are_one_clear_error(trained_study, args, message):
 
 @pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_a_run_builds_its_model_once_and_a_transfer_loads_its_source_once(trained_copy, monkeypatch):
-    import prefstudy.engine.surgery as transfer_module
-    import prefstudy.runs.execute as execute
+    import prefstudy.engine.build as build
+    import prefstudy.engine.surgery as surgery
+    from prefstudy.executors import worker
+    from prefstudy.runs.warm import WarmCache
 
     calls = {"build": 0, "source": 0}
 
@@ -187,9 +196,10 @@ def test_a_run_builds_its_model_once_and_a_transfer_loads_its_source_once(traine
 
         return wrapper
 
-    monkeypatch.setattr(execute, "create_backbone", counted("build", execute.create_backbone))
-    monkeypatch.setattr(transfer_module, "create_backbone", counted("build", transfer_module.create_backbone))
-    monkeypatch.setattr(execute, "read_saved_model", counted("source", execute.read_saved_model))
+    monkeypatch.setattr(build, "create_backbone", counted("build", build.create_backbone))
+    monkeypatch.setattr(surgery, "create_backbone", counted("build", surgery.create_backbone))
+    monkeypatch.setattr(worker, "load_saved_model", counted("source", worker.load_saved_model))
+    monkeypatch.setattr(worker, "WARM", WarmCache())  # nothing loaded by earlier tests
     cli = Cli(trained_copy.root)
     out = cli.json(
         "run",
@@ -209,9 +219,7 @@ def test_a_run_builds_its_model_once_and_a_transfer_loads_its_source_once(traine
     assert out["metrics"]["train"]["n"] + out["metrics"]["test"]["n"] == 400
     source = out["run_id"]
     same_split = TrainSettings(protocol="model1")  # as the source's: the same seed and fractions
-    zero_shot = start_run(
-        trained_copy, RunRequest("bob", "fm", same_split, transfer=TransferRequest(source, "zero-shot"))
-    )
+    zero_shot = make_run(trained_copy, RunOrder("bob", "fm", same_split, transfer=TransferRequest(source, "zero-shot")))
     assert calls == {"build": 2, "source": 1}
     assert zero_shot["epochs"] == 0 and zero_shot["best_epoch"] is None
     assert zero_shot["backbone"] == "paper-vgg:small"  # a transfer keeps its source's backbone

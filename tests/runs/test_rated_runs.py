@@ -7,8 +7,9 @@ from conftest import RATED_ITEMS, Cli
 
 from prefstudy.config import TrainSettings, TransferRequest
 from prefstudy.errors import PrefstudyError
+from prefstudy.executors.runner import make_run
 from prefstudy.metrics import spearman
-from prefstudy.runs.execute import RunRequest, start_run
+from prefstudy.runs.orders import RunOrder
 from prefstudy.runs.record import predictions
 from prefstudy.runs.transfer_sources import check_no_leak, resolve_source
 from prefstudy.splits import TEST, item_test_mask
@@ -62,12 +63,12 @@ def test_the_consensus_is_the_raters_mean_and_making_it_again_changes_nothing(ra
 
 def test_a_rated_subject_below_the_minimums_is_refused_in_one_line(rated_ws):
     with pytest.raises(PrefstudyError, match=r"rated subject 'flat' has 0 usable label\(s\), fewer than 20"):
-        start_run(rated_ws, RunRequest("flat", "fm", TrainSettings(**QUICK)))
+        make_run(rated_ws, RunOrder("flat", "fm", TrainSettings(**QUICK)))
 
 
 def test_a_rated_run_records_spearman_over_its_test_items_ties_included(rated_ws):
     ws = rated_ws
-    result = start_run(ws, RunRequest("r1", "fm", TrainSettings(**QUICK, split_by="item")))
+    result = make_run(ws, RunOrder("r1", "fm", TrainSettings(**QUICK, split_by="item")))
     rows = predictions(ws, result["run_id"])
     ratings = ratings_of(ws, "r1", "fm")
     assert len(rows) == RATED_ITEMS  # every rated item: answered ones and ties
@@ -110,15 +111,15 @@ def test_personal_folds_start_from_the_populations_and_never_test_what_it_learne
 def test_a_source_that_trained_on_the_test_items_is_refused(rated_ws):
     ws = rated_ws
     per_subject = TrainSettings(**QUICK)  # each subject's own split: the crowd's training items are r1's test items
-    crowd = start_run(ws, RunRequest("crowd", "fm", per_subject))
+    crowd = make_run(ws, RunOrder("crowd", "fm", per_subject))
     with pytest.raises(PrefstudyError, match=r"learned from \d+ of this run's test items"):
-        start_run(ws, RunRequest("r1", "fm", per_subject, transfer=TransferRequest(crowd["run_id"])))
+        make_run(ws, RunOrder("r1", "fm", per_subject, transfer=TransferRequest(crowd["run_id"])))
     with pytest.raises(PrefstudyError, match="on the same dataset needs --split-by item"):
         resolve_source(ws, "subject:crowd", "fm", per_subject)
     item_split = TrainSettings(**QUICK, split_by="item")
     with pytest.raises(PrefstudyError, match="no finished run on 'fm' with this item split"):
         resolve_source(ws, "subject:crowd", "fm", item_split)
-    shared = start_run(ws, RunRequest("crowd", "fm", item_split))
+    shared = make_run(ws, RunOrder("crowd", "fm", item_split))
     assert resolve_source(ws, "subject:crowd", "fm", item_split) == shared["run_id"]
     r1_test = {p.item_idx for p in predictions(ws, shared["run_id"]) if p.split == TEST}
     check_no_leak(ws, shared["run_id"], "fm", r1_test)  # the same split: nothing learned from them
@@ -134,16 +135,21 @@ def test_ratings_turn_into_answers_by_the_raters_own_median(rated_ws):
 
 
 @pytest.mark.slow
-def test_warm_runs_share_images_sources_and_frozen_features_without_changing_results(rated_ws):
+def test_warm_runs_share_images_sources_and_frozen_features_without_changing_results(rated_ws, monkeypatch):
+    from prefstudy.executors import worker
     from prefstudy.runs.warm import WarmCache
 
     ws = rated_ws
     settings = TrainSettings(**{**QUICK, "epochs": 2}, split_by="item")
-    crowd = start_run(ws, RunRequest("crowd", "fm", settings))
+    crowd = make_run(ws, RunOrder("crowd", "fm", settings))
     frozen = TransferRequest(crowd["run_id"], "frozen")
     warm = WarmCache()
-    hot = [start_run(ws, RunRequest(r, "fm", settings, transfer=frozen), warm=warm) for r in ("r1", "r6")]
-    cold = [start_run(ws, RunRequest(r, "fm", settings, transfer=frozen)) for r in ("r1", "r6")]
+    monkeypatch.setattr(worker, "WARM", warm)  # what the process's runs share
+    hot = [make_run(ws, RunOrder(r, "fm", settings, transfer=frozen)) for r in ("r1", "r6")]
+    cold = []
+    for r in ("r1", "r6"):
+        monkeypatch.setattr(worker, "WARM", WarmCache())  # a process of its own
+        cold.append(make_run(ws, RunOrder(r, "fm", settings, transfer=frozen)))
     assert len(warm.images_loaded) == len(warm.sources_loaded) == len(warm.features_kept) == 1
     (kept,) = warm.features_kept.values()
     assert kept.done.sum() == RATED_ITEMS  # each rated item's features computed once, for both raters
