@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from prefstudy.splits import TEST, TRAIN, VALIDATION
+
 
 @dataclass(frozen=True)
 class Confusion:
@@ -41,7 +43,7 @@ def confusion_by_split(split: np.ndarray, truth: np.ndarray, p_preferred: np.nda
     """The confusion counts of each split present, the model saying preferred where ``p_preferred > 0.5``."""
     split = np.asarray(split, dtype=object)
     predicted = np.asarray(p_preferred) > 0.5
-    names = ("train", "validation", "test")  # 'unused' items (a train-size limit) are not scored
+    names = (TRAIN, VALIDATION, TEST)  # 'unused' items (a train-size limit) are not scored
     return {name: confusion(truth[split == name], predicted[split == name]) for name in names if np.any(split == name)}
 
 
@@ -78,7 +80,7 @@ def rank_scores_by_split(split: np.ndarray, rating: np.ndarray, p_preferred: np.
     """Spearman's rho per split present (ties included; 'unused' items are not scored)."""
     split = np.asarray(split, dtype=object)
     out = {}
-    for name in ("train", "validation", "test"):
+    for name in (TRAIN, VALIDATION, TEST):
         chosen = split == name
         if np.any(chosen):
             out[name] = RankScore(

@@ -101,8 +101,8 @@ def label(
     if dataset is None:
         typer.echo(ctx.get_help())
         raise PrefstudyError("give --dataset to label (see `prefstudy data list`)")
-    from prefstudy.labeler.app import LabelOptions
     from prefstudy.labeler.launch import check_enrol, open_enrolment, start_labelling
+    from prefstudy.labeler.options import LabelOptions
 
     check_enrol(enrol, subject, participant_param=participant_param, max_subjects=max_subjects, join_rate=join_rate)
     options = LabelOptions(

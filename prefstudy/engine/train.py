@@ -34,6 +34,7 @@ from prefstudy.engine.schedule import StepPlan, learning_rate, plan_steps, stops
 from prefstudy.errors import PrefstudyError
 from prefstudy.files import atomic_path
 from prefstudy.progress import Reporter
+from prefstudy.splits import TEST, TRAIN, VALIDATION
 
 
 @dataclass
@@ -426,11 +427,11 @@ def image_tensor(images: np.ndarray) -> torch.Tensor:
 def as_train_data(images: np.ndarray, preferred: np.ndarray, split: np.ndarray) -> TrainData:
     """Wrap (N, H, W, C) uint8 images, answers and per-item splits as tensors for :func:`fit`."""
     tensor = image_tensor(images)
-    positions = {name: torch.from_numpy(np.flatnonzero(split == name)) for name in ("train", "validation", "test")}
+    positions = {name: torch.from_numpy(np.flatnonzero(split == name)) for name in (TRAIN, VALIDATION, TEST)}
     return TrainData(
         images=tensor,
         labels=torch.from_numpy(preferred.astype(np.int64)),
-        train=positions["train"],
-        validation=positions["validation"] if len(positions["validation"]) else None,
-        test=positions["test"],
+        train=positions[TRAIN],
+        validation=positions[VALIDATION] if len(positions[VALIDATION]) else None,
+        test=positions[TEST],
     )

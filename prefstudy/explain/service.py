@@ -35,6 +35,7 @@ from prefstudy.files import writable_dir
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.record import Prediction, predictions
 from prefstudy.runs.trained import read_saved_model
+from prefstudy.splits import TEST
 from prefstudy.subjects.labels import label_regions
 from prefstudy.subjects.regions import Region, region_share
 from prefstudy.workspace import Workspace
@@ -165,7 +166,7 @@ def explain_run(
     target = Path(out) if out else ws.run_dir(run_id) / "explain" / _safe(layer_name)
     files = _draw(explained, images, wanted, n, target, report)
     write_explanations(ws, run_id, layer_name, top, [_row(e) for e in explained], files)
-    test = [e for e in explained if e.split == "test"]
+    test = [e for e in explained if e.split == TEST]
     return ExplainResult(
         run_id=run_id,
         layer=layer_name,
@@ -192,7 +193,7 @@ def _chosen(predicted_items: list[Prediction], wanted: set[int], keys: np.ndarra
     if missing:
         raise PrefstudyError(f"item(s) {sorted(keys[i] for i in missing)[:3]} were not labelled in this run")
     # A rated subject's ties have no answer to explain or to agree with: they are left out.
-    return [p for p in predicted_items if p.label is not None and (p.split == "test" or p.item_idx in wanted)]
+    return [p for p in predicted_items if p.label is not None and (p.split == TEST or p.item_idx in wanted)]
 
 
 def _maps(
@@ -238,7 +239,7 @@ def _draw(
     to_draw: dict[int, Explained] = {e.item_idx: e for e in explained if e.item_idx in wanted}
     sheets = []
     for name, answer, correct in GROUPS:
-        group = [e for e in explained if e.split == "test" and e.label == answer and (e.predicted == answer) == correct]
+        group = [e for e in explained if e.split == TEST and e.label == answer and (e.predicted == answer) == correct]
         sample = [group[i] for i in sorted(rng.permutation(len(group))[:n])]
         to_draw.update({e.item_idx: e for e in sample})
         sheets.append((f"{name}-{'correct' if correct else 'wrong'}", sample))

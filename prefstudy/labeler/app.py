@@ -38,11 +38,11 @@ from prefstudy.labeler import join, routes
 from prefstudy.labeler.context import LabelContext
 from prefstudy.labeler.enrol import OpenEnrolment
 from prefstudy.labeler.guards import MAX_BODY, BodyLimit, LoopbackHosts
-from prefstudy.labeler.options import LabelOptions, check_complete_url
+from prefstudy.labeler.options import LabelOptions
 from prefstudy.labeler.store import TrialRejected
 from prefstudy.workspace import Workspace
 
-__all__ = ["LabelOptions", "check_complete_url", "create_app"]
+__all__ = ["create_app"]
 
 
 @asynccontextmanager

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from prefstudy.datasets.catalog import get_dataset
 from prefstudy.errors import PrefstudyError
-from prefstudy.labeler.app import LabelOptions
 from prefstudy.labeler.enrol import DEFAULT_PARAM, DEFAULT_PER_MINUTE, OpenEnrolment
+from prefstudy.labeler.options import LabelOptions
 from prefstudy.labeler.server import serve
 from prefstudy.workspace import Workspace
 

@@ -11,11 +11,12 @@ import uvicorn
 
 from prefstudy.errors import PrefstudyError
 from prefstudy.labeler import LOOPBACK
-from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.app import create_app
 from prefstudy.labeler.enrol import OpenEnrolment
 from prefstudy.labeler.enrolments import enrolments
 from prefstudy.labeler.guards import is_loopback
 from prefstudy.labeler.links import link_token
+from prefstudy.labeler.options import LabelOptions
 from prefstudy.subjects.roster import HUMAN, ensure_subject, human_subjects
 from prefstudy.workspace import Workspace
 

@@ -184,7 +184,7 @@ def answer_through_kills(
     import httpx
 
     from prefstudy.datasets.catalog import load_images
-    from prefstudy.labeler.app import LabelOptions
+    from prefstudy.labeler.options import LabelOptions
     from prefstudy.labeler.trial_plan import TrialPlan
     from prefstudy.subjects.roster import add_subject
 

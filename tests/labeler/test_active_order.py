@@ -21,8 +21,9 @@ from prefstudy.datasets.catalog import get_dataset
 from prefstudy.env import REFIT_GATE_ENV
 from prefstudy.labeler import orders
 from prefstudy.labeler.active_plan import ActivePlan
-from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.app import create_app
 from prefstudy.labeler.links import link_token
+from prefstudy.labeler.options import LabelOptions
 from prefstudy.labeler.orders import LabelOrder, resolve_start, stored_order
 from prefstudy.labeler.refits import refit_dir
 from prefstudy.labeler.trial_plan import load_state

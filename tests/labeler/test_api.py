@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from prefstudy.datasets.catalog import add_dataset, load_images
-from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.app import create_app
 from prefstudy.labeler.links import link_token, new_session
+from prefstudy.labeler.options import LabelOptions
 from prefstudy.labeler.trial_plan import TIMEOUT_GAP
 from prefstudy.studyfile import DatasetSpec
 from prefstudy.subjects.roster import add_subject

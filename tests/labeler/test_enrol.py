@@ -17,9 +17,10 @@ from conftest import Cli, copy_study, one_duckdb
 from fastapi.testclient import TestClient
 from harness import serve, servers  # noqa: F401
 
-from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.app import create_app
 from prefstudy.labeler.enrol import OpenEnrolment, RateLimit
 from prefstudy.labeler.links import link_token
+from prefstudy.labeler.options import LabelOptions
 from prefstudy.subjects.roster import add_subject
 
 pytestmark = pytest.mark.usefixtures("shared_instance")  # each test's study stays open: see tests/conftest.py

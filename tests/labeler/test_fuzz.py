@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from prefstudy.labeler.app import LabelOptions, create_app
+from prefstudy.labeler.app import create_app
 from prefstudy.labeler.links import link_token, new_session
+from prefstudy.labeler.options import LabelOptions
 from prefstudy.subjects.roster import add_subject
 
 N_ITEMS = 10_000  # the sample dataset's images
