@@ -243,3 +243,42 @@ def test_submitit_jobs_make_runs_in_arrays_and_match_in_process(_study, in_proce
     for key, run in _by_run(ws).items():
         np.testing.assert_array_equal(run["split"], in_process[key]["split"])
         assert np.max(np.abs(run["p"] - in_process[key]["p"])) <= TOLERANCE
+
+
+def test_run_makes_a_subjects_folds_on_a_local_pool_as_inline(_study, tmp_path):
+    """`prefstudy run --folds 3` on `--executor local --workers 2` (one thread a run) and inline (one thread):
+    the same three runs, the same splits, predictions within 1e-6."""
+    import torch
+    from conftest import Cli
+
+    args = ("run", "--subject", "m01", "--dataset", "fm", "--split-by", "item", "--folds", "3", "--protocol", "model1")
+    args += ("--epochs", "1", "--backbone", "paper-vgg:small", "--batch-size", "32", "--precision", "fp32")
+    made = {}
+    for way, extra in (("inline", ()), ("local", ("--executor", "local", "--workers", "2", "--cpus-per-run", "1"))):
+        ws = copy_study(_study, tmp_path / way)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            out = Cli(ws.root).json(*args, *extra)
+        finally:
+            torch.set_num_threads(threads)
+        assert [r["subject"] for r in out["runs"]] == ["m01"] * 3
+        assert {r["run_id"]: r["status"] for r in out["runs"]} == {r.id: r.status for r in list_runs(ws)}
+        assert {r.executor for r in list_runs(ws)} == {way}
+        made[way] = _by_fold(ws)
+    assert made["inline"].keys() == made["local"].keys() and len(made["inline"]) == 3
+    for key, reference in made["inline"].items():
+        np.testing.assert_array_equal(made["local"][key]["split"], reference["split"])
+        assert np.max(np.abs(made["local"][key]["p"] - reference["p"])) <= TOLERANCE, key
+
+
+def _by_fold(ws) -> dict[int, dict]:
+    rows = [r for r in list_runs(ws) if r.status == FINISHED]
+    made = predictions_by_run(ws, [r.id for r in rows])
+    return {
+        r.settings["fold"]: {
+            "split": np.array([p.split for p in made[r.id]]),
+            "p": np.array([p.p_preferred for p in made[r.id]]),
+        }
+        for r in rows
+    }
