@@ -135,13 +135,18 @@ class Driver:
         """Make every run ``planner`` orders, wave after wave; returns what was made and what failed."""
         attempted: set[RunOrder] = set()
         try:
-            self._reattach()
+            first = True
             while True:
-                todo = [order for order in planner() if order not in attempted]
+                with self.ws.connect():  # one connection to plan a wave and queue it
+                    if first:
+                        self._reattach()
+                        first = False
+                    todo = [order for order in planner() if order not in attempted]
+                    if todo:
+                        self._queue(todo)
                 if not todo and not self._out:
                     return self.result
                 attempted.update(todo)
-                self._queue(todo)
                 while self._pending or self._out:
                     self._step()
         except KeyboardInterrupt:
@@ -156,14 +161,18 @@ class Driver:
             raise
 
     def _step(self) -> None:
-        self._hand_out()
-        self._mark_started()  # e.g. the inline executor's run, which starts as the driver waits for it
+        # What goes out, and what started (the inline executor's run starts as the driver waits for it), is
+        # recorded before the wait, on one connection, opened only when there is something to record.
+        if (self._pending and self._free()) or self._newly_started():
+            with self.ws.connect():
+                self._hand_out()
+                self._mark_started()
         returned = self.executor.wait(self._out, POLL_SECONDS)
         for done, _ in returned:
             self._out.remove(done)
-        self._hand_out()  # free workers take their next run before this step's records are written
         # One connection for the step's records, none while waiting: `study status` reads in between.
         with self.ws.connect():
+            self._hand_out()  # free workers take their next run before this step's records are written
             self._mark_started()
             landing: list[Outcome] = []
             for done, outcome in returned:
@@ -171,8 +180,15 @@ class Driver:
             self._land(landing)
         self._show()
 
+    def _free(self) -> int:
+        """Batches the executor takes now."""
+        return len(self._pending) if self.executor.slots is None else self.executor.slots - len(self._out)
+
+    def _newly_started(self) -> set[str]:
+        return {r for s in self._out if self.executor.started(s) for r in s.run_ids} - self._running
+
     def _hand_out(self) -> None:
-        free = len(self._pending) if self.executor.slots is None else self.executor.slots - len(self._out)
+        free = self._free()
         if free <= 0 or not self._pending:
             return
         size = self.executor.runs_per_batch
@@ -183,7 +199,7 @@ class Driver:
         mark_submitted(self.ws, {run_id: s.job_id for s in submitted for run_id in s.run_ids})
 
     def _mark_started(self) -> None:
-        started = {r for s in self._out if self.executor.started(s) for r in s.run_ids} - self._running
+        started = self._newly_started()
         if started:
             mark_runs(self.ws, started, RUNNING)
             self._running |= started
