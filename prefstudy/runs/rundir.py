@@ -15,7 +15,7 @@ import numpy as np
 
 from prefstudy.errors import PrefstudyError
 from prefstudy.files import atomic_path, write_json_atomically
-from prefstudy.store import memory_connection, sql_path
+from prefstudy.store import memory_cursor, sql_path
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ class RunDir:
             "rating": np.full(n, np.nan) if rating is None else np.asarray(rating, dtype=np.float64),
         }
         # An in-memory DuckDB writes the Parquet file: the study database is not opened.
-        with atomic_path(self.predictions) as tmp, memory_connection() as con:
+        with atomic_path(self.predictions) as tmp, memory_cursor() as con:
             con.register("run_predictions", columns)
             con.execute(
                 "COPY (SELECT item_idx, key, split, label::BOOLEAN AS label, p_preferred, "
@@ -122,7 +122,7 @@ class RunDir:
 
     def read_prediction_keys(self) -> list[tuple[int, str]]:
         """(item index, item key) of every prediction in the directory."""
-        with memory_connection() as con:
+        with memory_cursor() as con:
             return con.execute(
                 f"SELECT item_idx, key FROM read_parquet('{sql_path(self.predictions)}') ORDER BY item_idx"
             ).fetchall()
