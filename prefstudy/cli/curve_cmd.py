@@ -43,42 +43,56 @@ def _print_summary(summary: list[dict]) -> None:
         )
 
 
-def curve(
-    subject: Annotated[str | None, typer.Option("--subject", "-s", help="The subject whose labels to replay.")] = None,
-    all_subjects: Annotated[
-        bool, typer.Option("--all-subjects", help="Every subject with labels on the dataset (consensus aside).")
-    ] = False,
-    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset the labels are on.")] = None,
-    order: Annotated[
-        str, typer.Option(help="Comma list of orders the labels are chosen in: random, uncertainty, diverse.")
-    ] = "random,uncertainty,diverse",
-    start: Annotated[
-        str,
-        typer.Option(help="Comma list of starts: scratch, transfer:RUN (its features, a new head), population:RUN."),
-    ] = "scratch",
-    budgets: Annotated[
-        str | None,
-        typer.Option(
-            help="Comma list of label budgets, e.g. 50,100,200,400. Each step adds the labels up to the next budget, "
-            "chosen with the model fitted at the current budget; a model is fitted afresh at each budget."
-        ),
-    ] = None,
-    seeds: Annotated[int, bounded(COUNT, "--seeds", help="Seeds 0..N-1 (random choices, k-means, model init).")] = 3,
-    explore: Annotated[
-        float, bounded(SHARE, "--explore", help="The random share of each step of uncertainty and diverse.")
-    ] = 0.2,
-    epochs: Annotated[int, bounded(COUNT, "--epochs", help="Training epochs of each fit.")] = 10,
-    batch_size: Annotated[int, bounded(COUNT, "--batch-size", help="Images per batch.")] = _DEFAULTS.batch_size,
-    lr: Annotated[float, bounded(POSITIVE, "--lr", help="Adam learning rate.")] = _DEFAULTS.lr,
-    backbone: Annotated[str, typer.Option(help="Backbone of scratch fits (a start run keeps its own).")] = (
-        _DEFAULTS.backbone
+CurveSubjectOption = Annotated[str | None, typer.Option("--subject", "-s", help="The subject whose labels to replay.")]
+CurveAllSubjectsOption = Annotated[
+    bool, typer.Option("--all-subjects", help="Every subject with labels on the dataset (consensus aside).")
+]
+CurveDatasetOption = Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset the labels are on.")]
+CurveOrderOption = Annotated[
+    str, typer.Option(help="Comma list of orders the labels are chosen in: random, uncertainty, diverse.")
+]
+CurveStartOption = Annotated[
+    str,
+    typer.Option(help="Comma list of starts: scratch, transfer:RUN (its features, a new head), population:RUN."),
+]
+CurveBudgetsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma list of label budgets, e.g. 50,100,200,400. Each step adds the labels up to the next budget, "
+        "chosen with the model fitted at the current budget; a model is fitted afresh at each budget."
     ),
-    split_seed: Annotated[
-        int, bounded(SEED, "--split-seed", help="Seed of the dataset-level item split that picks the test items.")
-    ] = _DEFAULTS.seed,
-    test_fraction: Annotated[
-        float, bounded(OPEN_FRACTION, "--test-fraction", help="Test share of the dataset's items.")
-    ] = _DEFAULTS.test_fraction,
+]
+CurveSeedsOption = Annotated[int, bounded(COUNT, "--seeds", help="Seeds 0..N-1 (random choices, k-means, model init).")]
+CurveExploreOption = Annotated[
+    float, bounded(SHARE, "--explore", help="The random share of each step of uncertainty and diverse.")
+]
+CurveEpochsOption = Annotated[int, bounded(COUNT, "--epochs", help="Training epochs of each fit.")]
+CurveBatchSizeOption = Annotated[int, bounded(COUNT, "--batch-size", help="Images per batch.")]
+CurveLrOption = Annotated[float, bounded(POSITIVE, "--lr", help="Adam learning rate.")]
+CurveBackboneOption = Annotated[str, typer.Option(help="Backbone of scratch fits (a start run keeps its own).")]
+CurveSplitSeedOption = Annotated[
+    int, bounded(SEED, "--split-seed", help="Seed of the dataset-level item split that picks the test items.")
+]
+CurveTestFractionOption = Annotated[
+    float, bounded(OPEN_FRACTION, "--test-fraction", help="Test share of the dataset's items.")
+]
+
+
+def curve(
+    subject: CurveSubjectOption = None,
+    all_subjects: CurveAllSubjectsOption = False,
+    dataset: CurveDatasetOption = None,
+    order: CurveOrderOption = "random,uncertainty,diverse",
+    start: CurveStartOption = "scratch",
+    budgets: CurveBudgetsOption = None,
+    seeds: CurveSeedsOption = 3,
+    explore: CurveExploreOption = 0.2,
+    epochs: CurveEpochsOption = 10,
+    batch_size: CurveBatchSizeOption = _DEFAULTS.batch_size,
+    lr: CurveLrOption = _DEFAULTS.lr,
+    backbone: CurveBackboneOption = (_DEFAULTS.backbone),
+    split_seed: CurveSplitSeedOption = _DEFAULTS.seed,
+    test_fraction: CurveTestFractionOption = _DEFAULTS.test_fraction,
     device: DeviceOption = "auto",
     precision: PrecisionOption = "auto",
     study: StudyOption = None,

@@ -21,78 +21,101 @@ app = typer.Typer(
 )
 
 
+LabelDatasetOption = Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset to label.")]
+LabelSubjectOption = Annotated[
+    str | None, typer.Option("--subject", "-s", help="Who labels (added if new); default: every person.")
+]
+LabelDeadlineOption = Annotated[
+    float, bounded(SECONDS, "--deadline", help="Seconds per image; 0 = no deadline. The paper: 1.")
+]
+LabelBlockOption = Annotated[int, bounded(COUNT, "--block", help="Trials per block, with a break between blocks.")]
+LabelMarkReasonOption = Annotated[
+    str, typer.Option(help="Ask for a box over what drove the choice: always, sometimes or never.")
+]
+LabelRepeatOption = Annotated[
+    float, bounded(REPEAT, "--repeat", help="Hidden fraction of images shown again (test-retest).")
+]
+LabelLimitOption = Annotated[int | None, bounded(COUNT, "--limit", help="Label only the first N images of the order.")]
+LabelFixationOption = Annotated[
+    float, bounded(FIXATION_S, "--fixation", help="Seconds of the fixation cross before each image.")
+]
+LabelHostOption = Annotated[str, typer.Option(help="Listen here; 0.0.0.0 serves other machines (secret links).")]
+LabelPortOption = Annotated[int, bounded(PORT_OR_ANY, "--port", help="The port; 0 picks a free one.")]
+LabelNoBrowserOption = Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")]
+LabelEnrolOption = Annotated[
+    str,
+    typer.Option(
+        help="links: the study's people, each through a secret link; "
+        "open: one public join link, where participants enrol themselves (Prolific, MTurk)."
+    ),
+]
+LabelParticipantParamOption = Annotated[
+    str | None,
+    typer.Option(help="With --enrol open: the join link's query parameter carrying the participant's id."),
+]
+LabelMaxSubjectsOption = Annotated[
+    int | None, bounded(COUNT, "--max-subjects", help="With --enrol open: enrol at most N participants.")
+]
+LabelJoinRateOption = Annotated[
+    int | None,
+    bounded(COUNT, "--join-rate", help="With --enrol open: new participants per minute from one address."),
+]
+LabelTrialsOption = Annotated[
+    int | None, bounded(COUNT, "--trials", help="Each subject is done after N answers (misses not counted).")
+]
+LabelCompleteUrlOption = Annotated[
+    str | None, typer.Option(help="Where the page sends a subject who is done, e.g. the platform's completion URL.")
+]
+LabelOrderOption = Annotated[
+    str,
+    typer.Option(
+        help="What each subject sees next: random; uncertainty (what their newest model is least sure of); "
+        "diverse (from clusters of image features, so the first labels cover the domain). "
+        "A subject keeps the order they began in."
+    ),
+]
+LabelExploreOption = Annotated[
+    float,
+    bounded(SHARE, "--explore", help="With uncertainty or diverse: the share of random images mixed in."),
+]
+LabelRefitEveryOption = Annotated[
+    int,
+    bounded(COUNT, "--refit-every", help="With uncertainty: retrain the subject's model every N answers."),
+]
+LabelStartOption = Annotated[
+    str,
+    typer.Option(
+        help="With uncertainty or diverse, the model to start from: auto (the population's, else the "
+        "subject's on another dataset, else none), scratch, or a run id."
+    ),
+]
+
+
 @app.callback()
 def label(
     ctx: typer.Context,
-    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset to label.")] = None,
-    subject: Annotated[
-        str | None, typer.Option("--subject", "-s", help="Who labels (added if new); default: every person.")
-    ] = None,
-    deadline: Annotated[
-        float, bounded(SECONDS, "--deadline", help="Seconds per image; 0 = no deadline. The paper: 1.")
-    ] = 1.0,
-    block: Annotated[int, bounded(COUNT, "--block", help="Trials per block, with a break between blocks.")] = 100,
-    mark_reason: Annotated[
-        str, typer.Option(help="Ask for a box over what drove the choice: always, sometimes or never.")
-    ] = "sometimes",
-    repeat: Annotated[
-        float, bounded(REPEAT, "--repeat", help="Hidden fraction of images shown again (test-retest).")
-    ] = 0.0,
+    dataset: LabelDatasetOption = None,
+    subject: LabelSubjectOption = None,
+    deadline: LabelDeadlineOption = 1.0,
+    block: LabelBlockOption = 100,
+    mark_reason: LabelMarkReasonOption = "sometimes",
+    repeat: LabelRepeatOption = 0.0,
     seed: SeedOption = 0,
-    limit: Annotated[int | None, bounded(COUNT, "--limit", help="Label only the first N images of the order.")] = None,
-    fixation: Annotated[
-        float, bounded(FIXATION_S, "--fixation", help="Seconds of the fixation cross before each image.")
-    ] = 0.3,
-    host: Annotated[str, typer.Option(help="Listen here; 0.0.0.0 serves other machines (secret links).")] = LOOPBACK,
-    port: Annotated[int, bounded(PORT_OR_ANY, "--port", help="The port; 0 picks a free one.")] = DEFAULT_PORT,
-    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
-    enrol: Annotated[
-        str,
-        typer.Option(
-            help="links: the study's people, each through a secret link; "
-            "open: one public join link, where participants enrol themselves (Prolific, MTurk)."
-        ),
-    ] = "links",
-    participant_param: Annotated[
-        str | None,
-        typer.Option(help="With --enrol open: the join link's query parameter carrying the participant's id."),
-    ] = None,
-    max_subjects: Annotated[
-        int | None, bounded(COUNT, "--max-subjects", help="With --enrol open: enrol at most N participants.")
-    ] = None,
-    join_rate: Annotated[
-        int | None,
-        bounded(COUNT, "--join-rate", help="With --enrol open: new participants per minute from one address."),
-    ] = None,
-    trials: Annotated[
-        int | None, bounded(COUNT, "--trials", help="Each subject is done after N answers (misses not counted).")
-    ] = None,
-    complete_url: Annotated[
-        str | None, typer.Option(help="Where the page sends a subject who is done, e.g. the platform's completion URL.")
-    ] = None,
-    order: Annotated[
-        str,
-        typer.Option(
-            help="What each subject sees next: random; uncertainty (what their newest model is least sure of); "
-            "diverse (from clusters of image features, so the first labels cover the domain). "
-            "A subject keeps the order they began in."
-        ),
-    ] = "random",
-    explore: Annotated[
-        float,
-        bounded(SHARE, "--explore", help="With uncertainty or diverse: the share of random images mixed in."),
-    ] = 0.2,
-    refit_every: Annotated[
-        int,
-        bounded(COUNT, "--refit-every", help="With uncertainty: retrain the subject's model every N answers."),
-    ] = 20,
-    start: Annotated[
-        str,
-        typer.Option(
-            help="With uncertainty or diverse, the model to start from: auto (the population's, else the "
-            "subject's on another dataset, else none), scratch, or a run id."
-        ),
-    ] = "auto",
+    limit: LabelLimitOption = None,
+    fixation: LabelFixationOption = 0.3,
+    host: LabelHostOption = LOOPBACK,
+    port: LabelPortOption = DEFAULT_PORT,
+    no_browser: LabelNoBrowserOption = False,
+    enrol: LabelEnrolOption = "links",
+    participant_param: LabelParticipantParamOption = None,
+    max_subjects: LabelMaxSubjectsOption = None,
+    join_rate: LabelJoinRateOption = None,
+    trials: LabelTrialsOption = None,
+    complete_url: LabelCompleteUrlOption = None,
+    order: LabelOrderOption = "random",
+    explore: LabelExploreOption = 0.2,
+    refit_every: LabelRefitEveryOption = 20,
+    start: LabelStartOption = "auto",
     study: StudyOption = None,
 ) -> None:
     """Start the labelling app: each subject answers preferred / not preferred, image by image."""
