@@ -135,3 +135,16 @@ def test_runs_import_records_a_failed_run_and_moves_a_queued_row_to_it(trained_c
     row = next(r for r in list_runs(ws) if r.id == "lost-1")
     assert (row.status, row.error) == (FAILED, "RuntimeError: CUDA out of memory")
     assert json.loads((ws.run_dir("lost-1") / "result.json").read_text())["error"].startswith("RuntimeError")
+
+
+def test_under_torchrun_run_makes_its_runs_inline_only(sample_ws):
+    from click.testing import CliRunner
+    from conftest import COMMAND
+
+    env = {"PREFSTUDY_STUDY": str(sample_ws.root), "WORLD_SIZE": "2", "RANK": "0"}
+    args = ["run", "--subject", "alice", "--dataset", "fm", "--executor", "local"]
+    result = CliRunner().invoke(COMMAND, args, env=env)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert (
+        result.stderr.strip() == "error: under torchrun, runs are made inline by every process together, not on local"
+    )
