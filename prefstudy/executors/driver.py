@@ -144,6 +144,8 @@ class Driver:
                     todo = [order for order in planner() if order not in attempted]
                     if todo:
                         self._queue(todo)
+                        self._hand_out()  # the first batches go out on the same connection
+                        self._mark_started()
                 if not todo and not self._out:
                     return self.result
                 attempted.update(todo)
