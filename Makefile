@@ -11,12 +11,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast bench lint docs clean
 
-PLUGIN := plugins/prefstudy-example-backbone
+# The plugins prefstudy's repository ships, installed like any third party's: an example backbone, and the
+# two pretrained feature extractors (dlib's face descriptor; ImageNet EfficientNet-Lite0, a backbone too).
+PLUGINS := plugins/prefstudy-example-backbone plugins/prefstudy-face plugins/prefstudy-imagenet-lite0
 
-$(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' -e $(PLUGIN)
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -33,6 +33,7 @@ TABLE_HOMES = {
     "consensus": "prefstudy/subjects/consensus.py",
     "curves": "prefstudy/active/curve_store.py",
     "curve_points": "prefstudy/active/curve_store.py",
+    "features": "prefstudy/features/store.py",
 }
 # Queries that read another home's table, on purpose: a label export names items by key.
 CROSS_READS = {("prefstudy/subjects/labels.py", "items")}

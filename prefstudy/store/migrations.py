@@ -283,6 +283,26 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        10,
+        """
+        CREATE TABLE features (
+            dataset      VARCHAR NOT NULL,
+            extractor    VARCHAR NOT NULL,      -- as named: face, imagenet-lite0, run:<run id>
+            weights      VARCHAR NOT NULL,      -- a hash of the extractor's weights
+            items_sha256 VARCHAR NOT NULL,      -- the dataset's items (keys and file hashes), in index order
+            image_size   INTEGER NOT NULL,      -- the side the originals were decoded at for it
+            dim          INTEGER NOT NULL,
+            n_items      INTEGER NOT NULL,
+            file         VARCHAR NOT NULL,      -- (n_items, dim) float32 .npy, relative to the workspace
+            file_sha256  VARCHAR NOT NULL,
+            counts       JSON NOT NULL,         -- what the extractor said, e.g. {"no face detected ...": 3}
+            seconds      DOUBLE,
+            created_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (dataset, extractor, weights, items_sha256, image_size)
+        );
+        """,
+    ),
 ]
 
 

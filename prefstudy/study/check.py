@@ -19,6 +19,7 @@ from pathlib import Path
 
 from prefstudy.datasets.catalog import cache_problem, list_datasets
 from prefstudy.errors import PrefstudyError
+from prefstudy.features.store import file_sha256, list_features
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.record import RunDir, finished_runs, predictions_by_run, record_runs, run_ids, run_metrics
 from prefstudy.store.connection import read_only
@@ -27,7 +28,7 @@ from prefstudy.store.migrations import applied_versions
 from prefstudy.store.salvage import salvage
 from prefstudy.workspace import Workspace
 
-DATABASE, RUN, RUN_DIRECTORY, DATASET = "database", "run", "run directory", "dataset"
+DATABASE, RUN, RUN_DIRECTORY, DATASET, FEATURES = "database", "run", "run directory", "dataset", "features"
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,27 @@ def _check_records(ws: Workspace, result: CheckResult, report: Reporter) -> None
     for info in datasets:
         if problem := cache_problem(ws, info.name):
             result.problems.append(Problem(DATASET, info.name, f"dataset {info.name}: {problem}", repairable=False))
+        report.advance()
+    _check_features(ws, result, report)
+
+
+def _check_features(ws: Workspace, result: CheckResult, report: Reporter) -> None:
+    """Every cached feature array is there, whole (its hash), and of the shape its row says."""
+    stored = list_features(ws)
+    report.start(len(stored), "checking cached features")
+    for features in stored:
+        name = f"{features.key.extractor} on {features.key.dataset}"
+        path = features.path(ws)
+        if not path.is_file():
+            problem = f"features {name}: {features.file} is missing (the next run that needs them computes them)"
+        elif file_sha256(path) != features.file_sha256:
+            problem = f"features {name}: {features.file} has changed since it was written; delete it to recompute"
+        elif features.load(ws).shape != (features.n_items, features.dim):
+            problem = f"features {name}: {features.file} is not {features.n_items} x {features.dim}"
+        else:
+            problem = None
+        if problem:
+            result.problems.append(Problem(FEATURES, features.file, problem, repairable=False))
         report.advance()
 
 

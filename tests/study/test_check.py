@@ -20,7 +20,7 @@ def _hash(path: Path) -> str:
 def test_a_whole_study_is_healthy(trained_copy):
     cli = Cli(trained_copy.root)
     result = cli("study", "check")
-    assert f"study {trained_copy.root} is healthy: 19 tables read through" in result.stderr
+    assert f"study {trained_copy.root} is healthy: 20 tables read through" in result.stderr
     verdict = cli.json("study", "check")
     assert verdict["healthy"] is True and verdict["problems"] == [] and verdict["repairs"] == []
     assert {t["name"]: t["rows"] for t in verdict["tables"]}["runs"] == 2
@@ -43,7 +43,7 @@ def test_a_damaged_table_is_found_and_repair_rebuilds_the_runs_from_their_direct
     assert kinds == [("database", True), ("run directory", True), ("run directory", True)]
 
     result = cli("study", "check", "--repair")
-    assert "repaired: built a new database with 17 of 18 tables copied" in result.stderr
+    assert "repaired: built a new database with 18 of 19 tables copied" in result.stderr
     assert "repaired: table runs could not be read" in result.stderr
     assert "is healthy" in result.stderr
     aside = [p for p in db.parent.iterdir() if p.name.startswith("prefstudy.duckdb.damaged-")]
