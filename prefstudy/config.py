@@ -35,6 +35,12 @@ SPLIT_BY = (SPLIT_BY_SUBJECT, SPLIT_BY_ITEM)
 """subject = each subject's labelled items split on their own (stratified by answer; an official split
 kept); item = one seeded split of the dataset's items that every subject shares, so a population
 model's training items are never another subject's test items."""
+LINEAR, LOGISTIC, MLP = "linear", "logistic", "mlp"
+HEADS = (LINEAR, LOGISTIC, MLP)
+"""Heads on an extractor's features (see :mod:`prefstudy.engine.heads`): with one, ``backbone`` names the extractor."""
+ANSWERS, RATINGS = "answers", "ratings"
+TARGETS = (ANSWERS, RATINGS)
+"""What a head learns: the subject's answers, or (a rated subject's) ratings."""
 PRECISIONS = ("auto", FP32, BF16)
 """How a run computes (see :mod:`prefstudy.engine.precision`): not part of what it learns, so not a setting."""
 
@@ -98,6 +104,10 @@ class TrainSettings:
     split_by: str = SPLIT_BY_SUBJECT
     folds: int | None = None
     fold: int | None = None
+    # A head on an extractor's features instead of a network trained end to end: ``backbone`` then names the
+    # extractor (face, imagenet-lite0, run:RUN_ID), and the epochs, schedule and batch settings play no part.
+    head: str | None = None
+    target: str = ANSWERS
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -113,6 +123,12 @@ class TrainSettings:
             raise PrefstudyError("folds go with split_by = item (--split-by item)")
         if self.fold is not None and (self.folds is None or self.fold >= self.folds):
             raise PrefstudyError(f"fold {self.fold} needs folds greater than it")
+        if self.head is not None and self.head not in HEADS:
+            raise PrefstudyError(f"unknown head {self.head!r}; use one of: {', '.join(HEADS)}")
+        if self.target not in TARGETS:
+            raise PrefstudyError(f"unknown target {self.target!r}; use one of: {', '.join(TARGETS)}")
+        if self.target == RATINGS and self.head not in (LINEAR, MLP):
+            raise PrefstudyError("--target ratings goes with --head linear or mlp (a regression on the ratings)")
         for name in ("backbone", "weights"):
             value = getattr(self, name)
             if not (isinstance(value, str) and value.strip()) and (value is not None or name == "backbone"):

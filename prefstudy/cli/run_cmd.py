@@ -33,13 +33,16 @@ from prefstudy.cli.options import (
 from prefstudy.cli.output import note, print_json
 from prefstudy.config import (
     ADAPT_MODES,
+    ANSWERS,
     DEFAULT_ADAPT,
     DEFAULT_TRANSFER_MODE,
+    HEADS,
     ONECYCLE,
     PAPER,
     SCHEDULE_DEFAULTS,
     SCHEDULES,
     SPLIT_BY,
+    TARGETS,
     TrainSettings,
     train_settings,
 )
@@ -57,6 +60,11 @@ def _per_schedule(text: str, setting: str) -> str:
 
 def _summary(result: dict) -> str:
     parts = [f"{split} {100 * m['accuracy']:.2f} %" for split, m in result["metrics"].items()]
+    rho = result["metrics"].get("test", {}).get("spearman")
+    parts += [f"test rho {rho:.3f}"] if rho is not None else []
+    if result.get("head"):
+        fitted = f"{result['head']} head on {result['backbone']} features, target {result['target']}"
+        return f"run {result['run_id']}: {', '.join(parts)} ({fitted})"
     speed = f", {result['train_images_per_s']:.0f} images/s" if result.get("train_images_per_s") else ""
     return (
         f"run {result['run_id']}: {', '.join(parts)} (epoch {result['best_epoch']} of {len(result['history'])} "
@@ -67,7 +75,9 @@ def _summary(result: dict) -> str:
 SubjectOption = Annotated[str | None, typer.Option("--subject", "-s", help="The subject whose model to train.")]
 AllSubjectsOption = Annotated[bool, typer.Option("--all-subjects", help="One run per subject with labels.")]
 DatasetOption = Annotated[str | None, typer.Option("--dataset", "-d", help="The dataset to learn on.")]
-BackboneOption = Annotated[str, typer.Option(help="Backbone name, e.g. paper-vgg.")]
+BackboneOption = Annotated[
+    str, typer.Option(help="Backbone name, e.g. paper-vgg; with --head, the extractor's (e.g. face).")
+]
 ProtocolOption = Annotated[
     str, typer.Option(help="model1 = train/test; model2 = train/validation/test (validation picks the epoch).")
 ]
@@ -155,6 +165,17 @@ AdaptOption = Annotated[
     typer.Option(help=f"With --transfer-from: {', '.join(ADAPT_MODES)} (how target images meet the source model)."),
 ]
 WeightsOption = Annotated[str | None, typer.Option(help="A local weights file for the backbone.")]
+HeadOption = Annotated[
+    str | None,
+    typer.Option(
+        help=f"{', '.join(HEADS)}: instead of training a network, fit this head on the features of the extractor "
+        "--backbone names (face, imagenet-lite0, run:RUN_ID): a model in milliseconds, the features computed once."
+    ),
+]
+TargetOption = Annotated[
+    str,
+    typer.Option(help=f"{' or '.join(TARGETS)}: what a head learns: the answers, or a rated subject's ratings."),
+]
 CompileOption = Annotated[bool, typer.Option("--compile", help="Run the training steps through torch.compile.")]
 ResumeOption = Annotated[str | None, typer.Option(help="Continue the unfinished run RUN_ID from its last checkpoint.")]
 
@@ -182,6 +203,8 @@ def run(
     zero_shot: ZeroShotOption = False,
     adapt: AdaptOption = DEFAULT_ADAPT,
     weights: WeightsOption = None,
+    head: HeadOption = None,
+    target: TargetOption = ANSWERS,
     device: DeviceOption = "auto",
     precision: PrecisionOption = "auto",
     compile: CompileOption = False,
@@ -231,6 +254,8 @@ def run(
             validation_fraction=validation_fraction,
             train_size=train_size,
             weights=weights,
+            head=head,
+            target=target,
             split_by=split_by,
             folds=folds,
         )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefstudy.executors.tasks import ImagesSource, Outcome, RunTask, SourceModelRef
+from prefstudy.executors.tasks import FeaturesSource, ImagesSource, Outcome, RunTask, SourceModelRef
 
 
 class WorkerLost(Exception):
@@ -53,6 +53,10 @@ class Executor:
 
     def images(self, source: ImagesSource, load: Any) -> ImagesSource:
         """How workers get a dataset's images (default: the files on shared storage); ``load()`` gives them."""
+        return source
+
+    def features(self, source: FeaturesSource, load: Any) -> FeaturesSource:
+        """How workers get a dataset's cached features (default: the file on shared storage)."""
         return source
 
     def model(self, source: SourceModelRef) -> SourceModelRef:

@@ -29,12 +29,15 @@ from typing import Any
 import numpy as np
 
 from prefstudy.datasets.catalog import get_dataset, load_item_keys
+from prefstudy.datasets.originals import items_digest
 from prefstudy.errors import PrefstudyError
 from prefstudy.executors.base import Executor, Submitted, WorkerLost
 from prefstudy.executors.packing import unpack
-from prefstudy.executors.tasks import ImagesSource, Outcome, RunTask, SourceModelRef
+from prefstudy.executors.tasks import FeaturesSource, ImagesSource, Outcome, RunTask, SourceModelRef
+from prefstudy.features.store import latest_features
 from prefstudy.files import atomic_path
 from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.heads import PRECISION as HEAD_PRECISION
 from prefstudy.runs.importing import land_runs
 from prefstudy.runs.orders import RunOrder
 from prefstudy.runs.prepare import prepare, run_config, test_items
@@ -45,6 +48,7 @@ from prefstudy.runs.record import (
     QUEUED,
     RUNNING,
     RunDir,
+    RunRow,
     get_run,
     list_runs,
     mark_runs,
@@ -117,11 +121,13 @@ class Driver:
         self._images: dict[str, ImagesSource] = {}
         self._keys: dict[str, dict[str, int]] = {}  # item key -> index per dataset, to check what lands
         self._sources: dict[str, SourceModelRef] = {}
+        self._features: dict[tuple[str, str], tuple[FeaturesSource, dict[str, Any]]] = {}
         self._pending: list[RunTask] = []  # queued here, not handed out yet
         self._out: list[Submitted] = []
         self._running: set[str] = set()
         self._counts: Counter[str] = Counter()
         self._total = 0
+        self._bar = False  # whether the driver shows a bar of its own (see _queue)
         self._began = time.monotonic()
 
     def _storage(self) -> Path | None:
@@ -137,11 +143,12 @@ class Driver:
         try:
             first = True
             while True:
-                with self.ws.connect():  # one connection to plan a wave and queue it
+                # Planned with no connection held: a planner may compute for a while (an extractor's features).
+                todo = [order for order in planner() if order not in attempted]
+                with self.ws.connect():  # one connection to queue the wave
                     if first:
                         self._reattach()
                         first = False
-                    todo = [order for order in planner() if order not in attempted]
                     if todo:
                         self._queue(todo)
                         self._hand_out()  # the first batches go out on the same connection
@@ -225,7 +232,9 @@ class Driver:
             queue_runs(self.ws, [t.config for t in tasks], self.executor.name, owner)
         self._pending.extend(tasks)
         self._total += len(tasks)
-        if not self.executor.shows_progress:
+        # Runs that show their epochs (inline) need no bar of the driver's; head runs, milliseconds each, do.
+        self._bar = self._bar or not self.executor.shows_progress or all(t.settings.head for t in tasks)
+        if self._bar:
             self.report.start(self._total, f"runs on {self.executor.name}")
         self._show()
 
@@ -233,8 +242,9 @@ class Driver:
         settings, transfer, source = order.settings, None, None
         if order.transfer is not None:
             row = get_run(self.ws, order.transfer.source_run)
-            if row.status != FINISHED or not run_dir(self.ws, row.id).model.is_file():
+            if row.status != FINISHED or run_dir(self.ws, row.id).missing():
                 raise PrefstudyError(f"run {row.id} is {row.status}, not finished; it has no trained model yet")
+            _check_start(settings, row, order.transfer.mode)
             settings = settings.replace(backbone=row.backbone)  # a transfer run keeps its source's backbone
             transfer = {
                 "source_run": row.id,
@@ -248,15 +258,21 @@ class Driver:
             check_no_leak(self.ws, source.run_id, order.dataset, test_items(prepared))
         options, run_id = self.options, order.resumes or new_run_id(order.subject, order.dataset, settings.protocol)
         computes = {"device": options.device, "precision": options.precision, "compile": options.compile}
-        if order.resumes is not None:
+        if settings.head is not None:  # scikit-learn, on the CPU, in float64
+            computes = {"device": "cpu", "precision": HEAD_PRECISION, "compile": False}
+        elif order.resumes is not None:
             computes = self._resumed(order, prepared.digest)
         config = run_config(run_id, prepared, settings, processes=options.processes, transfer=transfer, **computes)
+        features = None
+        if settings.head is not None:
+            features, config["features"] = self._features_of(order.dataset, settings.backbone)
         return RunTask(
             config=config,
             prepared=prepared,
             settings=settings,
             images=self._images_of(order.dataset),
             source=source,
+            features=features,
             directory=str(self.storage / run_id) if self.storage else None,
             # On shared storage a run always continues from a checkpoint it finds: one left by an
             # interrupted run, or by a Slurm job that was requeued (preempted) and starts again.
@@ -291,9 +307,36 @@ class Driver:
             self._images[dataset] = self.executor.images(source, source.load)
         return self._images[dataset]
 
+    def _features_of(self, dataset: str, extractor: str) -> tuple[FeaturesSource, dict[str, Any]]:
+        """The dataset's cached features by ``extractor`` for workers, and what a run records of them."""
+        if (dataset, extractor) not in self._features:
+            stored = latest_features(self.ws, dataset, extractor, items_digest(self.ws, dataset))
+            if stored is None:
+                raise PrefstudyError(
+                    f"no features of {dataset!r} by {extractor!r} in this study; `prefstudy run` and `study run` "
+                    "compute them before their runs"
+                )
+            source = FeaturesSource(Path(stored.file).name, str(stored.path(self.ws)))
+            recorded = {
+                "extractor": extractor,
+                "weights": stored.key.weights,
+                "image_size": stored.key.image_size,
+                "dim": stored.dim,
+                "file": stored.file,
+                "file_sha256": stored.file_sha256,
+                "counts": stored.counts,
+            }
+            self._features[(dataset, extractor)] = (
+                self.executor.features(source, lambda: stored.load(self.ws)),
+                recorded,
+            )
+        return self._features[(dataset, extractor)]
+
     def _source(self, row) -> SourceModelRef:
         if row.id not in self._sources:
-            ref = SourceModelRef(row.id, row.subject, row.dataset, row.backbone, str(run_dir(self.ws, row.id).model))
+            directory = run_dir(self.ws, row.id)
+            path = directory.head if row.settings.get("head") else directory.model
+            ref = SourceModelRef(row.id, row.subject, row.dataset, row.backbone, str(path))
             self._sources[row.id] = self.executor.model(ref)
         return self._sources[row.id]
 
@@ -407,7 +450,7 @@ class Driver:
         self._out, self._pending = [], []
 
     def _show(self) -> None:
-        if self.executor.shows_progress:  # its runs show their own epochs
+        if not self._bar:
             return
         done = self._counts[FINISHED] + self._counts[FAILED] + self._counts[INTERRUPTED]
         running = len(self._running)
@@ -417,6 +460,23 @@ class Driver:
             f"{self._counts[FAILED]} failed"
         )
         self.report.set_completed(done)
+
+
+def _check_start(settings, source: RunRow, mode: str) -> None:
+    """A head starts from a head (the population's), a network from a network."""
+    source_head = source.settings.get("head")
+    if settings.head is None and source_head is not None:
+        raise PrefstudyError(
+            f"run {source.id} is a {source_head} head on {source.backbone}; a network cannot start from it"
+        )
+    if settings.head is not None:
+        if source_head is None:
+            raise PrefstudyError(
+                f"a {settings.head} head starts from another head run (a population's), not from network run "
+                f"{source.id}"
+            )
+        if mode != "finetune":
+            raise PrefstudyError(f"a head from a population head is its deviation from it; --{mode} does not apply")
 
 
 def _query_interrupted(error: BaseException) -> bool:

@@ -15,10 +15,12 @@ import math
 import os
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from prefstudy.errors import PrefstudyError
 from prefstudy.executors import entry
 from prefstudy.executors.base import Executor, Returned, Submitted, WorkerLost
-from prefstudy.executors.tasks import ImagesSource, RunTask, SourceModelRef
+from prefstudy.executors.tasks import FeaturesSource, ImagesSource, RunTask, SourceModelRef
 
 
 def _ray():
@@ -74,6 +76,9 @@ class RayTasks(Executor):
         ray = _ray()
         images = load()  # pixels and keys, put once; the driver keeps only the reference
         return ImagesSource(source.key, source.info, ref=ray.put((images.images, images.keys.astype(str))))
+
+    def features(self, source: FeaturesSource, load: Callable) -> FeaturesSource:
+        return FeaturesSource(source.key, ref=_ray().put(np.asarray(load())))
 
     def model(self, source: SourceModelRef) -> SourceModelRef:
         with open(source.open(), "rb") as handle:

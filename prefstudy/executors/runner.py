@@ -43,7 +43,25 @@ def run_orders(
     if driving.retries is None:
         driving = replace(driving, retries=DEFAULT_RETRIES.get(executor, OTHER_RETRIES))
     with open_executor(executor, options or ExecutorOptions(), Opening(ws, report, world)) as opened:
-        return Driver(ws, opened, driving, report, on_finished).run(planner)
+        return Driver(ws, opened, driving, report, on_finished).run(_with_features(ws, planner, report))
+
+
+def _with_features(ws: Workspace, planner: Planner, report: Reporter) -> Planner:
+    """``planner``, its head runs' features computed (once per dataset and extractor) before they are handed out."""
+    ready: set[tuple[str, str]] = set()
+
+    def planned() -> list[RunOrder]:
+        orders = planner()
+        for order in orders:
+            wanted = (order.dataset, order.settings.backbone)
+            if order.settings.head is not None and wanted not in ready:
+                from prefstudy.features.compute import ensure_features  # loads the extractor: only for heads
+
+                ensure_features(ws, *wanted, report)
+                ready.add(wanted)
+        return orders
+
+    return planned
 
 
 def make_run(

@@ -60,8 +60,23 @@ def _on_worker(path: str | None) -> Path:
 
 
 @dataclass(frozen=True)
+class FeaturesSource:
+    """A dataset's cached features for a head run: their file on shared storage, or one object in Ray's store."""
+
+    key: str  # the file's name, which holds the extractor, its weights and the items' hash
+    path: str | None = None
+    ref: Any = None  # a Ray ObjectRef of the array
+
+    def load(self) -> np.ndarray:
+        if self.ref is not None:
+            return _from_store(self.ref)
+        return np.load(_on_worker(self.path), mmap_mode="r")
+
+
+@dataclass(frozen=True)
 class SourceModelRef:
-    """A transfer's source model for a worker: its ``model.pt`` on shared storage, or its bytes in Ray's store."""
+    """A transfer's source model for a worker: its ``model.pt`` (a head run's ``head.npz``) on shared storage, or
+    its bytes in Ray's store."""
 
     run_id: str
     subject: str
@@ -83,8 +98,9 @@ class RunTask:
     config: dict[str, Any]  # config.json as the driver knows it: no ``input`` yet
     prepared: Prepared
     settings: TrainSettings
-    images: ImagesSource
+    images: ImagesSource | None  # None for a head run, which reads features instead
     source: SourceModelRef | None = None
+    features: FeaturesSource | None = None  # a head run's extractor features
     directory: str | None = None  # where to make the run on shared storage; None: a temporary one, shipped back
     resume: bool = False  # continue from the directory's checkpoint, if it has one
     continues: bool = False  # it continues an interrupted run (that run's id, config and directory)

@@ -24,6 +24,7 @@ from prefstudy.config import transfer_of
 from prefstudy.engine.build import build_model
 from prefstudy.engine.device import resolve_device
 from prefstudy.engine.distributed import World
+from prefstudy.engine.heads import load_head
 from prefstudy.engine.precision import Precision, resolve_precision
 from prefstudy.engine.saved_model import SavedModel, load_saved_model
 from prefstudy.engine.surgery import check_weights
@@ -35,6 +36,7 @@ from prefstudy.executors.tasks import Outcome, RunTask, SourceModelRef
 from prefstudy.files import write_json_atomically
 from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.execute import RunJob, execute, versions
+from prefstudy.runs.heads import HeadJob, execute_head
 from prefstudy.runs.record import FAILED, FINISHED, RunDir
 from prefstudy.runs.result import failed_result
 from prefstudy.runs.warm import WarmCache
@@ -65,12 +67,15 @@ def make_run(task: RunTask, report: Reporter, world: World) -> Outcome:
         resumed = task.resume and (directory.checkpoint.is_file() or directory.previous_checkpoint.is_file())
         if world.main:
             _prepare_directory(directory, task, resumed)
-        job = _job(task, directory, config, resumed, world)
-        config = job.config
-        if world.main:
-            directory.write_config({**config, "versions": versions()})
-            _announce(task, job, report)
-        execute(job, report)
+        if task.settings.head is not None:
+            _make_head_run(task, directory, config, report)
+        else:
+            job = _job(task, directory, config, resumed, world)
+            config = job.config
+            if world.main:
+                directory.write_config({**config, "versions": versions()})
+                _announce(task, job, report)
+            execute(job, report)
         status, error = FINISHED, None
     except Exception as failure:  # the run fails, the worker goes on with the next
         status, error = FAILED, _describe(failure)
@@ -96,8 +101,13 @@ def make_run(task: RunTask, report: Reporter, world: World) -> Outcome:
 
 
 def check_task(task: RunTask, world: World | None = None) -> None:
-    """What a run computes with exists here: its device, its backbone and its weights file (each checked once)."""
+    """What a run computes with exists here: its device, its backbone and its weights file (each checked once).
+
+    A head run computes with scikit-learn on features the driver found: nothing to check.
+    """
     settings, device = task.settings, task.config["device"]
+    if settings.head is not None:
+        return
     for key, check in (
         (("device", device), lambda: (world or World()).device(resolve_device(device))),
         (("backbone", settings.backbone), lambda: load_factory(split_name(settings.backbone)[0])),
@@ -172,6 +182,32 @@ def _job(task: RunTask, directory: RunDir, config: dict, resumed: bool, world: W
         resume=resumed,
         warm=WARM,
     )
+
+
+def _make_head_run(task: RunTask, directory: RunDir, config: dict, report: Reporter) -> None:
+    """A head on the dataset's cached features (no torch in it): fitted, predicted, written."""
+    features = WARM.extracted(task.features.key, task.features.load)
+    population = WARM.head(task.source.run_id, lambda: load_head(_on_disk(task.source))) if task.source else None
+    job = HeadJob(
+        run_dir=directory,
+        config=config,
+        prepared=task.prepared,
+        features=features,
+        keys=WARM.images(task.images.key, task.images.load).keys,
+        settings=task.settings,
+        population=population,
+    )
+    directory.write_config({**config, "versions": versions()})
+    execute_head(job)  # milliseconds, thousands at a time: the driver's bar shows them, not a line each
+
+
+def _on_disk(ref: SourceModelRef) -> Path:
+    opened = ref.open()
+    if isinstance(opened, Path):
+        return opened
+    with tempfile.NamedTemporaryFile(suffix=".npz", delete=False) as handle:  # from Ray's store: np.load wants a file
+        handle.write(opened.read())
+    return Path(handle.name)
 
 
 def _source(ref: SourceModelRef) -> SavedModel:

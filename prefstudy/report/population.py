@@ -112,7 +112,7 @@ def _population_run(run: RunRow, consensus_runs: list[RunRow]) -> RunRow | None:
         if c.dataset == run.dataset
         and c.parent_run is None
         and TrainSettings(**c.settings).split_key == settings.split_key
-        and (c.backbone, c.protocol) == (run.backbone, run.protocol)
+        and (c.model, c.protocol) == (run.model, run.protocol)
     ]
     return found[-1] if found else None
 
@@ -120,8 +120,15 @@ def _population_run(run: RunRow, consensus_runs: list[RunRow]) -> RunRow | None:
 def _group_key(run: RunRow, population: RunRow) -> tuple:
     """Runs that differ only by fold are pooled."""
     settings = {k: v for k, v in run.settings.items() if k != "fold"}
-    variant = run.transfer["mode"] if run.transfer else SCRATCH
-    return (run.subject, run.dataset, variant, population.subject, tuple(sorted(settings.items(), key=str)))
+    return (run.subject, run.dataset, variant_of(run), population.subject, tuple(sorted(settings.items(), key=str)))
+
+
+def variant_of(run: RunRow) -> str:
+    """How a personal model was made: from scratch, or from the population's (fine-tuned, frozen features, or a
+    head's shrunk deviation); a head run's names its extractor and head."""
+    if run.settings.get("head") is None:
+        return run.transfer["mode"] if run.transfer else SCRATCH
+    return f"{run.model}, {'deviation from the population' if run.transfer else SCRATCH}"
 
 
 def collect_comparisons(ws: Workspace, runs: list[RunRow]) -> list[RaterComparison]:

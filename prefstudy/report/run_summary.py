@@ -39,12 +39,11 @@ class RunSummary:
 
 def summarize_run(row: RunRow, metrics: dict[str, Confusion], ranks: dict[str, RankScore] | None = None) -> RunSummary:
     """A finished run as the report shows it."""
-    transfer = row.transfer
     return RunSummary(
         run_id=row.id,
         subject=row.subject,
         dataset=row.dataset,
-        backbone=row.backbone,
+        backbone=row.model,
         protocol=row.protocol,
         seed=row.seed,
         epochs=row.epochs,
@@ -53,9 +52,18 @@ def summarize_run(row: RunRow, metrics: dict[str, Confusion], ranks: dict[str, R
         n_labels=row.config["n_labels"],
         n_train=row.config["split_sizes"][TRAIN],
         train_size=row.settings.get("train_size"),
-        transfer=f"{transfer['mode']} from {transfer['source_dataset']}" if transfer else None,
+        transfer=_transfer(row),
         duration_s=row.duration_s,
         metrics={s: metrics[s] for s in SPLITS if s in metrics},
         score=score_of(metrics[TEST], (ranks or {}).get(TEST)) if TEST in metrics else None,
         fold=row.settings.get("fold"),
     )
+
+
+def _transfer(row: RunRow) -> str | None:
+    """How the run started: e.g. "finetune from fm"; a head from a population head deviates from it."""
+    transfer = row.transfer
+    if transfer is None:
+        return None
+    mode = "deviation" if row.settings.get("head") else transfer["mode"]
+    return f"{mode} from {transfer['source_dataset']}"

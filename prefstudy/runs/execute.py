@@ -36,6 +36,7 @@ from prefstudy.engine.train import (
 )
 from prefstudy.metrics import confusion_by_split, rank_scores_by_split
 from prefstudy.progress import Reporter, SilentReporter
+from prefstudy.runs.predictions import write_predictions
 from prefstudy.runs.prepare import Prepared
 from prefstudy.runs.record import (
     FINISHED,
@@ -109,7 +110,7 @@ def execute(job: RunJob, report: Reporter | None = None) -> None:
             np.concatenate([p, p_ties]),
         )
     save_model(job.run_dir.model, job.settings.backbone, job.backbone, job.plan, result.state)
-    _write_predictions(job, p, p_ties if prepared.rating is not None else None)
+    write_predictions(job.run_dir, prepared, job.images.keys, p, p_ties if prepared.rating is not None else None)
     job.run_dir.write_result(
         result_object(
             job.config,
@@ -160,26 +161,6 @@ def _predict(
     ties = image_tensor(job.images.images[prepared.ties])
     p_ties = predict_proba(backbone.module, adapter, ties, torch.arange(len(ties)), precision=precision).numpy()
     return p, p_ties
-
-
-def _write_predictions(job: RunJob, p: np.ndarray, p_ties: np.ndarray | None) -> None:
-    """Every labelled item's prediction, and a rated subject's ties (label None) with every rating."""
-    prepared, keys = job.prepared, job.images.keys
-    labels = prepared.labels
-    if p_ties is None:
-        job.run_dir.write_predictions(labels.item_idx, keys[labels.item_idx], prepared.split, labels.preferred, p)
-        return
-    item_idx = np.concatenate([labels.item_idx, prepared.ties])
-    order = np.argsort(item_idx, kind="stable")
-    answers = np.concatenate([labels.preferred.astype(object), np.full(len(prepared.ties), None, dtype=object)])
-    job.run_dir.write_predictions(
-        item_idx[order],
-        keys[item_idx[order]],
-        np.concatenate([prepared.split, prepared.tie_split])[order],
-        answers[order],
-        np.concatenate([p, p_ties])[order],
-        rating=np.concatenate([prepared.rating, prepared.tie_rating])[order],
-    )
 
 
 def _frozen_features(job: RunJob, adapter: InputAdapter, items: np.ndarray) -> torch.Tensor | None:

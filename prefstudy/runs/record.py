@@ -17,18 +17,17 @@ import json
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import duckdb
 import numpy as np
 
-from prefstudy.config import DEFAULT_SETTINGS
 from prefstudy.errors import PrefstudyError
 from prefstudy.metrics import Confusion, RankScore
 from prefstudy.runs.result import HISTORY_FIELDS, described
 from prefstudy.runs.result import SPLIT_ORDER as SPLIT_ORDER  # re-exported
 from prefstudy.runs.result import result_object as result_object  # re-exported: part of the record
+from prefstudy.runs.row import RunRow as RunRow  # re-exported: a run as the database holds it
 from prefstudy.runs.rundir import RunDir as RunDir  # re-exported: the run directory is part of the record
 from prefstudy.runs.status import FAILED as FAILED  # re-exported: callers take every status from here
 from prefstudy.runs.status import FINISHED, INTERRUPTED, QUEUED, RUNNING, Owner, owner_alive, this_process
@@ -259,44 +258,6 @@ def record_runs(ws: Workspace, runs: Iterable[RunDir]) -> list[str]:
 
 
 # --- reading -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """A run as the database holds it."""
-
-    id: str
-    subject: str
-    dataset: str
-    backbone: str
-    protocol: str
-    parent_run: str | None
-    seed: int
-    epochs: int
-    config: dict[str, Any]
-    labels_digest: str
-    status: str
-    error: str | None
-    best_epoch: int | None
-    device: str | None
-    duration_s: float | None
-    train_images_per_s: float | None
-    precision: str | None
-    owner: Owner | None = None  # the process a running run lives in (none for runs made elsewhere)
-    created_at: datetime | None = None
-    executor: str | None = None  # local, ray or slurm: what a queued or running run was handed to
-    job_id: str | None = None  # that executor's id of its job
-    attempts: int | None = None
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """Every setting, those added since the run was made at their defaults."""
-        return {**DEFAULT_SETTINGS, **self.config["settings"]}
-
-    @property
-    def transfer(self) -> dict[str, Any] | None:
-        """What a transfer run records about its start (source run and dataset, mode, adapt), else None."""
-        return self.config.get("transfer")
 
 
 _ROW_SELECT = (

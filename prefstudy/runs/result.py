@@ -26,8 +26,8 @@ def described(config: dict[str, Any]) -> dict[str, Any]:
         "protocol": settings["protocol"],
         "parent_run": transfer.get("source_run"),
         "seed": settings["seed"],
-        # a zero-shot run trains no epoch
-        "epochs": 0 if transfer.get("mode") == "zero-shot" else settings["epochs"],
+        # a zero-shot run trains no epoch, nor does a head on features
+        "epochs": 0 if transfer.get("mode") == "zero-shot" or settings.get("head") else settings["epochs"],
         "processes": config.get("processes", 1),
         "n_labels": config["n_labels"],
     }
@@ -68,6 +68,9 @@ def result_object(
         **{key: about[key] for key in ("run_id", "subject", "dataset", "backbone", "protocol", "seed", "epochs")},
         # how the rate moved and the run's length was set; runs from before schedules trained the paper's way
         "schedule": config["settings"].get("schedule", "paper"),
+        # a head on an extractor's features (backbone then names the extractor), and what it learned; else null
+        "head": config["settings"].get("head"),
+        "target": config["settings"].get("target", "answers") if config["settings"].get("head") else None,
         "best_epoch": best_epoch,
         "status": status,
         "device": device,

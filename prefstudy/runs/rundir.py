@@ -28,10 +28,11 @@ class RunDir:
     CHECKPOINT: ClassVar[str] = "checkpoint.pt"  # the last epoch, for --resume
     PREVIOUS_CHECKPOINT: ClassVar[str] = "checkpoint.prev.pt"  # the epoch before, if the last will not load
     MODEL: ClassVar[str] = "model.pt"  # the selected weights
+    HEAD: ClassVar[str] = "head.npz"  # a head run's model instead: the head's arrays (no pickle)
     RESULT: ClassVar[str] = "result.json"  # the --json object: metrics and history
     PREDICTIONS: ClassVar[str] = "predictions.parquet"  # p(preferred) of every labelled item
     WORKER: ClassVar[str] = "worker.json"  # the host and process making it, written by a scale-out worker
-    FINISHED_FILES: ClassVar[tuple[str, ...]] = (CONFIG, RESULT, PREDICTIONS, MODEL)
+    FINISHED_FILES: ClassVar[tuple[str, ...]] = (CONFIG, RESULT, PREDICTIONS)  # and MODEL or HEAD
 
     @property
     def config_file(self) -> Path:
@@ -48,6 +49,10 @@ class RunDir:
     @property
     def model(self) -> Path:
         return self.path / self.MODEL
+
+    @property
+    def head(self) -> Path:
+        return self.path / self.HEAD
 
     @property
     def result_file(self) -> Path:
@@ -67,8 +72,11 @@ class RunDir:
         return self.path / self.WORKER
 
     def missing(self) -> list[str]:
-        """The files a finished run has and this directory lacks."""
-        return [name for name in self.FINISHED_FILES if not (self.path / name).is_file()]
+        """The files a finished run has and this directory lacks (its model: model.pt, or a head run's head.npz)."""
+        missing = [name for name in self.FINISHED_FILES if not (self.path / name).is_file()]
+        if not self.model.is_file() and not self.head.is_file():
+            missing.append(self.MODEL)
+        return missing
 
     def read_config(self) -> dict[str, Any]:
         return self._read_json(self.config_file)

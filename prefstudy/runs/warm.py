@@ -18,6 +18,7 @@ import torch
 
 from prefstudy.backbones import Backbone
 from prefstudy.datasets.catalog import ImageSet
+from prefstudy.engine.heads import Head
 from prefstudy.engine.inputs import InputAdapter
 from prefstudy.engine.precision import Precision
 from prefstudy.engine.predict import frozen_features
@@ -41,6 +42,20 @@ class WarmCache:
     images_loaded: dict[str, ImageSet] = field(default_factory=dict)
     sources_loaded: dict[str, SavedModel] = field(default_factory=dict)
     features_kept: dict[tuple[Any, ...], _Features] = field(default_factory=dict)
+    arrays_loaded: dict[str, np.ndarray] = field(default_factory=dict)  # an extractor's cached features, by file
+    heads_loaded: dict[str, Head] = field(default_factory=dict)  # population heads, by run
+
+    def extracted(self, key: str, load: Callable[[], np.ndarray]) -> np.ndarray:
+        """A dataset's cached extractor features loaded by ``load`` once per ``key`` (their file's name)."""
+        if key not in self.arrays_loaded:
+            self.arrays_loaded[key] = load()
+        return self.arrays_loaded[key]
+
+    def head(self, run_id: str, load: Callable[[], Head]) -> Head:
+        """A finished head run's head, loaded once."""
+        if run_id not in self.heads_loaded:
+            self.heads_loaded[run_id] = load()
+        return self.heads_loaded[run_id]
 
     def images(self, key: str, load: Callable[[], ImageSet]) -> ImageSet:
         """Images loaded by ``load`` once per ``key``: a cache file's name, which holds its content hash."""

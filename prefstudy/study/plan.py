@@ -112,6 +112,7 @@ def _own_source(runs: list[RunRow], subject: str, run: RunSpec) -> str | None:
         for f in runs
         if (f.subject, f.dataset, f.parent_run) == (subject, run.transfer.source_dataset, None)
         and f.settings["backbone"] == run.settings.backbone
+        and f.settings.get("head") == run.settings.head
         and f.settings["protocol"] == run.source_protocol
         and f.settings.get("train_size") is None
     ]
@@ -126,7 +127,9 @@ def _source_run(finished: _Finished, subject: str, run: RunSpec) -> str | None:
     candidates = [
         f
         for f in finished.by_subject.get(transfer.source_subject, [])
-        if f.settings["backbone"] == run.settings.backbone and f.settings["protocol"] == run.source_protocol
+        if f.settings["backbone"] == run.settings.backbone
+        and f.settings.get("head") == run.settings.head
+        and f.settings["protocol"] == run.source_protocol
     ]
     found = latest_source(candidates, transfer.source_subject, transfer.source_dataset, run.dataset, run.settings)
     return found.id if found else None

@@ -1,0 +1,113 @@
+"""Heads on cached features as runs like any other, with a third party's extractor installed for real: features
+computed once and reused, population and personal heads on an item split, the leak check, one-line refusals."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import Cli
+
+from prefstudy.features.store import list_features
+
+ENTRY_POINTS = "[prefstudy.extractors]\npixels = pixel_features:make\n"
+EXTRACTOR = '''
+"""A third party's extractor: an image's brightness on a coarse grid (no torch), counting its calls."""
+import numpy as np
+
+from prefstudy.extractors.contract import Extracted, ExtractorInfo
+
+CALLS = []
+
+
+class Pixels:
+    info = ExtractorInfo(
+        name="pixels", dim=16, image_size=28, channels=1, weights="none", licence="MIT", differentiable=False
+    )
+
+    def extract(self, images):
+        CALLS.append(len(images))
+        grid = images[..., 0].reshape(len(images), 4, 7, 4, 7).mean(axis=(2, 4)) / 255.0
+        return Extracted(grid.reshape(len(images), 16).astype(np.float32))
+
+
+def make(variant):
+    return Pixels()
+'''
+HEAD_RUN = ("--dataset", "fm", "--backbone", "pixels", "--head", "linear", "--protocol", "model1")
+FOLDS = ("--split-by", "item", "--folds", "3")
+
+
+@pytest.fixture
+def pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    site = tmp_path / "site"
+    dist = site / "pixel_features-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pixel-features\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(ENTRY_POINTS)
+    (site / "pixel_features.py").write_text(textwrap.dedent(EXTRACTOR))
+    monkeypatch.syspath_prepend(str(site))
+    import pixel_features
+
+    pixel_features.CALLS.clear()
+    return pixel_features
+
+
+@pytest.mark.slow  # features of 10,000 images and 13 head runs: the refusals below are the fast lane's
+def test_population_and_personal_heads_on_one_item_split_with_features_computed_once(rated_ws, pixels):
+    cli = Cli(rated_ws.root)
+    crowd = cli.json("run", "--subject", "crowd", *HEAD_RUN, *FOLDS, "--target", "ratings")["runs"]
+    assert len(crowd) == 3 and all(r["head"] == "linear" and r["target"] == "ratings" for r in crowd)
+    computed = sum(pixels.CALLS)
+    assert computed - 10_000 in (0, 2)  # every item of the dataset, once (and, once a process, the contract's two)
+    personal = cli.json("run", "--subject", "r1", *HEAD_RUN, *FOLDS, "--target", "ratings", "--transfer-from",
+                        "subject:crowd")["runs"]  # fmt: skip
+    scratch = cli.json("run", "--subject", "r1", *HEAD_RUN, *FOLDS, "--target", "ratings")["runs"]
+    assert sum(pixels.CALLS) == computed  # the second and third commands read the cache
+    (stored,) = list_features(rated_ws)
+    assert (stored.key.extractor, stored.dim, stored.n_items) == ("pixels", 16, 10_000)
+    for result in personal + scratch:
+        directory = rated_ws.run_dir(result["run_id"])
+        assert (directory / "head.npz").is_file() and not (directory / "model.pt").exists()
+        config = json.loads((directory / "config.json").read_text())
+        assert config["features"]["file"] == stored.file and config["features"]["file_sha256"] == stored.file_sha256
+        assert result["epochs"] == 0 and result["precision"] == "fp64" and result["history"] == []
+        test = result["metrics"]["test"]
+        assert test["n_rated"] > test["n"] - 1 and test["spearman"] is not None  # ρ over the rated test items
+    assert [r["metrics"]["test"]["n"] for r in personal] == [r["metrics"]["test"]["n"] for r in scratch]
+    # The ratings follow brightness, which the grid sees: the personal heads rank the unseen items well.
+    assert np.median([r["metrics"]["test"]["spearman"] for r in personal]) > 0.5
+    again = cli.json("run", "--subject", "r1", *HEAD_RUN, *FOLDS, "--target", "ratings")["runs"]
+    with rated_ws.connect() as con:
+        rows = [
+            con.execute(
+                "SELECT p_preferred FROM predictions WHERE run_id = ? ORDER BY item_idx", [r["run_id"]]
+            ).fetchall()
+            for r in (scratch[0], again[0])
+        ]
+    assert rows[0] == rows[1]  # a head is the same from the same seed
+
+
+def test_a_population_head_that_trained_on_the_test_items_is_refused(rated_ws, pixels):
+    cli = Cli(rated_ws.root)
+    other_split = cli.json("run", "--subject", "crowd", *HEAD_RUN, "--split-by", "item", "--seed", "1")
+    result = cli("run", "--subject", "r1", *HEAD_RUN, "--split-by", "item", "--transfer-from",
+                 other_split["run_id"], ok=False)  # fmt: skip
+    assert result.exit_code == 1 and f"run {other_split['run_id']} learned from" in result.stderr
+    with rated_ws.connect() as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE subject = 'r1'").fetchone() == (0,)
+
+
+def test_what_a_head_cannot_be_is_one_line(rated_ws, pixels):
+    cli = Cli(rated_ws.root)
+    for args, message in (
+        (("--backbone", "nope", "--head", "linear"), "unknown extractor 'nope'; registered:"),
+        (("--backbone", "pixels", "--head", "logistic", "--target", "ratings"), "--target ratings goes with"),
+        (("--backbone", "pixels", "--head", "tree"), "unknown head 'tree'"),
+    ):
+        result = cli("run", "--subject", "r1", "--dataset", "fm", *args, ok=False)
+        assert result.exit_code == 1 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert list_features(rated_ws) == []
