@@ -23,6 +23,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -215,8 +216,8 @@ def save_head(path: Path, head: Head) -> None:
         np.savez(handle, **head_arrays(head))
 
 
-def load_head(path: Path) -> Head:
-    """A head :func:`save_head` wrote (pickles refused)."""
+def load_head(path: Path | BinaryIO) -> Head:
+    """A head :func:`save_head` wrote, from its path or an open file (pickles refused)."""
     try:
         with np.load(path, allow_pickle=False) as stored:
             return head_from_arrays({name: stored[name] for name in stored.files})

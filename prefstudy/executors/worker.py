@@ -187,7 +187,7 @@ def _job(task: RunTask, directory: RunDir, config: dict, resumed: bool, world: W
 def _make_head_run(task: RunTask, directory: RunDir, config: dict, report: Reporter) -> None:
     """A head on the dataset's cached features (no torch in it): fitted, predicted, written."""
     features = WARM.extracted(task.features.key, task.features.load)
-    population = WARM.head(task.source.run_id, lambda: load_head(_on_disk(task.source))) if task.source else None
+    population = WARM.head(task.source.run_id, lambda: load_head(task.source.open())) if task.source else None
     job = HeadJob(
         run_dir=directory,
         config=config,
@@ -199,15 +199,6 @@ def _make_head_run(task: RunTask, directory: RunDir, config: dict, report: Repor
     )
     directory.write_config({**config, "versions": versions()})
     execute_head(job)  # milliseconds, thousands at a time: the driver's bar shows them, not a line each
-
-
-def _on_disk(ref: SourceModelRef) -> Path:
-    opened = ref.open()
-    if isinstance(opened, Path):
-        return opened
-    with tempfile.NamedTemporaryFile(suffix=".npz", delete=False) as handle:  # from Ray's store: np.load wants a file
-        handle.write(opened.read())
-    return Path(handle.name)
 
 
 def _source(ref: SourceModelRef) -> SavedModel:
