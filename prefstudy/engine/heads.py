@@ -82,8 +82,12 @@ def _calibration(score: np.ndarray, answers: np.ndarray) -> np.ndarray:
     """(a, b) of a logistic on the training answers, P(preferred) = sigmoid(a * score + b)."""
     from sklearn.linear_model import LogisticRegression
 
-    fitted = LogisticRegression(C=1e4, max_iter=1000).fit(score.reshape(-1, 1), answers.astype(int))
-    return np.array([fitted.coef_[0, 0], fitted.intercept_[0]])
+    # Fitted on the standardised score (it converges in a few steps there), then carried back to the score.
+    centre, spread = float(score.mean()), float(score.std()) or 1.0
+    z = ((score - centre) / spread).reshape(-1, 1)
+    fitted = LogisticRegression(C=1e4, max_iter=1000).fit(z, answers.astype(int))
+    a = fitted.coef_[0, 0] / spread
+    return np.array([a, fitted.intercept_[0] - a * centre])
 
 
 def _check(X: np.ndarray, y: np.ndarray, answers: np.ndarray) -> None:
