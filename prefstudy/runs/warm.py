@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -35,6 +35,15 @@ class _Features:
     done: np.ndarray | None = None  # which items hold features
 
 
+T = TypeVar("T")
+
+
+def _once(kept: dict[str, T], key: str, load: Callable[[], T]) -> T:
+    if key not in kept:
+        kept[key] = load()
+    return kept[key]
+
+
 @dataclass
 class WarmCache:
     """Image caches, transfer sources and frozen features, each loaded or computed once."""
@@ -45,29 +54,21 @@ class WarmCache:
     arrays_loaded: dict[str, np.ndarray] = field(default_factory=dict)  # an extractor's cached features, by file
     heads_loaded: dict[str, Head] = field(default_factory=dict)  # population heads, by run
 
-    def extracted(self, key: str, load: Callable[[], np.ndarray]) -> np.ndarray:
-        """A dataset's cached extractor features loaded by ``load`` once per ``key`` (their file's name)."""
-        if key not in self.arrays_loaded:
-            self.arrays_loaded[key] = load()
-        return self.arrays_loaded[key]
-
-    def head(self, run_id: str, load: Callable[[], Head]) -> Head:
-        """A finished head run's head, loaded once."""
-        if run_id not in self.heads_loaded:
-            self.heads_loaded[run_id] = load()
-        return self.heads_loaded[run_id]
-
     def images(self, key: str, load: Callable[[], ImageSet]) -> ImageSet:
         """Images loaded by ``load`` once per ``key``: a cache file's name, which holds its content hash."""
-        if key not in self.images_loaded:
-            self.images_loaded[key] = load()
-        return self.images_loaded[key]
+        return _once(self.images_loaded, key, load)
 
     def source(self, run_id: str, load: Callable[[], SavedModel]) -> SavedModel:
         """A finished run's model loaded by ``load`` once (finished runs do not change)."""
-        if run_id not in self.sources_loaded:
-            self.sources_loaded[run_id] = load()
-        return self.sources_loaded[run_id]
+        return _once(self.sources_loaded, run_id, load)
+
+    def extracted(self, key: str, load: Callable[[], np.ndarray]) -> np.ndarray:
+        """A dataset's cached extractor features loaded by ``load`` once per ``key`` (their file's name)."""
+        return _once(self.arrays_loaded, key, load)
+
+    def head(self, run_id: str, load: Callable[[], Head]) -> Head:
+        """A finished head run's head, loaded once."""
+        return _once(self.heads_loaded, run_id, load)
 
     def features(
         self,
