@@ -55,6 +55,9 @@ class World:
     def close(self) -> None:
         """Leave the process group (at the end of a torchrun command)."""
         if self.distributed and dist.is_initialized():
+            # Every process reaches the end before any tears its connections down: a gloo pair closed
+            # while the peer still uses it can abort the process.
+            dist.barrier()
             dist.destroy_process_group()
 
     def device(self, device: torch.device) -> torch.device:

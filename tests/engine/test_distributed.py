@@ -29,7 +29,7 @@ def alice_ws(sample_ws):
 
 def test_two_processes_with_torchrun_learn_what_one_process_learns(cli, alice_ws):
     one = cli.json(*RUN, "--precision", "fp32")
-    env = {**os.environ, "PREFSTUDY_STUDY": str(alice_ws.root), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PREFSTUDY_STUDY": str(alice_ws.root), "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     launched = subprocess.run(
         [*TORCHRUN, *RUN, "--precision", "fp32", "--json"],
         env=env,
