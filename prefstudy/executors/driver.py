@@ -40,7 +40,7 @@ from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.runs.heads import PRECISION as HEAD_PRECISION
 from prefstudy.runs.importing import land_runs
 from prefstudy.runs.orders import RunOrder
-from prefstudy.runs.prepare import prepare, run_config, test_items
+from prefstudy.runs.prepare import Preparer, run_config, test_items
 from prefstudy.runs.record import (
     FAILED,
     FINISHED,
@@ -56,14 +56,17 @@ from prefstudy.runs.record import (
     new_run_id,
     queue_runs,
     run_dir,
-    run_result,
+    run_results,
 )
 from prefstudy.runs.result import failed_result
 from prefstudy.runs.status import this_process
-from prefstudy.runs.transfer_sources import check_no_leak
+from prefstudy.runs.transfer_sources import check_no_leak, learned_items
 from prefstudy.workspace import Workspace
 
 POLL_SECONDS = 0.5
+# Head runs take milliseconds: they go out many to a batch, so that handing out and landing (a database
+# transaction each) is paid once per batch, not per run.
+HEAD_RUNS_PER_BATCH = 64
 
 
 Planner = Callable[[], list[RunOrder]]
@@ -121,6 +124,8 @@ class Driver:
         self._images: dict[str, ImagesSource] = {}
         self._keys: dict[str, dict[str, int]] = {}  # item key -> index per dataset, to check what lands
         self._sources: dict[str, SourceModelRef] = {}
+        self._source_rows: dict[str, RunRow] = {}  # finished runs others start from: they change no more
+        self._learned: dict[str, frozenset[int]] = {}  # the items each source trained on
         self._features: dict[tuple[str, str], tuple[FeaturesSource, dict[str, Any]]] = {}
         self._pending: list[RunTask] = []  # queued here, not handed out yet
         self._out: list[Submitted] = []
@@ -200,9 +205,9 @@ class Driver:
         free = self._free()
         if free <= 0 or not self._pending:
             return
-        size = self.executor.runs_per_batch
-        taken, self._pending = self._pending[: free * size], self._pending[free * size :]
-        submitted = self.executor.submit([taken[i : i + size] for i in range(0, len(taken), size)])
+        batches = _batches(self._pending, free, self.executor.runs_per_batch)
+        self._pending = self._pending[sum(len(b) for b in batches) :]
+        submitted = self.executor.submit(batches)
         self._out.extend(submitted)
         # Recorded at once: a driver that dies now leaves jobs a later one can find.
         mark_submitted(self.ws, {run_id: s.job_id for s in submitted for run_id in s.run_ids})
@@ -217,17 +222,20 @@ class Driver:
     # --- handing out ---------------------------------------------------------------------------------
 
     def _queue(self, todo: list[RunOrder]) -> None:
-        tasks = []
+        made: dict[int, RunTask] = {}
+        preparer = Preparer(self.ws)  # each subject's labels read once for all their orders, taken together
         with self.ws.connect():  # one connection for every read
-            for order in todo:
+            for i in sorted(range(len(todo)), key=lambda i: (todo[i].subject, todo[i].dataset)):
+                order = todo[i]
                 try:
-                    task = self._task(order)
-                    self.executor.check(task)
-                    tasks.append(task)
+                    made[i] = self._task(order, preparer)
+                    self.executor.check(made[i])
                 except PrefstudyError as error:  # e.g. labels changed since the plan read them: the others go on
+                    made.pop(i, None)
                     if self.options.strict:
                         raise
                     self.report.note(f"{order.subject} on {order.dataset} skipped: {error}")
+            tasks = [made[i] for i in sorted(made)]  # handed out in the plan's order
             owner = None if self.executor.outlives_driver else this_process()
             queue_runs(self.ws, [t.config for t in tasks], self.executor.name, owner)
         self._pending.extend(tasks)
@@ -238,10 +246,10 @@ class Driver:
             self.report.start(self._total, f"runs on {self.executor.name}")
         self._show()
 
-    def _task(self, order: RunOrder) -> RunTask:
+    def _task(self, order: RunOrder, preparer: Preparer) -> RunTask:
         settings, transfer, source = order.settings, None, None
         if order.transfer is not None:
-            row = get_run(self.ws, order.transfer.source_run)
+            row = self._source_row(order.transfer.source_run)
             if row.status != FINISHED or run_dir(self.ws, row.id).missing():
                 raise PrefstudyError(f"run {row.id} is {row.status}, not finished; it has no trained model yet")
             _check_start(settings, row, order.transfer.mode)
@@ -253,9 +261,11 @@ class Driver:
                 "adapt": order.transfer.adapt,
             }
             source = self._source(row)
-        prepared = prepare(self.ws, order.subject, order.dataset, settings)
+        prepared = preparer(order.subject, order.dataset, settings)
         if source is not None and source.dataset == order.dataset:
-            check_no_leak(self.ws, source.run_id, order.dataset, test_items(prepared))
+            if source.run_id not in self._learned:
+                self._learned[source.run_id] = learned_items(self.ws, source.run_id)
+            check_no_leak(self.ws, source.run_id, order.dataset, test_items(prepared), self._learned[source.run_id])
         options, run_id = self.options, order.resumes or new_run_id(order.subject, order.dataset, settings.protocol)
         computes = {"device": options.device, "precision": options.precision, "compile": options.compile}
         if settings.head is not None:  # scikit-learn, on the CPU, in float64
@@ -280,6 +290,15 @@ class Driver:
             continues=order.resumes is not None,
             threads=self.executor.threads_per_run,
         )
+
+    def _source_row(self, run_id: str) -> RunRow:
+        """A transfer's source run (read once while finished: many personal runs start from one population run)."""
+        if run_id in self._source_rows:
+            return self._source_rows[run_id]
+        row = get_run(self.ws, run_id)
+        if row.status == FINISHED:
+            self._source_rows[run_id] = row
+        return row
 
     def _resumed(self, order: RunOrder, digest: str) -> dict[str, Any]:
         """How an interrupted run computed (it continues so), once its labels are checked unchanged."""
@@ -404,11 +423,12 @@ class Driver:
         finally:
             for path in staged:
                 shutil.rmtree(path, ignore_errors=True)
+        results = run_results(self.ws, [o.run_id for o in outcomes if o.status == FINISHED])
         for outcome in outcomes:
             self._running.discard(outcome.run_id)
             self._counts[outcome.status] += 1
             if outcome.status == FINISHED:
-                self.result.finished.append(run_result(self.ws, outcome.run_id))
+                self.result.finished.append(results[outcome.run_id])
                 if self.on_finished is not None:
                     self.on_finished(self.result.finished[-1])
             else:
@@ -482,6 +502,23 @@ def _check_start(settings, source: RunRow, mode: str) -> None:
 def _query_interrupted(error: BaseException) -> bool:
     """Whether ``error`` is Ctrl-C during a database query: DuckDB takes the KeyboardInterrupt and raises this."""
     return isinstance(error, RuntimeError) and str(error) == "Query interrupted"
+
+
+def _batches(pending: list[RunTask], count: int, size: int) -> list[list[RunTask]]:
+    """Up to ``count`` batches from the front of ``pending``: ``size`` runs each, head runs (never mixed with
+    networks) up to :data:`HEAD_RUNS_PER_BATCH`."""
+    batches: list[list[RunTask]] = []
+    for task in pending:
+        head = task.settings.head is not None
+        limit = max(size, HEAD_RUNS_PER_BATCH) if head else size
+        batch = batches[-1] if batches else None
+        if batch and (batch[0].settings.head is not None) == head and len(batch) < limit:
+            batch.append(task)
+            continue
+        if len(batches) == count:
+            break
+        batches.append([task])
+    return batches
 
 
 def _task_of(submitted: Submitted, run_id: str) -> RunTask | None:

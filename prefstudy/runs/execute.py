@@ -8,6 +8,7 @@ it and calls :func:`execute`, which opens no database: it writes ``model.pt``,
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from dataclasses import dataclass
@@ -73,8 +74,13 @@ class RunJob:
 
 def versions() -> dict[str, str]:
     """The versions of what a run's numbers depend on."""
+    return dict(_versions())
+
+
+@functools.cache  # read once per process: package metadata is parsed from disk (~2 ms a package)
+def _versions() -> dict[str, str]:
     found = {"prefstudy": __version__, "python": platform.python_version()}
-    for package in ("torch", "torchvision", "numpy", "duckdb", "timm", "captum"):
+    for package in ("torch", "torchvision", "numpy", "duckdb", "timm", "captum", "scikit-learn"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:

@@ -20,6 +20,7 @@ from pathlib import Path
 from prefstudy.datasets.catalog import get_dataset, key_index
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.record import FAILED, FINISHED, RunDir, record_runs, run_dir, run_statuses
+from prefstudy.store import memory_cursor
 from prefstudy.subjects.roster import require_subject
 from prefstudy.workspace import Workspace
 
@@ -61,19 +62,35 @@ def _read(directory: RunDir) -> IncomingRun:
     return IncomingRun(directory, result["run_id"], result["subject"], result["dataset"], status)
 
 
-def _check(ws: Workspace, run: IncomingRun, keys: dict[str, dict[str, int]]) -> None:
-    """The run's subject, dataset and predicted items must be this study's."""
-    require_subject(ws, run.subject)
+def _check(ws: Workspace, run: IncomingRun, keys: dict[str, dict[str, int]], subjects: set[str]) -> None:
+    """The run's subject and dataset must be this study's (``subjects``: those checked already)."""
+    if run.subject not in subjects:
+        require_subject(ws, run.subject)
+        subjects.add(run.subject)
     if run.dataset not in keys:
         get_dataset(ws, run.dataset)  # an unknown dataset is one clear error
         keys[run.dataset] = key_index(ws, run.dataset)
-    if run.status == FAILED:  # a failed run predicted nothing
+
+
+def _check_predicted_items(runs: list[IncomingRun], keys: dict[str, dict[str, int]]) -> None:
+    """Every finished run's predicted items must be the same items of its dataset here (read in one scan)."""
+    finished = {str(r.directory.predictions): r for r in runs if r.status == FINISHED}
+    if not finished:
         return
-    known = keys[run.dataset]
-    unknown = sum(known.get(key) != idx for idx, key in run.directory.read_prediction_keys())
+    with memory_cursor() as con:
+        rows = con.execute(
+            "SELECT filename, item_idx, key FROM read_parquet(?, filename = true)", [list(finished)]
+        ).fetchall()
+    unknown: dict[str, int] = {}
+    for file, idx, key in rows:
+        run = finished[file]
+        if keys[run.dataset].get(key) != idx:
+            unknown[run.run_id] = unknown.get(run.run_id, 0) + 1
     if unknown:
+        run = next(r for r in finished.values() if r.run_id in unknown)
         raise PrefstudyError(
-            f"run {run.run_id}: {unknown} predicted item(s) are not the same items of {run.dataset!r} in this study"
+            f"run {run.run_id}: {unknown[run.run_id]} predicted item(s) are not the same items of {run.dataset!r} "
+            "in this study"
         )
 
 
@@ -95,12 +112,14 @@ def land_runs(
     new: list[IncomingRun] = []
     skipped: list[str] = []
     keys = {} if keys is None else keys
+    subjects: set[str] = set()
     for run in incoming:
         if present.get(run.run_id) == FINISHED or run.run_id in {r.run_id for r in new}:
             skipped.append(run.run_id)
             continue
-        _check(ws, run, keys)
+        _check(ws, run, keys, subjects)
         new.append(run)
+    _check_predicted_items(new, keys)
     copied: list[Path] = []
     try:
         for run in new:

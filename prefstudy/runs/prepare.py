@@ -8,6 +8,7 @@ labels already read, so a plan over thousands of subjects reads them all in one 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -194,13 +195,40 @@ def _tie_splits(ties: np.ndarray, items: DatasetSplit, settings: TrainSettings) 
 
 def prepare(ws: Workspace, subject: str, dataset: str, settings: TrainSettings) -> Prepared:
     """Check the subject's labels and draw the split, before anything is written."""
-    with ws.connect():  # one connection for the reads
-        require_subject(ws, subject)
-        items = DatasetSplit(official_splits(ws, dataset))
-        labels = usable_labels(ws, subject, dataset)
-        rule: RatingRule | None = rule_of(ws, subject, dataset)
-        ratings = ratings_of(ws, subject, dataset) if rule is not None else None
-    return prepare_labels(subject, dataset, labels, settings, items, ratings)
+    return Preparer(ws)(subject, dataset, settings)
+
+
+class Preparer:
+    """:func:`prepare` for the many orders of one plan: each dataset's split and each subject's labels read once.
+
+    What it reads is what the study held when it read it, so one is made per plan, not kept.
+    """
+
+    KEPT_SUBJECTS = 8  # a caller takes a subject's orders (folds, variants) together; memory stays small
+
+    def __init__(self, ws: Workspace):
+        self.ws = ws
+        self._items: dict[str, DatasetSplit] = {}
+        self._labels: OrderedDict[tuple[str, str], tuple[UsableLabels, Ratings | None]] = OrderedDict()
+
+    def __call__(self, subject: str, dataset: str, settings: TrainSettings) -> Prepared:
+        key = (subject, dataset)
+        if dataset not in self._items or key not in self._labels:
+            with self.ws.connect():  # one connection for the reads
+                if dataset not in self._items:
+                    self._items[dataset] = DatasetSplit(official_splits(self.ws, dataset))
+                if key not in self._labels:
+                    self._labels[key] = self._read(subject, dataset)
+                    if len(self._labels) > self.KEPT_SUBJECTS:
+                        self._labels.popitem(last=False)
+        labels, ratings = self._labels[key]
+        return prepare_labels(subject, dataset, labels, settings, self._items[dataset], ratings)
+
+    def _read(self, subject: str, dataset: str) -> tuple[UsableLabels, Ratings | None]:
+        require_subject(self.ws, subject)
+        labels = usable_labels(self.ws, subject, dataset)
+        rule: RatingRule | None = rule_of(self.ws, subject, dataset)
+        return labels, ratings_of(self.ws, subject, dataset) if rule is not None else None
 
 
 def run_config(

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,6 @@ from prefstudy.runs.row import RunRow as RunRow  # re-exported: a run as the dat
 from prefstudy.runs.rundir import RunDir as RunDir  # re-exported: the run directory is part of the record
 from prefstudy.runs.status import FAILED as FAILED  # re-exported: callers take every status from here
 from prefstudy.runs.status import FINISHED, INTERRUPTED, QUEUED, RUNNING, Owner, owner_alive, this_process
-from prefstudy.store import first_row, sql_path
 from prefstudy.workspace import Workspace
 
 
@@ -92,6 +92,20 @@ def _insert_run(con: duckdb.DuckDBPyConnection, values: list[Any]) -> None:
     con.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})", values)
 
 
+def _as_columns(rows: list[list[Any]], names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Rows as named columns DuckDB can register (object arrays: None stays NULL)."""
+    return {name: np.array([row[i] for row in rows], dtype=object) for i, name in enumerate(names)}
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.ndarray]) -> Iterator[None]:
+    con.register(name, columns)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
 def _set_owner(con: duckdb.DuckDBPyConnection, run_id: str, owner: Owner) -> None:
     con.execute(
         "UPDATE runs SET owner_pid = ?, owner_host = ?, owner_started = ? WHERE id = ?",
@@ -144,28 +158,34 @@ def queue_runs(ws: Workspace, configs: list[dict[str, Any]], executor: str, owne
     ``owner`` is the driver whose end ends them (a local pool, a Ray job), or None where they outlive
     it (Slurm jobs): those stay queued or running until a driver asks their executor about them.
     """
+    if not configs:
+        return
+    ids = [config["run_id"] for config in configs]
     with ws.transaction() as con:
-        for config in configs:
-            run_id = config["run_id"]
-            row = first_row(con, "SELECT status FROM runs WHERE id = ?", [run_id])
-            if row is None:
-                _insert_run(con, _run_row(config, QUEUED, config.get("device", "auto")))
-            elif row[0] == FINISHED:
-                raise PrefstudyError(f"run {run_id} is already finished")
-            con.execute(
-                "UPDATE runs SET status = ?, error = NULL, executor = ?, job_id = NULL, owner_pid = ?, "
-                "owner_host = ?, owner_started = ? WHERE id = ?",
-                [QUEUED, executor, *((owner.pid, owner.host, owner.started) if owner else (None,) * 3), run_id],
-            )
+        held = dict(con.execute("SELECT id, status FROM runs WHERE id IN (SELECT unnest(?))", [ids]).fetchall())
+        if finished := [run_id for run_id in ids if held.get(run_id) == FINISHED]:
+            raise PrefstudyError(f"run {finished[0]} is already finished")
+        if new := [_run_row(c, QUEUED, c.get("device", "auto")) for c in configs if c["run_id"] not in held]:
+            columns = ", ".join(_RUN_COLUMNS)
+            with _registered(con, "incoming_runs", _as_columns(new, _RUN_COLUMNS)):
+                con.execute(f"INSERT INTO runs ({columns}) SELECT {columns} FROM incoming_runs")
+        con.execute(
+            "UPDATE runs SET status = ?, error = NULL, executor = ?, job_id = NULL, owner_pid = ?, "
+            "owner_host = ?, owner_started = ? WHERE id IN (SELECT unnest(?))",
+            [QUEUED, executor, *((owner.pid, owner.host, owner.started) if owner else (None,) * 3), ids],
+        )
 
 
 def mark_submitted(ws: Workspace, job_ids: dict[str, str]) -> None:
     """Record the executor's job id of each run (run id -> job id), and one more attempt."""
-    with ws.transaction() as con:
-        for run_id, job_id in job_ids.items():
-            con.execute(
-                "UPDATE runs SET job_id = ?, attempts = coalesce(attempts, 0) + 1 WHERE id = ?", [job_id, run_id]
-            )
+    if not job_ids:
+        return
+    columns = {"id": np.array(list(job_ids), dtype=object), "job_id": np.array(list(job_ids.values()), dtype=object)}
+    with ws.transaction() as con, _registered(con, "submitted", columns):
+        con.execute(
+            "UPDATE runs SET job_id = s.job_id, attempts = coalesce(attempts, 0) + 1 FROM submitted s "
+            "WHERE runs.id = s.id"
+        )
 
 
 def mark_runs(ws: Workspace, run_ids: Iterable[str], status: str, error: str | None = None) -> None:
@@ -177,84 +197,118 @@ def mark_runs(ws: Workspace, run_ids: Iterable[str], status: str, error: str | N
         )
 
 
-def _refresh_row(con: duckdb.DuckDBPyConnection, config: dict[str, Any], status: str, result: dict[str, Any]) -> None:
-    """Insert a run made elsewhere, or bring its row up to the run directory's config (a worker's, complete)."""
-    values = _run_row(config, status, result.get("device") or config.get("device", "auto"))
-    if first_row(con, "SELECT 1 FROM runs WHERE id = ?", [values[0]]) is None:
-        _insert_run(con, values)
+_FINAL_COLUMNS = ("id", "status", "error", "best_epoch", "duration_s", "train_images_per_s", "finished")
+_METRIC_COLUMNS = ("run_id", "split", "tp", "fp", "fn", "tn", "n", "accuracy", "spearman", "n_rated")
+_EPOCH_COLUMNS = ("run_id", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+def _final_values(result: dict[str, Any]) -> list[Any]:
+    if result.get("status") == FAILED:
+        return [result["run_id"], FAILED, result.get("error") or "failed", None, result.get("duration_s"), None, False]
+    return [
+        result["run_id"],
+        FINISHED,
+        None,
+        result["best_epoch"],
+        result["duration_s"],
+        result["train_images_per_s"],
+        True,
+    ]
+
+
+def _write_runs(con: duckdb.DuckDBPyConnection, runs: list[tuple[RunDir, dict[str, Any], dict[str, Any]]]) -> None:
+    """Every row of finished or failed runs, set-based: a run made elsewhere is inserted, a queued one brought
+    up to its directory's config (a worker's, complete) and final state; earlier partial results are replaced."""
+    ids = [result["run_id"] for _, _, result in runs]
+    known = {r for (r,) in con.execute("SELECT id FROM runs WHERE id IN (SELECT unnest(?))", [ids]).fetchall()}
+    rows = [
+        _run_row(config, result["status"], result.get("device") or config.get("device", "auto"))
+        for _, config, result in runs
+    ]
+    columns = ", ".join(_RUN_COLUMNS)
+    if new := [row for row in rows if row[0] not in known]:
+        with _registered(con, "incoming_runs", _as_columns(new, _RUN_COLUMNS)):
+            con.execute(f"INSERT INTO runs ({columns}) SELECT {columns} FROM incoming_runs")
+    if present := [row for row in rows if row[0] in known]:
+        updated = ("config", "device", "versions", "precision")
+        with _registered(con, "incoming_runs", _as_columns(present, _RUN_COLUMNS)):
+            con.execute(
+                f"UPDATE runs SET {', '.join(f'{c} = i.{c}' for c in updated)} FROM incoming_runs i "
+                "WHERE runs.id = i.id"
+            )
+    with _registered(con, "final", _as_columns([_final_values(r) for _, _, r in runs], _FINAL_COLUMNS)):
+        con.execute(
+            "UPDATE runs SET status = f.status, error = f.error, best_epoch = CAST(f.best_epoch AS INTEGER), "
+            "duration_s = CAST(f.duration_s AS DOUBLE), train_images_per_s = CAST(f.train_images_per_s AS DOUBLE), "
+            "finished_at = CASE WHEN f.finished THEN current_timestamp ELSE runs.finished_at END "
+            "FROM final f WHERE runs.id = f.id"
+        )
+    finished = [(run, result) for run, _, result in runs if result.get("status") != FAILED]
+    done = [result["run_id"] for _, result in finished]
+    if not done:
         return
-    updated = ("config", "device", "versions", "precision")
-    con.execute(
-        f"UPDATE runs SET {', '.join(f'{c} = ?' for c in updated)} WHERE id = ?",
-        [values[_RUN_COLUMNS.index(c)] for c in updated] + [values[0]],
-    )
+    for table in ("metrics", "predictions", "epochs"):  # a resumed run may have recorded partial results before
+        con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?))", [done])
+    metrics = [
+        [result["run_id"], split, *(m.get(f) for f in _METRIC_COLUMNS[2:])]
+        for _, result in finished
+        for split, m in result["metrics"].items()
+    ]
+    if metrics:
+        with _registered(con, "incoming_metrics", _as_columns(metrics, _METRIC_COLUMNS)):
+            con.execute(
+                f"INSERT INTO metrics ({', '.join(_METRIC_COLUMNS)}) SELECT run_id, split, tp, fp, fn, tn, n, "
+                "accuracy, CAST(spearman AS DOUBLE), CAST(n_rated AS INTEGER) FROM incoming_metrics"
+            )
+    epochs = [
+        [result["run_id"], *(h[f] for f in _EPOCH_COLUMNS[1:])] for _, result in finished for h in result["history"]
+    ]
+    if epochs:
+        with _registered(con, "incoming_epochs", _as_columns(epochs, _EPOCH_COLUMNS)):
+            con.execute(
+                f"INSERT INTO epochs ({', '.join(_EPOCH_COLUMNS)}) SELECT run_id, CAST(epoch AS INTEGER), "
+                "CAST(train_loss AS DOUBLE), CAST(train_accuracy AS DOUBLE), CAST(val_loss AS DOUBLE), "
+                "CAST(val_accuracy AS DOUBLE), CAST(seconds AS DOUBLE) FROM incoming_epochs"
+            )
+    _insert_predictions(con, finished)
 
 
-def _write_failed(con: duckdb.DuckDBPyConnection, run: RunDir) -> str:
-    config, result = run.read_config(), run.read_result()
-    _refresh_row(con, config, FAILED, result)
-    con.execute(
-        "UPDATE runs SET status = ?, error = ?, duration_s = ? WHERE id = ?",
-        [FAILED, result.get("error") or "failed", result.get("duration_s"), result["run_id"]],
-    )
-    return result["run_id"]
-
-
-def _write_finished(con: duckdb.DuckDBPyConnection, run: RunDir) -> str:
-    config, result = run.read_config(), run.read_result()
-    run_id = result["run_id"]
-    _refresh_row(con, config, FINISHED, result)
-    con.execute(
-        "UPDATE runs SET status = ?, best_epoch = ?, finished_at = current_timestamp, duration_s = ?, "
-        "train_images_per_s = ?, error = NULL WHERE id = ?",
-        [FINISHED, result["best_epoch"], result["duration_s"], result["train_images_per_s"], run_id],
-    )
-    # A resumed run may have recorded partial results before; replace them.
-    for table in ("metrics", "predictions", "epochs"):
-        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
-    for split, m in result["metrics"].items():
+def _insert_predictions(con: duckdb.DuckDBPyConnection, finished: list[tuple[RunDir, dict[str, Any]]]) -> None:
+    """Every finished run's ``predictions.parquet``, read in one scan (files from before ratings lack that column)."""
+    files = [str(run.predictions) for run, _ in finished]
+    owners = {
+        "file": np.array(files, dtype=object),
+        "run_id": np.array([result["run_id"] for _, result in finished], dtype=object),
+        "dataset": np.array([result["dataset"] for _, result in finished], dtype=object),
+    }
+    scan = "read_parquet(?, filename = true, union_by_name = true)"
+    has_rating = "rating" in {c for (c, *_) in con.execute(f"DESCRIBE SELECT * FROM {scan}", [files]).fetchall()}
+    with _registered(con, "prediction_files", owners):
         con.execute(
-            "INSERT INTO metrics (run_id, split, tp, fp, fn, tn, n, accuracy, spearman, n_rated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                split,
-                m["tp"],
-                m["fp"],
-                m["fn"],
-                m["tn"],
-                m["n"],
-                m["accuracy"],
-                m.get("spearman"),
-                m.get("n_rated"),
-            ],
+            "INSERT INTO predictions (run_id, dataset, item_idx, split, label, p_preferred, rating) "
+            "SELECT f.run_id, f.dataset, p.item_idx, p.split, p.label, p.p_preferred, "
+            f"{'p.rating' if has_rating else 'NULL'} "
+            f"FROM {scan} p JOIN prediction_files f "
+            "ON p.filename = f.file",
+            [files],
         )
-    for h in result["history"]:
-        con.execute(
-            "INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, seconds) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [run_id, h["epoch"], h["train_loss"], h["train_accuracy"], h["val_loss"], h["val_accuracy"], h["seconds"]],
-        )
-    source = f"read_parquet('{sql_path(run.predictions)}')"
-    has_rating = "rating" in {c for (c, *_) in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-    con.execute(  # run directories made before ratings existed have no rating column
-        "INSERT INTO predictions (run_id, dataset, item_idx, split, label, p_preferred, rating) "
-        f"SELECT ?, ?, item_idx, split, label, p_preferred, {'rating' if has_rating else 'NULL'} FROM {source}",
-        [run_id, result["dataset"]],
-    )
-    return run_id
 
 
 def record_runs(ws: Workspace, runs: Iterable[RunDir]) -> list[str]:
     """Record finished or failed run directories (made here or elsewhere) in one transaction; returns their ids.
 
-    A run already in the study (queued, running, interrupted or failed) moves to its final state.
+    A run already in the study (queued, running, interrupted or failed) moves to its final state. The
+    rows of many runs are written together (a study of heads lands thousands of runs a minute).
     """
+    read = [(run, run.read_config(), run.read_result()) for run in runs]
+    for _, _, result in read:
+        if result.get("status") not in (FINISHED, FAILED):
+            raise PrefstudyError(f"run {result.get('run_id')} is {result.get('status')}, neither finished nor failed")
+    if not read:
+        return []
     with ws.transaction() as con:
-        return [
-            _write_failed(con, run) if run.read_result().get("status") == FAILED else _write_finished(con, run)
-            for run in runs
-        ]
+        _write_runs(con, read)
+    return [result["run_id"] for _, _, result in read]
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -440,22 +494,36 @@ def prediction_columns(ws: Workspace, ids: Iterable[str], split: str | None = No
 
 def run_result(ws: Workspace, run_id: str) -> dict[str, Any]:
     """The `prefstudy run --json` object of a recorded run."""
+    get_run(ws, run_id)  # an unknown id fails with a hint
+    return run_results(ws, [run_id])[run_id]
+
+
+def run_results(ws: Workspace, run_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """run id -> its `prefstudy run --json` object, read together for many runs (those the study holds)."""
+    ids = sorted(set(run_ids))
     with ws.connect() as con:
-        row = get_run(ws, run_id)
-        history = con.execute(
-            f"SELECT {', '.join(HISTORY_FIELDS)} FROM epochs WHERE run_id = ? ORDER BY epoch", [run_id]
-        ).fetchall()
-        metrics = run_metrics(ws, [run_id]).get(run_id, {})
-        ranks = run_rank_scores(ws, [run_id]).get(run_id, {})
-    return result_object(
-        row.config,
-        status=row.status,
-        device=row.device,
-        precision=row.precision,
-        best_epoch=row.best_epoch,
-        duration_s=row.duration_s,
-        train_images_per_s=row.train_images_per_s,
-        metrics=metrics,
-        history=[dict(zip(HISTORY_FIELDS, h, strict=True)) for h in history],
-        ranks=ranks,
-    )
+        rows = _run_rows(con, "WHERE id IN (SELECT unnest(?))", [ids])
+        history: dict[str, list[dict[str, Any]]] = {}
+        for run_id, *h in con.execute(
+            f"SELECT run_id, {', '.join(HISTORY_FIELDS)} FROM epochs WHERE run_id IN (SELECT unnest(?)) "
+            "ORDER BY run_id, epoch",
+            [ids],
+        ).fetchall():
+            history.setdefault(run_id, []).append(dict(zip(HISTORY_FIELDS, h, strict=True)))
+        metrics = run_metrics(ws, ids)
+        ranks = run_rank_scores(ws, ids)
+    return {
+        row.id: result_object(
+            row.config,
+            status=row.status,
+            device=row.device,
+            precision=row.precision,
+            best_epoch=row.best_epoch,
+            duration_s=row.duration_s,
+            train_images_per_s=row.train_images_per_s,
+            metrics=metrics.get(row.id, {}),
+            history=history.get(row.id, []),
+            ranks=ranks.get(row.id, {}),
+        )
+        for row in rows
+    }

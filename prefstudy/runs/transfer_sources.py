@@ -66,15 +66,24 @@ def resolve_source(ws: Workspace, text: str, dataset: str, settings: TrainSettin
     raise PrefstudyError(f"subject {subject!r} has no finished run on {source_dataset!r}; make that run first")
 
 
-def check_no_leak(ws: Workspace, source_run: str, dataset: str, test_items: set[int]) -> None:
-    """Refuse a transfer whose source run, on the same dataset, trained or validated on one of ``test_items``."""
-    leaked = sorted(
-        p.item_idx
-        for p in predictions(ws, source_run)
-        if p.label is not None and p.split not in (TEST, UNUSED) and p.item_idx in test_items
-    )
+def check_no_leak(
+    ws: Workspace, source_run: str, dataset: str, test_items: set[int], learned: frozenset[int] | None = None
+) -> None:
+    """Refuse a transfer whose source run, on the same dataset, trained or validated on one of ``test_items``.
+
+    ``learned`` is :func:`learned_items` of the source, where the caller read it already (one source, many runs).
+    """
+    learned = learned_items(ws, source_run) if learned is None else learned
+    leaked = sorted(learned & test_items)
     if leaked:
         raise PrefstudyError(
             f"run {source_run} learned from {len(leaked)} of this run's test items on {dataset!r} "
             f"(first: item {leaked[0]}); start both runs with --split-by item and the same seed and folds"
         )
+
+
+def learned_items(ws: Workspace, source_run: str) -> frozenset[int]:
+    """The items a run trained or validated on (answered, neither tested nor unused)."""
+    return frozenset(
+        p.item_idx for p in predictions(ws, source_run) if p.label is not None and p.split not in (TEST, UNUSED)
+    )
