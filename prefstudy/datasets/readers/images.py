@@ -13,9 +13,7 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tarfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +62,8 @@ def tar_reader(archive: Path) -> ReadMany:
     def read(entries: Sequence[ImageEntry]) -> Iterator[tuple[ImageEntry, bytes | None, str | None]]:
         wanted = {entry.locator: entry for entry in entries}
         found: dict[str, bytes] = {}
+        import tarfile  # here: a listing of files (recommend's pool) needs no archive reader
+
         with tarfile.open(archive, "r:*") as tar:  # one streaming pass: a .tgz has no random access
             for member in tar:
                 if member.name in wanted and member.isfile():
@@ -111,25 +111,32 @@ def decode_image(data: bytes, size: int, channels: int, limit: int = DEFAULT_MAX
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
 
 
+def try_decode(data: bytes, size: int, channels: int, limit: int) -> tuple[np.ndarray | None, str | None]:
+    """:func:`decode_image`, or None and why a file is skipped (empty, not an image, corrupt, too large)."""
+    if not data:
+        return None, "empty file"
+    try:
+        return decode_image(data, size, channels, limit), None
+    except ImageTooLarge as error:
+        return None, str(error)
+    except _DECODE_ERRORS as error:  # what Pillow raises for broken files; each one means "skip it"
+        return None, "not an image" if "cannot identify" in str(error) else f"corrupt or truncated ({error})"
+
+
 def _decode_one(item: tuple[ImageEntry, bytes | None, str | None], size: int, channels: int, limit: int):
     entry, data, why = item
     if data is None:
         return entry, None, None, why
-    if not data:
-        return entry, None, None, "empty file"
-    try:
-        return entry, decode_image(data, size, channels, limit), sha256_hex(data), None
-    except ImageTooLarge as error:
-        return entry, None, None, str(error)
-    except _DECODE_ERRORS as error:  # what Pillow raises for broken files; each one means "skip it"
-        reason = "not an image" if "cannot identify" in str(error) else f"corrupt or truncated ({error})"
-        return entry, None, None, reason
+    array, why = try_decode(data, size, channels, limit)
+    return entry, array, None if array is None else sha256_hex(data), why
 
 
 def _decode_batch(
     entries: Sequence[ImageEntry], read: ReadMany, size: int, channels: int, limit: int, report: Reporter
 ):
     workers = max(1, min(8, os.cpu_count() or 1))
+    from concurrent.futures import ThreadPoolExecutor  # here: it imports logging (~25 ms), which a listing needs not
+
     with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL while decoding
         for result in pool.map(lambda item: _decode_one(item, size, channels, limit), read(entries)):
             report.advance()
