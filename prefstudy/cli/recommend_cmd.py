@@ -1,4 +1,4 @@
-"""`prefstudy recommend`: rank unseen images for a subject, each with its Grad-CAM if asked."""
+"""`prefstudy recommend`: rank unseen images for a subject, each with its Grad-CAM if asked (a network run's)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from prefstudy.cli.output import note, print_json, stdout_console, warn
 from prefstudy.errors import PrefstudyError
 
 if TYPE_CHECKING:
-    from prefstudy.recommend import Recommendation  # torch and Captum: imported when the command runs
+    from prefstudy.recommend import Recommendation  # imported when the command runs
 
 
 def recommend(
@@ -30,7 +30,11 @@ def recommend(
     ] = None,
     top: Annotated[int, bounded(COUNT, "--top", help="Show the K images the model prefers most.")] = 10,
     explain: Annotated[
-        bool, typer.Option("--explain", help="Write a Grad-CAM overlay of each of the top K under --out.")
+        bool,
+        typer.Option(
+            "--explain",
+            help="Write a Grad-CAM overlay of each of the top K under --out (a network run's; a head run has none).",
+        ),
     ] = False,
     out: Annotated[Path | None, typer.Option(help="The folder for --explain's overlays.")] = None,
     include_labelled: Annotated[
@@ -46,7 +50,7 @@ def recommend(
     if out is not None and not explain:
         raise PrefstudyError("--out is where --explain writes overlays; add --explain")
     from prefstudy.progress import RichReporter
-    from prefstudy.recommend import recommend as rank  # torch and Captum
+    from prefstudy.recommend import recommend as rank  # a network run's ranking imports torch and Captum
 
     ws = workspace(study)
     with RichReporter() as reporter:
@@ -66,6 +70,8 @@ def recommend(
         listed = "; ".join(f"{u.path} ({u.error})" for u in result.unreadable[:10])
         more = f"; and {len(result.unreadable) - 10} more" if len(result.unreadable) > 10 else ""
         warn(f"{len(result.unreadable)} file(s) skipped: {listed}{more}")
+    if result.not_explained:
+        note(result.not_explained)
     if json_out:
         print_json(result.to_dict())
         return
@@ -78,11 +84,13 @@ def _table(result: Recommendation) -> None:
     shown = len(result.ranking)
     table = Table(title=f"{result.subject}: top {shown} of {result.ranked} images, by run {result.run_id}")
     overlays = shown > 0 and result.ranking[0].overlay is not None
-    columns = ("rank", "p_preferred", "image", *(("overlay",) if overlays else ()))
+    scores = shown > 0 and result.ranking[0].score is not None
+    columns = ("rank", "p_preferred", *(("score",) if scores else ()), "image", *(("overlay",) if overlays else ()))
     for column in columns:
-        table.add_column(column, justify="right" if column in ("rank", "p_preferred") else "left")
+        table.add_column(column, justify="right" if column in ("rank", "p_preferred", "score") else "left")
     for entry in result.ranking:
         image = entry.path.relative_to(result.images_dir).as_posix()
-        cells = [str(entry.rank), f"{entry.p_preferred:.3f}", image]
+        score = [f"{entry.score:.3f}"] if entry.score is not None else []
+        cells = [str(entry.rank), f"{entry.p_preferred:.3f}", *score, image]
         table.add_row(*cells, *([str(entry.overlay)] if entry.overlay is not None else []))
     stdout_console().print(table)
