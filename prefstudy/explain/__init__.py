@@ -1,6 +1,9 @@
-"""Explanations: Grad-CAM heat maps, their pictures, and their agreement with the subject's reasons.
+"""Explanations: heat maps (Grad-CAM, occlusion), their pictures, and their agreement with the subject's reasons.
 
 - :mod:`~prefstudy.explain.gradcam` — the Grad-CAM engine (Captum's ``LayerGradCam``);
+- :mod:`~prefstudy.explain.occlusion` — the occlusion engine (Captum's ``Occlusion``), for what has no gradient;
+- :mod:`~prefstudy.explain.head_maps` — a head run's maps, through its extractor and head;
+- :mod:`~prefstudy.explain.maps` — what a method hands the service (no torch);
 - :mod:`~prefstudy.explain.region_scores` — pointing game, energy and IoU against a region;
 - :mod:`~prefstudy.explain.chance` — their chance levels (no torch);
 - :mod:`~prefstudy.explain.pictures` — the pictures and contact sheets;

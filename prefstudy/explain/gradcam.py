@@ -14,7 +14,21 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from prefstudy.backbones import module_name
+from prefstudy.errors import PrefstudyError
+
 PREFERRED, NOT_PREFERRED = 1, 0
+
+
+def cam_layer(module: nn.Module, name: str | None, default: nn.Module) -> tuple[str, nn.Module]:
+    """The layer maps are taken at, and its name: ``default`` (a backbone's cam layer), or ``module``'s ``name``."""
+    if name is None:
+        return module_name(module, default), default
+    try:
+        return name, module.get_submodule(name)
+    except AttributeError:
+        convs = [n for n, m in module.named_modules() if isinstance(m, nn.Conv2d)][-4:]
+        raise PrefstudyError(f"the model has no layer {name!r}; e.g. {', '.join(convs)}") from None
 
 
 class GradCam:

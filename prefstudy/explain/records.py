@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prefstudy.explain.maps import GRAD_CAM
 from prefstudy.subjects.regions import Region
 from prefstudy.workspace import Workspace
 
@@ -29,8 +30,17 @@ class ExplanationRow:
 @dataclass(frozen=True)
 class ExplanationFile:
     item_idx: int | None  # None for a contact sheet
-    kind: str  # original, heatmap, overlay, sheet
+    kind: str  # original, heatmap, overlay, sheet; crop (an occluded crop's own overlay)
     path: Path
+
+
+@dataclass(frozen=True)
+class Method:
+    """How a run's maps at a layer were made: Grad-CAM, or occlusion with its window and stride (pixels)."""
+
+    name: str = GRAD_CAM
+    window: int | None = None
+    stride: int | None = None
 
 
 def _objects(values: list) -> np.ndarray:
@@ -41,9 +51,17 @@ def _objects(values: list) -> np.ndarray:
 
 
 def write_explanations(
-    ws: Workspace, run_id: str, layer: str, top: float, rows: list[ExplanationRow], files: list[ExplanationFile]
+    ws: Workspace,
+    run_id: str,
+    layer: str,
+    top: float,
+    rows: list[ExplanationRow],
+    files: list[ExplanationFile],
+    method: Method | None = None,
 ) -> None:
-    """Replace the run's explanations at ``layer`` (and their files) in one transaction."""
+    """Replace the run's explanations at ``layer`` (and their files) in one transaction, each row marked with
+    its ``method`` (Grad-CAM by default)."""
+    method = method or Method()
     m = len(rows)
     items = {
         "run_id": np.full(m, run_id, dtype=object),
@@ -58,6 +76,9 @@ def write_explanations(
         "iou": _objects([r.iou for r in rows]),
         "top": np.full(m, top, dtype=np.float64),
         "empty_map": np.array([r.empty_map for r in rows], dtype=bool),
+        "method": np.full(m, method.name, dtype=object),
+        "window_px": _objects([method.window] * m),
+        "stride_px": _objects([method.stride] * m),
     }
     file_rows = {
         "run_id": np.full(len(files), run_id, dtype=object),
@@ -72,8 +93,10 @@ def write_explanations(
         if m:
             con.register("new_explanations", items)
             con.execute(
-                "INSERT INTO explanations SELECT run_id, layer, item_idx, split, label, predicted, region::DOUBLE[], "
-                "pointing::BOOLEAN, energy::DOUBLE, iou::DOUBLE, top, empty_map FROM new_explanations"
+                "INSERT INTO explanations (run_id, layer, item_idx, split, label, predicted, region, pointing, "
+                "energy, iou, top, empty_map, method, window_px, stride_px) SELECT run_id, layer, item_idx, split, "
+                "label, predicted, region::DOUBLE[], pointing::BOOLEAN, energy::DOUBLE, iou::DOUBLE, top, empty_map, "
+                "method, window_px::INTEGER, stride_px::INTEGER FROM new_explanations"
             )
             con.unregister("new_explanations")
         if files:
@@ -100,6 +123,7 @@ class AgreementSummary:
     pointing_hits: int = 0
     energy_sd: float | None = None  # across items (None for a single item)
     iou_sd: float | None = None
+    method: str = GRAD_CAM  # grad-cam or occlusion
 
 
 def agreement_summaries(ws: Workspace, run_ids: set[str]) -> list[AgreementSummary]:
@@ -111,7 +135,7 @@ def agreement_summaries(ws: Workspace, run_ids: set[str]) -> list[AgreementSumma
             """
             SELECT run_id, layer, label, count(*), avg(pointing::DOUBLE), avg(energy), avg(iou),
                    avg((region[3] - region[1]) * (region[4] - region[2])), any_value(top),
-                   count(*) FILTER (pointing), stddev_samp(energy), stddev_samp(iou)
+                   count(*) FILTER (pointing), stddev_samp(energy), stddev_samp(iou), any_value(method)
             FROM explanations
             WHERE split = 'test' AND label = predicted AND region IS NOT NULL AND run_id IN (SELECT unnest(?))
             GROUP BY run_id, layer, label

@@ -1,12 +1,15 @@
-"""`prefstudy explain RUN_ID`: Grad-CAM for a run's test items, pictures, and agreement with the subject.
+"""`prefstudy explain RUN_ID`: maps of a run's test items, pictures, and agreement with the subject.
 
-Every test item gets the map of the class the model predicted. Items whose label carries the
-subject's region (a simulated ``feature:NAME@REGION`` subject, or a person's marked reason) are
-scored against it; the paper's Table 5 is the agreement on correctly classified preferred and
-correctly classified not-preferred items, beside each rate its chance level. Pictures are drawn
-for a seeded sample of N items per group (preferred / not preferred x correct / wrong) and for
-items named with ``--items``; everything is written under ``runs/<id>/explain/<layer>/`` (or
-``--out``) and indexed in DuckDB.
+A network run's maps are Grad-CAM's (:mod:`.gradcam`); a head run's are made through its
+extractor and head (:mod:`.head_maps`): Grad-CAM through a pooled torch backbone, occlusion
+(:mod:`.occlusion`) of a localising extractor's crop (a face chip) or of the whole image
+otherwise. Every test item gets the map of the class the model predicted. Items whose label
+carries the subject's region (a simulated ``feature:NAME@REGION`` subject, or a person's marked
+reason) are scored against it, whichever the method; the paper's Table 5 is the agreement on
+correctly classified preferred and correctly classified not-preferred items, beside each rate its
+chance level. Pictures are drawn for a seeded sample of N items per group (preferred / not
+preferred x correct / wrong) and for items named with ``--items``; everything is written under
+``runs/<id>/explain/<layer>/`` (or ``--out``) and indexed in DuckDB, each row marked with its method.
 """
 
 from __future__ import annotations
@@ -20,20 +23,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from prefstudy.backbones import module_name
-from prefstudy.bounds import COUNT_OR_NONE, OPEN_FRACTION
+from prefstudy.bounds import COUNT, COUNT_OR_NONE, OPEN_FRACTION
 from prefstudy.datasets.catalog import load_images
 from prefstudy.engine.device import resolve_device
 from prefstudy.engine.inputs import InputAdapter
 from prefstudy.errors import PrefstudyError
 from prefstudy.explain.chance import DEFAULT_TOP, chance_levels
-from prefstudy.explain.gradcam import GradCam
+from prefstudy.explain.gradcam import GradCam, cam_layer
+from prefstudy.explain.head_maps import head_run_maps
+from prefstudy.explain.maps import GRAD_CAM, Maps
 from prefstudy.explain.pictures import contact_sheet, draw_region, heat_image, original_image, overlay_image, save
-from prefstudy.explain.records import ExplanationFile, ExplanationRow, write_explanations
+from prefstudy.explain.records import ExplanationFile, ExplanationRow, Method, write_explanations
 from prefstudy.explain.region_scores import Agreement, agreement, region_mask
 from prefstudy.files import writable_dir
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.runs.record import Prediction, predictions
+from prefstudy.runs.record import Prediction, get_run, predictions
 from prefstudy.runs.trained import read_saved_model
 from prefstudy.splits import TEST
 from prefstudy.subjects.labels import label_regions
@@ -54,9 +58,12 @@ class Explained:
     split: str
     label: bool
     predicted: bool
-    heat: np.ndarray  # (H, W) at the model's input size
+    heat: np.ndarray  # (H, W) on the picture: a network's input size, a head run's extractor's
     region: tuple[float, float, float, float] | None
     agreement: Agreement | None
+    picture: np.ndarray  # (H, W, C) uint8: the image the map is of
+    crop: np.ndarray | None = None  # an occluded crop (a face chip) and its own map, when there is one
+    crop_heat: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -86,27 +93,25 @@ class ExplainResult:
     files: tuple[Path, ...]  # pictures and contact sheets, as indexed in DuckDB
     preferred: AnswerAgreement
     not_preferred: AnswerAgreement
+    method: str = GRAD_CAM  # grad-cam or occlusion
+    window: int | None = None  # occlusion's grey square and its step, in pixels of what it covered
+    stride: int | None = None
+    note: str = ""  # how the maps were made
 
     def to_dict(self) -> dict[str, Any]:
         """The `prefstudy explain --json` object (docs/json.md)."""
         return {
             "run_id": self.run_id,
+            "method": self.method,
             "layer": self.layer,
+            "window": self.window,
+            "stride": self.stride,
+            "note": self.note,
             "items_explained": self.items_explained,
             "top": self.top,
             "files": [str(f) for f in self.files],
             "agreement": {"preferred": self.preferred.to_dict(), "not_preferred": self.not_preferred.to_dict()},
         }
-
-
-def _layer(module: torch.nn.Module, name: str | None, default: torch.nn.Module) -> tuple[str, torch.nn.Module]:
-    if name is None:
-        return module_name(module, default), default
-    try:
-        return name, module.get_submodule(name)
-    except AttributeError:
-        convs = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d)][-4:]
-        raise PrefstudyError(f"the model has no layer {name!r}; e.g. {', '.join(convs)}") from None
 
 
 def _summary(explained: list[Explained], answer: bool, top: float) -> AnswerAgreement:
@@ -137,45 +142,80 @@ def explain_run(
     out: Path | None = None,
     layer: str | None = None,
     top: float = DEFAULT_TOP,
+    window: int | None = None,
+    stride: int | None = None,
     batch_size: int = 128,
     device: str = "auto",
     report: Reporter | None = None,
 ) -> ExplainResult:
-    """Explain a finished run's test items (and ``items``): draw and index their maps, score them per answer."""
+    """Explain a finished run's test items (and ``items``): draw and index their maps, score them per answer.
+
+    ``window`` and ``stride`` (pixels) size occlusion, which explains a head run on an extractor that is not a
+    torch backbone; by default a quarter of the side, moved by half of itself."""
     report = report or SilentReporter()
     OPEN_FRACTION.check("--top", top)
     COUNT_OR_NONE.check("--n", n)
+    for option, value in (("--window", window), ("--stride", stride)):
+        if value is not None:
+            COUNT.check(option, value)
     if out is not None:
         writable_dir(Path(out))  # before the maps are computed, not after
-    saved = read_saved_model(ws, run_id)
-    backbone, plan = saved.build()
-    layer_name, layer_module = _layer(backbone.module, layer, backbone.cam_layer)
-    images = load_images(ws, saved.dataset)
-    wanted = _item_indices(images.keys, items or [], saved.dataset)
+    row = get_run(ws, run_id)
+    images = load_images(ws, row.dataset)
+    wanted = _item_indices(images.keys, items or [], row.dataset)
     chosen = _chosen(predictions(ws, run_id), wanted, images.keys)
-    regions = label_regions(ws, saved.subject, saved.dataset)
+    regions = label_regions(ws, row.subject, row.dataset)
+    if row.settings.get("head") is not None:
+        options = {"layer": layer, "window": window, "stride": stride, "batch_size": batch_size, "device": device}
+        maps = head_run_maps(ws, row, chosen, **options, report=report)
+    elif window is not None or stride is not None:
+        raise PrefstudyError(f"run {run_id} is explained with Grad-CAM; --window and --stride are occlusion's")
+    else:
+        maps = _network_maps(ws, run_id, images.images, chosen, layer, batch_size, device, report)
+    explained = _scored(chosen, maps, regions, top)
 
-    where = resolve_device(device)
-    adapter = InputAdapter(plan, backbone).to(where)
-    backbone.module.to(where)
-    cam = GradCam(backbone.module, layer_module)
-    report.start(len(chosen), f"Grad-CAM at {layer_name}")
-    predicted, heat = _maps(cam, adapter, images.images, chosen, batch_size, report)
-    explained = _scored(chosen, predicted, heat, regions, plan.model[1:], top)
-
-    target = Path(out) if out else ws.run_dir(run_id) / "explain" / _safe(layer_name)
-    files = _draw(explained, images, wanted, n, target, report)
-    write_explanations(ws, run_id, layer_name, top, [_row(e) for e in explained], files)
+    target = Path(out) if out else ws.run_dir(run_id) / "explain" / _safe(maps.layer)
+    files = _draw(explained, images.keys, wanted, n, target, report)
+    method = Method(maps.method, maps.window, maps.stride)
+    write_explanations(ws, run_id, maps.layer, top, [_row(e) for e in explained], files, method)
     test = [e for e in explained if e.split == TEST]
     return ExplainResult(
         run_id=run_id,
-        layer=layer_name,
+        layer=maps.layer,
         items_explained=len(explained),
         top=top,
         files=tuple(f.path for f in files),
         preferred=_summary(test, True, top),
         not_preferred=_summary(test, False, top),
+        method=maps.method,
+        window=maps.window,
+        stride=maps.stride,
+        note=maps.note,
     )
+
+
+def _network_maps(
+    ws: Workspace,
+    run_id: str,
+    images: np.ndarray,
+    chosen: list[Prediction],
+    layer: str | None,
+    batch_size: int,
+    device: str,
+    report: Reporter,
+) -> Maps:
+    """Grad-CAM of a network run, at its cam layer or ``layer``, on the dataset's cached images."""
+    saved = read_saved_model(ws, run_id)
+    backbone, plan = saved.build()
+    layer_name, layer_module = cam_layer(backbone.module, layer, backbone.cam_layer)
+    where = resolve_device(device)
+    adapter = InputAdapter(plan, backbone).to(where)
+    backbone.module.to(where)
+    cam = GradCam(backbone.module, layer_module)
+    report.start(len(chosen), f"Grad-CAM at {layer_name}")
+    heat = _maps(cam, adapter, images, chosen, batch_size, report)
+    pictures = images[np.array([p.item_idx for p in chosen], dtype=np.int64)]
+    return Maps(GRAD_CAM, layer_name, heat.numpy(), pictures, f"Grad-CAM at {layer_name}")
 
 
 def _item_indices(keys: np.ndarray, items: list[str], dataset: str) -> set[int]:
@@ -203,35 +243,34 @@ def _maps(
     chosen: list[Prediction],
     batch_size: int,
     report: Reporter,
-) -> tuple[list[bool], torch.Tensor]:
-    """The class each chosen item was predicted, and that class's map of it."""
+) -> torch.Tensor:
+    """The map of each chosen item, of the class it was predicted."""
     idx = torch.tensor([p.item_idx for p in chosen], dtype=torch.long)
     predicted = torch.tensor([p.p_preferred > 0.5 for p in chosen])
     pixels = torch.from_numpy(images).permute(0, 3, 1, 2)
     heat = cam.attribute_batched(pixels[idx], predicted.long(), batch_size, transform=adapter, advance=report.advance)
-    return predicted.tolist(), heat
+    return heat
 
 
-def _scored(
-    chosen: list[Prediction],
-    predicted: list[bool],
-    heat: torch.Tensor,
-    regions: dict[int, Region],
-    size: tuple[int, int],
-    top: float,
-) -> list[Explained]:
+def _scored(chosen: list[Prediction], maps: Maps, regions: dict[int, Region], top: float) -> list[Explained]:
     """Each map, with its agreement with the item's region where the label carries one."""
-    height, width = size
+    height, width = maps.heat.shape[1:]
     explained = []
-    for p, pred, item_heat in zip(chosen, predicted, heat, strict=True):
+    for i, p in enumerate(chosen):
         region = regions.get(p.item_idx)
-        score = agreement(item_heat, region_mask(region, height, width), top) if region else None
-        explained.append(Explained(p.item_idx, p.split, p.label, pred, item_heat.numpy(), region, score))
+        heat = maps.heat[i]
+        score = agreement(torch.from_numpy(heat), region_mask(region, height, width), top) if region else None
+        crop = None if maps.crops is None else maps.crops[i]
+        crop_heat = None if maps.crop_heat is None else maps.crop_heat[i]
+        predicted = bool(p.p_preferred > 0.5)
+        explained.append(
+            Explained(p.item_idx, p.split, p.label, predicted, heat, region, score, maps.pictures[i], crop, crop_heat)
+        )
     return explained
 
 
 def _draw(
-    explained: list[Explained], images, wanted: set[int], n: int, out: Path, report: Reporter
+    explained: list[Explained], keys: np.ndarray, wanted: set[int], n: int, out: Path, report: Reporter
 ) -> list[ExplanationFile]:
     """Item pictures for N per group (seeded) and the wanted items; a contact sheet per group."""
     rng = np.random.default_rng(0)
@@ -246,11 +285,15 @@ def _draw(
     report.start(len(to_draw), "drawing heat maps")
     overlays = {}
     for e in to_draw.values():
-        stem = f"{e.item_idx:06d}-{_safe(str(images.keys[e.item_idx]))}"
-        original = original_image(images.images[e.item_idx])
+        stem = f"{e.item_idx:06d}-{_safe(str(keys[e.item_idx]))}"
+        original = original_image(e.picture)
         heat = heat_image(e.heat, original.size)
         overlays[e.item_idx] = draw_region(overlay_image(original, heat), e.region)
-        for kind, picture in (("original", original), ("heatmap", heat), ("overlay", overlays[e.item_idx])):
+        pictures = [("original", original), ("heatmap", heat), ("overlay", overlays[e.item_idx])]
+        if e.crop is not None:  # the occluded crop with its own map, before it was carried to the image
+            crop = original_image(e.crop)
+            pictures.append(("crop", overlay_image(crop, heat_image(e.crop_heat, crop.size))))
+        for kind, picture in pictures:
             files.append(ExplanationFile(e.item_idx, kind, save(picture, out / "items" / f"{stem}-{kind}.png")))
         report.advance()
     for title, sample in sheets:

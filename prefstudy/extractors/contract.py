@@ -4,6 +4,11 @@ A factory is ``make(variant: str | None) -> Extractor``. An extractor maps uint8
 from the dataset's original files at its own ``image_size`` (never a run's small training cache),
 to one float32 vector each. It need not be a torch module (dlib's face descriptor is not); one
 that is also offers a :class:`~prefstudy.backbones.Backbone` view for Grad-CAM.
+
+An extractor that first finds and aligns something in the image (a face) may also offer
+:class:`Localising`'s two steps, ``crops`` (find and align once) and ``describe`` (vectors of given
+crops), so an explanation can occlude the crop while the detection stays as it was found on the
+whole image. Both steps are optional: without them, `prefstudy explain` occludes the whole image.
 """
 
 from __future__ import annotations
@@ -47,6 +52,30 @@ class Extractor(Protocol):
         """Vectors of ``images``, (N, image_size, image_size, channels) uint8."""
 
 
+@dataclass
+class Crops:
+    """What a :class:`Localising` extractor describes: each image's crop, found and aligned once, and where it lies."""
+
+    crops: np.ndarray  # (N, h, w, channels) uint8: what ``describe`` takes
+    corners: np.ndarray  # (N, 3, 2): the image's (x, y) of each crop's top-left, top-right and bottom-right pixel
+    found: np.ndarray  # (N,) bool: what the extractor looks for was found (else its crop is a fallback, e.g. the image)
+
+
+class Localising(Extractor, Protocol):
+    """An extractor in two steps (optional): ``describe(crops(images).crops)`` is ``extract(images).vectors``."""
+
+    def crops(self, images: np.ndarray) -> Crops:
+        """Find and align: each image's crop and where it lies in the image."""
+
+    def describe(self, crops: np.ndarray) -> np.ndarray:
+        """The (N, dim) float32 vectors of (N, h, w, channels) uint8 crops."""
+
+
+def localises(extractor: Extractor) -> bool:
+    """Whether ``extractor`` offers :class:`Localising`'s two steps."""
+    return callable(getattr(extractor, "crops", None)) and callable(getattr(extractor, "describe", None))
+
+
 class ExtractorFactory(Protocol):
     def __call__(self, variant: str | None) -> Extractor: ...
 
@@ -81,3 +110,17 @@ def check_extractor(extractor: Extractor) -> None:
         raise ExtractorContractError(f"it gives {shape} for two images, not (2, {info.dim})")
     if not np.all(np.isfinite(vectors)):
         raise ExtractorContractError("it gives vectors that are not finite")
+    if localises(extractor):
+        _check_crops(extractor, images, vectors)
+
+
+def _check_crops(extractor: Localising, images: np.ndarray, vectors: np.ndarray) -> None:
+    found = extractor.crops(images)
+    crops, corners = getattr(found, "crops", None), getattr(found, "corners", None)
+    if not isinstance(crops, np.ndarray) or crops.ndim != 4 or len(crops) != 2 or crops.dtype != np.uint8:
+        raise ExtractorContractError("its crops() does not give two (h, w, channels) uint8 crops for two images")
+    if not isinstance(corners, np.ndarray) or corners.shape != (2, 3, 2):
+        raise ExtractorContractError("its crops() does not give (3, 2) corners for each crop")
+    described = np.asarray(extractor.describe(crops))
+    if described.shape != vectors.shape or not np.allclose(described, vectors, rtol=1e-4, atol=1e-5):
+        raise ExtractorContractError("describe(crops(images).crops) differs from extract(images)")

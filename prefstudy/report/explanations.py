@@ -1,4 +1,4 @@
-"""The paper's Table 5: how often Grad-CAM agrees with what drove the subject's choice.
+"""The paper's Table 5: how often a heat map (Grad-CAM, or occlusion) agrees with what drove the subject's choice.
 
 For each explained run and layer: correctly classified preferred and correctly classified
 not-preferred test items whose label carries a region, with the pointing game (a rate, with a
@@ -35,6 +35,7 @@ class AgreementRow:
     energy_high: float | None = None
     iou_low: float | None = None
     iou_high: float | None = None
+    method: str = "grad-cam"  # how the maps were made: grad-cam or occlusion
 
 
 def _t_bounds(mean: float, sd: float | None, n: int) -> tuple[float | None, float | None]:
@@ -66,6 +67,7 @@ def collect_agreement(ws: Workspace, run_ids: set[str]) -> list[AgreementRow]:
                 pointing.high,
                 *_t_bounds(s.energy, s.energy_sd, s.n),
                 *_t_bounds(s.iou, s.iou_sd, s.n),
+                s.method,
             )
         )
     return out

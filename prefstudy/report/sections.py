@@ -415,10 +415,11 @@ def pair_kappa_section(report: Report) -> Section:
 
 
 def agreement_section(report: Report) -> Section:
-    headers = ["run", "layer", "correct", "n", "pointing game", "energy", "IoU"]
+    headers = ["run", "method", "layer", "correct", "n", "pointing game", "energy", "IoU"]
     rows = [
         [
             a.run_id,
+            a.method,
             a.layer,
             a.answer,
             str(a.n),
@@ -429,7 +430,7 @@ def agreement_section(report: Report) -> Section:
         for a in report.agreement
     ]
     notes = ["Pointing game: Wilson interval; energy and IoU: t-intervals over items. Chance in brackets."]
-    title = "Grad-CAM agreement with the subject's regions, 95 % CI (chance in brackets)"
+    title = "Heat-map agreement with the subject's regions, 95 % CI (chance in brackets)"
     return Section("agreement", title, headers, rows, notes if rows else [])
 
 

@@ -303,6 +303,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        11,
+        # How each explanation's map was made: Grad-CAM (every row before this migration), or occlusion with the
+        # side of its grey square and its step, in pixels of what it covered (a head run's extractor's input or crop).
+        """
+        ALTER TABLE explanations ADD COLUMN method VARCHAR NOT NULL DEFAULT 'grad-cam';
+        ALTER TABLE explanations ADD COLUMN window_px INTEGER;
+        ALTER TABLE explanations ADD COLUMN stride_px INTEGER;
+        """,
+    ),
 ]
 
 

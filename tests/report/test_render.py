@@ -91,8 +91,8 @@ def test_markdown_has_every_section_and_a_paper_style_confusion_table():
     )
     assert "| fm | faces | finetune | 100 | 2 | +12.5 [-82.8, +107.8] | 0.5 | 0.5 | 0 / 0 | +5.0 | +20.0 | ◀ |" in text
     assert (
-        "| alice-1 | features.4 | preferred | 40 | 67.50 % — (25.00 %) | 50.00 % — (25.00 %) | 25.00 % — (14.28 %) |"
-        in text
+        "| alice-1 | grad-cam | features.4 | preferred | 40 | 67.50 % — (25.00 %) | 50.00 % — (25.00 %) "
+        "| 25.00 % — (14.28 %) |" in text
     )
     assert "### alice-2 — alice, faces, model2" in text
     assert "| preferred | 45 (TP) | 5 (FN) |\n| not preferred | 5 (FP) | 45 (TN) |" in text

@@ -3,9 +3,11 @@
 Each image: dlib's HOG frontal face detector (the image upsampled once), the largest face; the
 5-point landmark model aligns it to a 150-px chip (padding 0.25); the ResNet maps the chip to 128
 numbers. Where no face is found, the whole image is the face's box, and the extractor counts it
-(a run's notes say how many). The detection and the alignment are separate steps (:meth:`FaceDescriptor.chips`,
-:meth:`FaceDescriptor.describe`), so an explanation can occlude the aligned chip while the
-detection stays as it was on the whole image.
+(a run's notes say how many). The detection and the alignment are separate steps from the
+description (the contract's optional ``crops`` and ``describe``), so an explanation can occlude
+the aligned chip while the detection and the alignment stay as they were found on the whole image;
+``crops`` also says where each chip lies in the image (its corners), so a chip's map can be drawn
+on the photograph.
 
 Weights: ``face-recognition-models`` ships ``dlib_face_recognition_resnet_model_v1.dat`` and
 ``shape_predictor_5_face_landmarks.dat`` (both public domain). Its 68-point model is not used: its
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from prefstudy.errors import PrefstudyError
-from prefstudy.extractors.contract import Extracted, ExtractorInfo, weights_digest
+from prefstudy.extractors.contract import Crops, Extracted, ExtractorInfo, weights_digest
 
 __version__ = "0.1.0"
 IMAGE_SIZE = 256  # the originals are decoded at this side for detection; the descriptor sees a 150-px chip
@@ -77,12 +79,23 @@ class FaceDescriptor:
 
     def chips(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Aligned chips of every image, and which images had a face found."""
-        chips, found = [], []
+        found = self.crops(images)
+        return found.crops, found.found
+
+    def crops(self, images: np.ndarray) -> Crops:
+        """Every image's aligned chip, where it lies in the image, and whether a face was found."""
+        chips, corners, found = [], [], []
         for image in images:
-            box, seen = self.locate(np.ascontiguousarray(image))
-            chips.append(self.chip(np.ascontiguousarray(image), box))
+            image = np.ascontiguousarray(image)
+            box, seen = self.locate(image)
+            shape = self._landmarks(image, box)
+            details = self._dlib.get_face_chip_details(shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+            chips.append(np.asarray(self._dlib.extract_image_chip(image, details)))
+            corners.append(chip_corners(details))
             found.append(seen)
-        return np.stack(chips) if chips else np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8), np.array(found)
+        if not chips:
+            return Crops(np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8), np.zeros((0, 3, 2)), np.zeros(0, bool))
+        return Crops(np.stack(chips), np.stack(corners), np.array(found))
 
     def describe(self, chips: np.ndarray) -> np.ndarray:
         """The 128-d descriptor of each aligned chip."""
@@ -97,6 +110,16 @@ class FaceDescriptor:
         chips, found = self.chips(images)
         missed = int((~found).sum())
         return Extracted(self.describe(chips), {NO_FACE: missed} if missed else {})
+
+
+def chip_corners(details) -> np.ndarray:
+    """The image's (x, y) of a chip's top-left, top-right and bottom-right pixel: dlib's chip rectangle turned by
+    its angle about its centre (as dlib's ``get_mapping_to_chip`` maps them)."""
+    rect = details.rect
+    centre = np.array([(rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2])
+    points = np.array([[rect.left(), rect.top()], [rect.right(), rect.top()], [rect.right(), rect.bottom()]])
+    cos, sin = np.cos(details.angle), np.sin(details.angle)
+    return (points - centre) @ np.array([[cos, sin], [-sin, cos]]) + centre
 
 
 def make(variant: str | None) -> FaceDescriptor:
