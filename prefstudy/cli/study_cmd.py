@@ -202,7 +202,7 @@ def run(
         pending = plan(ws, epochs, chosen)
         _warn_blocked(pending)
         active = [p for p in pending if p.status == ACTIVE]
-        results, failed = [], []
+        results, failed, driver = [], [], {}
         if any(p.status in (TODO, WAITING) for p in pending) or (active and executor != "inline"):
             from prefstudy.executors.driver import DriverOptions
             from prefstudy.executors.runner import run_orders
@@ -213,9 +213,10 @@ def run(
             driving = DriverOptions(device, precision, retries=retries, storage=storage)
             outcome = run_orders(ws, study_planner(ws, epochs, chosen), executor, backend, driving, reporter)
             results, failed = outcome.finished, outcome.failed
+            driver = {"queue_s": round(outcome.queue_s, 3), "land_s": round(outcome.land_s, 3)}
     done = sum(p.status == DONE for p in pending)
     if json_out:
-        print_json({"made": results, "failed": failed, "already_done": done})
+        print_json({"made": results, "failed": failed, "already_done": done, "driver": driver})
         return
     note(f"{len(results)} run(s) made, {len(failed)} failed, {done} already finished")
     if not results and not done and not failed and not active:

@@ -26,21 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from prefstudy.datasets.catalog import get_dataset, load_item_keys
-from prefstudy.datasets.originals import items_digest
 from prefstudy.errors import PrefstudyError
 from prefstudy.executors.base import Executor, Submitted, WorkerLost
 from prefstudy.executors.packing import unpack
-from prefstudy.executors.tasks import FeaturesSource, ImagesSource, Outcome, RunTask, SourceModelRef
-from prefstudy.features.store import latest_features
-from prefstudy.files import atomic_path
+from prefstudy.executors.task_maker import TaskMaker
+from prefstudy.executors.tasks import Outcome, RunTask
 from prefstudy.progress import Reporter, SilentReporter
-from prefstudy.runs.heads import PRECISION as HEAD_PRECISION
 from prefstudy.runs.importing import land_runs
 from prefstudy.runs.orders import RunOrder
-from prefstudy.runs.prepare import Preparer, run_config, test_items
+from prefstudy.runs.prepare import Preparer
 from prefstudy.runs.record import (
     FAILED,
     FINISHED,
@@ -48,19 +42,15 @@ from prefstudy.runs.record import (
     QUEUED,
     RUNNING,
     RunDir,
-    RunRow,
-    get_run,
     list_runs,
     mark_runs,
     mark_submitted,
-    new_run_id,
     queue_runs,
     run_dir,
     run_results,
 )
 from prefstudy.runs.result import failed_result
 from prefstudy.runs.status import this_process
-from prefstudy.runs.transfer_sources import check_no_leak, learned_items
 from prefstudy.workspace import Workspace
 
 POLL_SECONDS = 0.5
@@ -102,6 +92,8 @@ class DriverResult:
     failed: list[dict[str, str]] = field(default_factory=list)  # run id and error
     retried: int = 0
     reattached: int = 0
+    queue_s: float = 0.0  # the driver's own time: reading labels, drawing splits, recording runs as queued
+    land_s: float = 0.0  # ... and checking and recording what came back
 
 
 class Driver:
@@ -120,13 +112,10 @@ class Driver:
         self.report = report or SilentReporter()
         self.on_finished = on_finished
         self.storage = self._storage()
+        computes = {"device": options.device, "precision": options.precision, "compile": options.compile}
+        self.tasks = TaskMaker(ws, executor, computes, options.processes, self.storage)
         self.result = DriverResult()
-        self._images: dict[str, ImagesSource] = {}
         self._keys: dict[str, dict[str, int]] = {}  # item key -> index per dataset, to check what lands
-        self._sources: dict[str, SourceModelRef] = {}
-        self._source_rows: dict[str, RunRow] = {}  # finished runs others start from: they change no more
-        self._learned: dict[str, frozenset[int]] = {}  # the items each source trained on
-        self._features: dict[tuple[str, str], tuple[FeaturesSource, dict[str, Any]]] = {}
         self._pending: list[RunTask] = []  # queued here, not handed out yet
         self._out: list[Submitted] = []
         self._running: set[str] = set()
@@ -222,13 +211,20 @@ class Driver:
     # --- handing out ---------------------------------------------------------------------------------
 
     def _queue(self, todo: list[RunOrder]) -> None:
+        began = time.perf_counter()
+        try:
+            self._queue_tasks(todo)
+        finally:
+            self.result.queue_s += time.perf_counter() - began
+
+    def _queue_tasks(self, todo: list[RunOrder]) -> None:
         made: dict[int, RunTask] = {}
         preparer = Preparer(self.ws)  # each subject's labels read once for all their orders, taken together
         with self.ws.connect():  # one connection for every read
             for i in sorted(range(len(todo)), key=lambda i: (todo[i].subject, todo[i].dataset)):
                 order = todo[i]
                 try:
-                    made[i] = self._task(order, preparer)
+                    made[i] = self.tasks.task(order, preparer)
                     self.executor.check(made[i])
                 except PrefstudyError as error:  # e.g. labels changed since the plan read them: the others go on
                     made.pop(i, None)
@@ -245,119 +241,6 @@ class Driver:
         if self._bar:
             self.report.start(self._total, f"runs on {self.executor.name}")
         self._show()
-
-    def _task(self, order: RunOrder, preparer: Preparer) -> RunTask:
-        settings, transfer, source = order.settings, None, None
-        if order.transfer is not None:
-            row = self._source_row(order.transfer.source_run)
-            if row.status != FINISHED or run_dir(self.ws, row.id).missing():
-                raise PrefstudyError(f"run {row.id} is {row.status}, not finished; it has no trained model yet")
-            _check_start(settings, row, order.transfer.mode)
-            settings = settings.replace(backbone=row.backbone)  # a transfer run keeps its source's backbone
-            transfer = {
-                "source_run": row.id,
-                "source_dataset": row.dataset,
-                "mode": order.transfer.mode,
-                "adapt": order.transfer.adapt,
-            }
-            source = self._source(row)
-        prepared = preparer(order.subject, order.dataset, settings)
-        if source is not None and source.dataset == order.dataset:
-            if source.run_id not in self._learned:
-                self._learned[source.run_id] = learned_items(self.ws, source.run_id)
-            check_no_leak(self.ws, source.run_id, order.dataset, test_items(prepared), self._learned[source.run_id])
-        options, run_id = self.options, order.resumes or new_run_id(order.subject, order.dataset, settings.protocol)
-        computes = {"device": options.device, "precision": options.precision, "compile": options.compile}
-        if settings.head is not None:  # scikit-learn, on the CPU, in float64
-            computes = {"device": "cpu", "precision": HEAD_PRECISION, "compile": False}
-        elif order.resumes is not None:
-            computes = self._resumed(order, prepared.digest)
-        config = run_config(run_id, prepared, settings, processes=options.processes, transfer=transfer, **computes)
-        features = None
-        if settings.head is not None:
-            features, config["features"] = self._features_of(order.dataset, settings.backbone)
-        return RunTask(
-            config=config,
-            prepared=prepared,
-            settings=settings,
-            images=self._images_of(order.dataset),
-            source=source,
-            features=features,
-            directory=str(self.storage / run_id) if self.storage else None,
-            # On shared storage a run always continues from a checkpoint it finds: one left by an
-            # interrupted run, or by a Slurm job that was requeued (preempted) and starts again.
-            resume=self.storage is not None,
-            continues=order.resumes is not None,
-            threads=self.executor.threads_per_run,
-        )
-
-    def _source_row(self, run_id: str) -> RunRow:
-        """A transfer's source run (read once while finished: many personal runs start from one population run)."""
-        if run_id in self._source_rows:
-            return self._source_rows[run_id]
-        row = get_run(self.ws, run_id)
-        if row.status == FINISHED:
-            self._source_rows[run_id] = row
-        return row
-
-    def _resumed(self, order: RunOrder, digest: str) -> dict[str, Any]:
-        """How an interrupted run computed (it continues so), once its labels are checked unchanged."""
-        row = get_run(self.ws, order.resumes)
-        if digest != row.labels_digest:
-            raise PrefstudyError(
-                f"the labels of {row.subject!r} on {row.dataset!r} changed since run {row.id} started; start a new run"
-            )
-        # Runs from before precisions were recorded were fp32.
-        return {
-            "device": row.config.get("device", "auto"),
-            "precision": row.config.get("precision", "fp32"),
-            "compile": row.config.get("compile", False),
-        }
-
-    def _images_of(self, dataset: str) -> ImagesSource:
-        if dataset not in self._images:
-            info = get_dataset(self.ws, dataset)
-            pixels = self.ws.root / info.cache_file
-            keys = pixels.with_name(pixels.stem + ".keys.npy")  # named by the cache's content hash: written once
-            if not keys.is_file():
-                with atomic_path(keys) as tmp, open(tmp, "wb") as handle:
-                    np.save(handle, load_item_keys(self.ws, dataset).astype(str), allow_pickle=False)
-            source = ImagesSource(info.cache_file, info, str(pixels), str(keys))
-            self._images[dataset] = self.executor.images(source, source.load)
-        return self._images[dataset]
-
-    def _features_of(self, dataset: str, extractor: str) -> tuple[FeaturesSource, dict[str, Any]]:
-        """The dataset's cached features by ``extractor`` for workers, and what a run records of them."""
-        if (dataset, extractor) not in self._features:
-            stored = latest_features(self.ws, dataset, extractor, items_digest(self.ws, dataset))
-            if stored is None:
-                raise PrefstudyError(
-                    f"no features of {dataset!r} by {extractor!r} in this study; `prefstudy run` and `study run` "
-                    "compute them before their runs"
-                )
-            source = FeaturesSource(Path(stored.file).name, str(stored.path(self.ws)))
-            recorded = {
-                "extractor": extractor,
-                "weights": stored.key.weights,
-                "image_size": stored.key.image_size,
-                "dim": stored.dim,
-                "file": stored.file,
-                "file_sha256": stored.file_sha256,
-                "counts": stored.counts,
-            }
-            self._features[(dataset, extractor)] = (
-                self.executor.features(source, lambda: stored.load(self.ws)),
-                recorded,
-            )
-        return self._features[(dataset, extractor)]
-
-    def _source(self, row) -> SourceModelRef:
-        if row.id not in self._sources:
-            directory = run_dir(self.ws, row.id)
-            path = directory.head if row.settings.get("head") else directory.model
-            ref = SourceModelRef(row.id, row.subject, row.dataset, row.backbone, str(path))
-            self._sources[row.id] = self.executor.model(ref)
-        return self._sources[row.id]
 
     # --- what comes back -----------------------------------------------------------------------------
 
@@ -408,6 +291,13 @@ class Driver:
     def _land(self, outcomes: list[Outcome]) -> None:
         if not outcomes:
             return
+        began = time.perf_counter()
+        try:
+            self._land_outcomes(outcomes)
+        finally:
+            self.result.land_s += time.perf_counter() - began
+
+    def _land_outcomes(self, outcomes: list[Outcome]) -> None:
         staged: list[Path] = []
         try:
             directories = []
@@ -480,23 +370,6 @@ class Driver:
             f"{self._counts[FAILED]} failed"
         )
         self.report.set_completed(done)
-
-
-def _check_start(settings, source: RunRow, mode: str) -> None:
-    """A head starts from a head (the population's), a network from a network."""
-    source_head = source.settings.get("head")
-    if settings.head is None and source_head is not None:
-        raise PrefstudyError(
-            f"run {source.id} is a {source_head} head on {source.backbone}; a network cannot start from it"
-        )
-    if settings.head is not None:
-        if source_head is None:
-            raise PrefstudyError(
-                f"a {settings.head} head starts from another head run (a population's), not from network run "
-                f"{source.id}"
-            )
-        if mode != "finetune":
-            raise PrefstudyError(f"a head from a population head is its deviation from it; --{mode} does not apply")
 
 
 def _query_interrupted(error: BaseException) -> bool:

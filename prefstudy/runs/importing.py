@@ -20,7 +20,7 @@ from pathlib import Path
 from prefstudy.datasets.catalog import get_dataset, key_index
 from prefstudy.errors import PrefstudyError
 from prefstudy.runs.record import FAILED, FINISHED, RunDir, record_runs, run_dir, run_statuses
-from prefstudy.store import memory_cursor
+from prefstudy.runs.rundir import prediction_keys
 from prefstudy.subjects.roster import require_subject
 from prefstudy.workspace import Workspace
 
@@ -74,20 +74,16 @@ def _check(ws: Workspace, run: IncomingRun, keys: dict[str, dict[str, int]], sub
 
 def _check_predicted_items(runs: list[IncomingRun], keys: dict[str, dict[str, int]]) -> None:
     """Every finished run's predicted items must be the same items of its dataset here (read in one scan)."""
-    finished = {str(r.directory.predictions): r for r in runs if r.status == FINISHED}
-    if not finished:
-        return
-    with memory_cursor() as con:
-        rows = con.execute(
-            "SELECT filename, item_idx, key FROM read_parquet(?, filename = true)", [list(finished)]
-        ).fetchall()
+    finished = [r for r in runs if r.status == FINISHED]
+    predicted = prediction_keys([r.directory for r in finished])
     unknown: dict[str, int] = {}
-    for file, idx, key in rows:
-        run = finished[file]
-        if keys[run.dataset].get(key) != idx:
-            unknown[run.run_id] = unknown.get(run.run_id, 0) + 1
+    for run in finished:
+        known = keys[run.dataset]
+        wrong = sum(known.get(key) != idx for idx, key in predicted[str(run.directory.predictions)])
+        if wrong:
+            unknown[run.run_id] = wrong
     if unknown:
-        run = next(r for r in finished.values() if r.run_id in unknown)
+        run = next(r for r in finished if r.run_id in unknown)
         raise PrefstudyError(
             f"run {run.run_id}: {unknown[run.run_id]} predicted item(s) are not the same items of {run.dataset!r} "
             "in this study"

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +28,11 @@ from prefstudy.runs.result import HISTORY_FIELDS, described
 from prefstudy.runs.result import SPLIT_ORDER as SPLIT_ORDER  # re-exported
 from prefstudy.runs.result import result_object as result_object  # re-exported: part of the record
 from prefstudy.runs.row import RunRow as RunRow  # re-exported: a run as the database holds it
+from prefstudy.runs.row import check_resumable as check_resumable  # re-exported
 from prefstudy.runs.rundir import RunDir as RunDir  # re-exported: the run directory is part of the record
 from prefstudy.runs.status import FAILED as FAILED  # re-exported: callers take every status from here
 from prefstudy.runs.status import FINISHED, INTERRUPTED, QUEUED, RUNNING, Owner, owner_alive, this_process
+from prefstudy.store import registered_columns, registered_rows
 from prefstudy.workspace import Workspace
 
 
@@ -46,22 +47,8 @@ def new_run_id(subject: str, dataset: str, protocol: str) -> str:
 
 # --- writing -------------------------------------------------------------------------------------
 
-_RUN_COLUMNS = (
-    "id",
-    "subject",
-    "dataset",
-    "backbone",
-    "protocol",
-    "parent_run",
-    "seed",
-    "epochs",
-    "config",
-    "labels_digest",
-    "status",
-    "device",
-    "versions",
-    "precision",
-)
+_WHAT_RUNS = ("id", "subject", "dataset", "backbone", "protocol", "parent_run", "seed", "epochs", "config")
+_RUN_COLUMNS = (*_WHAT_RUNS, "labels_digest", "status", "device", "versions", "precision")
 
 
 def _run_row(config: dict[str, Any], status: str, device: str) -> list[Any]:
@@ -92,20 +79,6 @@ def _insert_run(con: duckdb.DuckDBPyConnection, values: list[Any]) -> None:
     con.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})", values)
 
 
-def _as_columns(rows: list[list[Any]], names: Sequence[str]) -> dict[str, np.ndarray]:
-    """Rows as named columns DuckDB can register (object arrays: None stays NULL)."""
-    return {name: np.array([row[i] for row in rows], dtype=object) for i, name in enumerate(names)}
-
-
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.ndarray]) -> Iterator[None]:
-    con.register(name, columns)
-    try:
-        yield
-    finally:
-        con.unregister(name)
-
-
 def _set_owner(con: duckdb.DuckDBPyConnection, run_id: str, owner: Owner) -> None:
     con.execute(
         "UPDATE runs SET owner_pid = ?, owner_host = ?, owner_started = ? WHERE id = ?",
@@ -119,21 +92,6 @@ def begin_run(ws: Workspace, run: RunDir, device: str, owner: Owner | None = Non
     with ws.transaction() as con:
         _insert_run(con, _run_row(config, RUNNING, device))
         _set_owner(con, config["run_id"], owner or this_process())
-
-
-def check_resumable(row: RunRow) -> None:
-    """Refuse to resume a finished run, or one whose process still runs (here, or on another host)."""
-    if row.status == FINISHED:
-        raise PrefstudyError(f"run {row.id} is already finished; start a new run instead")
-    if row.status in (QUEUED, RUNNING) and row.owner is None and row.job_id is not None:
-        raise PrefstudyError(
-            f"run {row.id} is {row.status} in {row.executor} job {row.job_id}; `prefstudy study run --executor "
-            f"{row.executor}` waits for it, or cancel that job first"
-        )
-    if row.status in (QUEUED, RUNNING) and row.owner is not None and owner_alive(row.owner) is not False:
-        raise PrefstudyError(
-            f"run {row.id} is still {row.status} ({row.owner.describe()}); let it finish, or stop that process first"
-        )
 
 
 def claim_run(ws: Workspace, run_id: str, owner: Owner | None = None) -> None:
@@ -167,7 +125,7 @@ def queue_runs(ws: Workspace, configs: list[dict[str, Any]], executor: str, owne
             raise PrefstudyError(f"run {finished[0]} is already finished")
         if new := [_run_row(c, QUEUED, c.get("device", "auto")) for c in configs if c["run_id"] not in held]:
             columns = ", ".join(_RUN_COLUMNS)
-            with _registered(con, "incoming_runs", _as_columns(new, _RUN_COLUMNS)):
+            with registered_rows(con, "incoming_runs", new, _RUN_COLUMNS):
                 con.execute(f"INSERT INTO runs ({columns}) SELECT {columns} FROM incoming_runs")
         con.execute(
             "UPDATE runs SET status = ?, error = NULL, executor = ?, job_id = NULL, owner_pid = ?, "
@@ -181,7 +139,7 @@ def mark_submitted(ws: Workspace, job_ids: dict[str, str]) -> None:
     if not job_ids:
         return
     columns = {"id": np.array(list(job_ids), dtype=object), "job_id": np.array(list(job_ids.values()), dtype=object)}
-    with ws.transaction() as con, _registered(con, "submitted", columns):
+    with ws.transaction() as con, registered_columns(con, "submitted", columns):
         con.execute(
             "UPDATE runs SET job_id = s.job_id, attempts = coalesce(attempts, 0) + 1 FROM submitted s "
             "WHERE runs.id = s.id"
@@ -227,16 +185,16 @@ def _write_runs(con: duckdb.DuckDBPyConnection, runs: list[tuple[RunDir, dict[st
     ]
     columns = ", ".join(_RUN_COLUMNS)
     if new := [row for row in rows if row[0] not in known]:
-        with _registered(con, "incoming_runs", _as_columns(new, _RUN_COLUMNS)):
+        with registered_rows(con, "incoming_runs", new, _RUN_COLUMNS):
             con.execute(f"INSERT INTO runs ({columns}) SELECT {columns} FROM incoming_runs")
     if present := [row for row in rows if row[0] in known]:
         updated = ("config", "device", "versions", "precision")
-        with _registered(con, "incoming_runs", _as_columns(present, _RUN_COLUMNS)):
+        with registered_rows(con, "incoming_runs", present, _RUN_COLUMNS):
             con.execute(
                 f"UPDATE runs SET {', '.join(f'{c} = i.{c}' for c in updated)} FROM incoming_runs i "
                 "WHERE runs.id = i.id"
             )
-    with _registered(con, "final", _as_columns([_final_values(r) for _, _, r in runs], _FINAL_COLUMNS)):
+    with registered_rows(con, "final", [_final_values(r) for _, _, r in runs], _FINAL_COLUMNS):
         con.execute(
             "UPDATE runs SET status = f.status, error = f.error, best_epoch = CAST(f.best_epoch AS INTEGER), "
             "duration_s = CAST(f.duration_s AS DOUBLE), train_images_per_s = CAST(f.train_images_per_s AS DOUBLE), "
@@ -255,7 +213,7 @@ def _write_runs(con: duckdb.DuckDBPyConnection, runs: list[tuple[RunDir, dict[st
         for split, m in result["metrics"].items()
     ]
     if metrics:
-        with _registered(con, "incoming_metrics", _as_columns(metrics, _METRIC_COLUMNS)):
+        with registered_rows(con, "incoming_metrics", metrics, _METRIC_COLUMNS):
             con.execute(
                 f"INSERT INTO metrics ({', '.join(_METRIC_COLUMNS)}) SELECT run_id, split, tp, fp, fn, tn, n, "
                 "accuracy, CAST(spearman AS DOUBLE), CAST(n_rated AS INTEGER) FROM incoming_metrics"
@@ -264,7 +222,7 @@ def _write_runs(con: duckdb.DuckDBPyConnection, runs: list[tuple[RunDir, dict[st
         [result["run_id"], *(h[f] for f in _EPOCH_COLUMNS[1:])] for _, result in finished for h in result["history"]
     ]
     if epochs:
-        with _registered(con, "incoming_epochs", _as_columns(epochs, _EPOCH_COLUMNS)):
+        with registered_rows(con, "incoming_epochs", epochs, _EPOCH_COLUMNS):
             con.execute(
                 f"INSERT INTO epochs ({', '.join(_EPOCH_COLUMNS)}) SELECT run_id, CAST(epoch AS INTEGER), "
                 "CAST(train_loss AS DOUBLE), CAST(train_accuracy AS DOUBLE), CAST(val_loss AS DOUBLE), "
@@ -283,7 +241,7 @@ def _insert_predictions(con: duckdb.DuckDBPyConnection, finished: list[tuple[Run
     }
     scan = "read_parquet(?, filename = true, union_by_name = true)"
     has_rating = "rating" in {c for (c, *_) in con.execute(f"DESCRIBE SELECT * FROM {scan}", [files]).fetchall()}
-    with _registered(con, "prediction_files", owners):
+    with registered_columns(con, "prediction_files", owners):
         con.execute(
             "INSERT INTO predictions (run_id, dataset, item_idx, split, label, p_preferred, rating) "
             "SELECT f.run_id, f.dataset, p.item_idx, p.split, p.label, p.p_preferred, "

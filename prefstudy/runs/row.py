@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from prefstudy.config import DEFAULT_SETTINGS
-from prefstudy.runs.status import Owner
+from prefstudy.errors import PrefstudyError
+from prefstudy.runs.status import FINISHED, QUEUED, RUNNING, Owner, owner_alive
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,18 @@ class RunRow:
     def transfer(self) -> dict[str, Any] | None:
         """What a transfer run records about its start (source run and dataset, mode, adapt), else None."""
         return self.config.get("transfer")
+
+
+def check_resumable(row: RunRow) -> None:
+    """Refuse to resume a finished run, or one whose process still runs (here, or on another host)."""
+    if row.status == FINISHED:
+        raise PrefstudyError(f"run {row.id} is already finished; start a new run instead")
+    if row.status in (QUEUED, RUNNING) and row.owner is None and row.job_id is not None:
+        raise PrefstudyError(
+            f"run {row.id} is {row.status} in {row.executor} job {row.job_id}; `prefstudy study run --executor "
+            f"{row.executor}` waits for it, or cancel that job first"
+        )
+    if row.status in (QUEUED, RUNNING) and row.owner is not None and owner_alive(row.owner) is not False:
+        raise PrefstudyError(
+            f"run {row.id} is still {row.status} ({row.owner.describe()}); let it finish, or stop that process first"
+        )

@@ -134,3 +134,16 @@ class RunDir:
             return con.execute(
                 f"SELECT item_idx, key FROM read_parquet('{sql_path(self.predictions)}') ORDER BY item_idx"
             ).fetchall()
+
+
+def prediction_keys(directories: list[RunDir]) -> dict[str, list[tuple[int, str]]]:
+    """(item index, item key) of every prediction of many run directories (one scan), by predictions file path."""
+    files = [str(d.predictions) for d in directories]
+    if not files:
+        return {}
+    with memory_cursor() as con:
+        rows = con.execute("SELECT filename, item_idx, key FROM read_parquet(?, filename = true)", [files]).fetchall()
+    out: dict[str, list[tuple[int, str]]] = {file: [] for file in files}
+    for file, idx, key in rows:
+        out[file].append((idx, key))
+    return out

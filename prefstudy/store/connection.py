@@ -12,6 +12,7 @@ computation) may run while a connection is held.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from prefstudy.bounds import SECONDS
 from prefstudy.env import LOCK_TIMEOUT_ENV
@@ -270,3 +272,21 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ())
 def sql_path(path: Path) -> str:
     """A file path as the body of a single-quoted SQL string (DuckDB's COPY takes no parameter there)."""
     return str(path).replace("'", "''")
+
+
+@contextmanager
+def registered_columns(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, Any]) -> Iterator[None]:
+    """Named numpy columns visible to ``con``'s queries as the view ``name`` within the block (set-based writes)."""
+    con.register(name, columns)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def registered_rows(
+    con: duckdb.DuckDBPyConnection, name: str, rows: Sequence[Sequence[Any]], names: Sequence[str]
+) -> contextlib.AbstractContextManager[None]:
+    """``rows`` (``names`` their columns) as the view ``name`` within the block; None stays NULL."""
+    columns = {column: np.array([row[i] for row in rows], dtype=object) for i, column in enumerate(names)}
+    return registered_columns(con, name, columns)
