@@ -79,9 +79,11 @@ def _standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _calibration(score: np.ndarray, answers: np.ndarray) -> np.ndarray:
-    """(a, b) of a logistic on the training answers, P(preferred) = sigmoid(a * score + b)."""
+    """(a, b) of a logistic on the training answers, P(preferred) = sigmoid(a * score + b); ties (NaN) left out."""
     from sklearn.linear_model import LogisticRegression
 
+    answered = ~np.isnan(answers)
+    score, answers = score[answered], answers[answered]
     # Fitted on the standardised score (it converges in a few steps there), then carried back to the score.
     centre, spread = float(score.mean()), float(score.std()) or 1.0
     z = ((score - centre) / spread).reshape(-1, 1)
@@ -91,15 +93,17 @@ def _calibration(score: np.ndarray, answers: np.ndarray) -> np.ndarray:
 
 
 def _check(X: np.ndarray, y: np.ndarray, answers: np.ndarray) -> None:
-    if len(X) < 4 or len(np.unique(answers)) < 2:
-        raise PrefstudyError(f"a head needs at least 4 training items with both answers, got {len(X)}")
+    answered = answers[~np.isnan(answers)]
+    if len(answered) < 4 or len(np.unique(answered)) < 2:
+        raise PrefstudyError(f"a head needs at least 4 training items with both answers, got {len(answered)}")
     if len(y) != len(X) or not np.all(np.isfinite(y)):
         raise PrefstudyError("a head's targets must be finite numbers, one per training item")
 
 
 def fit_head(kind: str, X: np.ndarray, y: np.ndarray, answers: np.ndarray, seed: int) -> Head:
     """A ``kind`` head fitted on features ``X`` of the training items, to targets ``y`` (answers or ratings);
-    ``answers`` (1 = preferred) calibrate it."""
+    ``answers`` (1 = preferred, 0 not, NaN for a rated tie, which ratings fit but no answer calibrates) calibrate
+    it, and are what a logistic head fits."""
     if kind not in HEADS:
         raise PrefstudyError(f"unknown head {kind!r}; use one of: {', '.join(HEADS)}")
     X, y, answers = np.asarray(X, np.float64), np.asarray(y, np.float64), np.asarray(answers, np.float64)
@@ -112,7 +116,8 @@ def fit_head(kind: str, X: np.ndarray, y: np.ndarray, answers: np.ndarray, seed:
         ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(Z, y)
         head = Head(kind, mean, scale, [ridge.coef_.reshape(-1, 1)], [np.array([ridge.intercept_])], ridge.alpha_)
     elif kind == LOGISTIC:
-        head = _logistic(Z, answers, seed, mean, scale)
+        answered = ~np.isnan(answers)
+        head = _logistic(Z[answered], answers[answered], seed, mean, scale)
         return head
     else:
         head = _mlp(Z, y, seed, mean, scale)

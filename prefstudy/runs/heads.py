@@ -66,14 +66,20 @@ def _execute_head(job: HeadJob) -> None:
     else:
         y = answers
     train = prepared.split == TRAIN
+    ties = np.asarray(job.features[prepared.ties], dtype=np.float64)
+    X_fit, y_fit, a_fit = X[train], y[train], answers[train]
+    if settings.target == RATINGS and len(ties):  # a tie has a rating to fit, though no answer to calibrate
+        tied = prepared.tie_split == TRAIN
+        X_fit = np.concatenate([X_fit, ties[tied]])
+        y_fit = np.concatenate([y_fit, prepared.tie_rating[tied]])
+        a_fit = np.concatenate([a_fit, np.full(int(tied.sum()), np.nan)])
     fitting = time.perf_counter()
     if job.population is not None:
-        head = fit_deviation(job.population, X[train], y[train], answers[train])
+        head = fit_deviation(job.population, X_fit, y_fit, a_fit)
     else:
-        head = fit_head(settings.head, X[train], y[train], answers[train], settings.seed)
+        head = fit_head(settings.head, X_fit, y_fit, a_fit, settings.seed)
     predicting = time.perf_counter()
     score, p = head.score(X), head.p(X)
-    ties = np.asarray(job.features[prepared.ties], dtype=np.float64)
     ranks = {}
     if prepared.rating is not None:  # ρ ranks the head's raw score, over labelled items and ties
         ranks = rank_scores_by_split(

@@ -71,3 +71,18 @@ def test_a_head_refuses_what_it_cannot_learn():
         fit_head("linear", X[:10], np.ones(10), np.ones(10), seed=0)
     with pytest.raises(PrefstudyError, match="unknown head 'forest'"):
         fit_head("forest", X[:10], TASTE[:10], _answers(TASTE[:10]), seed=0)
+
+
+def test_rated_ties_fit_a_ratings_head_but_calibrate_nothing():
+    y = np.round(4 + TASTE / TASTE.std() + np.random.default_rng(4).normal(scale=0.3, size=240)).clip(1, 7)
+    answers = np.where(y > 4, 1.0, np.where(y < 4, 0.0, np.nan))  # a median split: ratings of 4 are ties
+    assert np.isnan(answers[TRAIN]).sum() > 20
+    with_ties = fit_head("linear", X[TRAIN], y[TRAIN], answers[TRAIN], seed=0)
+    answered = TRAIN & ~np.isnan(answers)
+    without = fit_head("linear", X[answered], y[answered], answers[answered], seed=0)
+    assert not np.allclose(with_ties.weights[0], without.weights[0])  # the ties' ratings were fitted
+    assert spearmanr(with_ties.score(X[TEST]), y[TEST])[0] > 0.85
+    logistic = fit_head("logistic", X[TRAIN], y[TRAIN], answers[TRAIN], seed=0)  # fits the answers alone
+    assert np.all(np.isfinite(logistic.p(X[TEST])))
+    with pytest.raises(PrefstudyError, match="both answers"):
+        fit_head("linear", X[:6], y[:6], np.array([1.0, np.nan, np.nan, np.nan, np.nan, np.nan]), seed=0)
