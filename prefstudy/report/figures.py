@@ -62,18 +62,23 @@ def _group_figures(report: Report) -> list[Figure]:
     return out
 
 
+def _by_labels(entry: tuple) -> tuple:
+    (source, target, mode, n), _ = entry
+    return source, target, mode, -1 if n is None else n
+
+
 def _gain_figures(report: Report) -> list[Figure]:
     from prefstudy.report import plots
 
     latest = defaultdict(dict)
     for p in report.transfer_pairs:
         if p.gain_points is not None:
-            latest[(p.source_dataset, p.dataset, p.mode, p.n_train)][p.subject] = p
+            latest[(p.source_dataset, p.dataset, p.mode, p.labels)][p.subject] = p
     out = []
-    for (source, target, mode, n), pairs in sorted(latest.items())[:MOST]:
+    for (source, target, mode, n), pairs in sorted(latest.items(), key=_by_labels)[:MOST]:
         chosen = list(pairs.values())
         bounds = [_paired_interval(p.baseline_only, p.transfer_only, p.n_test) for p in chosen]
-        title = f"Transfer gain per subject — {source} → {target}, {mode}, {n} labels"
+        title = f"Transfer gain per subject — {source} → {target}, {mode}, {'all' if n is None else n} labels"
         uri = plots.gain_forest(
             [p.subject for p in chosen], [p.gain_points for p in chosen], *map(list, zip(*bounds, strict=True)), title
         )

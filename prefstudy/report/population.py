@@ -85,6 +85,7 @@ class PopulationSummary:
     personal_rho: Spread
     population_rho: Spread
     ceiling_rho: Spread
+    ceiling_accuracy: Spread
     accuracy_wins: int  # raters whose personal accuracy is higher (ties: neither)
     accuracy_losses: int
     rho_wins: int
@@ -288,6 +289,7 @@ def summarize_comparisons(comparisons: list[RaterComparison]) -> list[Population
                 personal_rho=spread(values("personal_rho")),
                 population_rho=spread(values("population_rho")),
                 ceiling_rho=spread(values("ceiling_rho")),
+                ceiling_accuracy=spread(values("ceiling_accuracy")),
                 accuracy_wins=int(np.sum(acc_gain > 0)),
                 accuracy_losses=int(np.sum(acc_gain < 0)),
                 rho_wins=int(np.nansum(rho_gain > 0)),

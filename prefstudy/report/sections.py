@@ -227,21 +227,27 @@ def gain_section(report: Report) -> Section:
     for g in report.transfer_gains:
         rows.append(
             [
-                *(g.source_dataset, g.dataset, g.mode, str(g.n_train), str(g.n_subjects)),
+                *(g.source_dataset, g.dataset, g.mode, _labels(g.n_train), str(g.n_subjects)),
                 *_paired_cells(g.paired, points),
                 *(points(g.min_gain_points), points(g.max_gain_points), "◀" if g.largest else ""),
             ]
         )
         if g.paired is not None and g.paired.reach.explain():
-            notes.append(f"{g.source_dataset} → {g.dataset}, {g.mode}, {g.n_train} labels: {g.paired.reach.explain()}.")
+            where = f"{g.source_dataset} → {g.dataset}, {g.mode}, {_labels(g.n_train)} labels"
+            notes.append(f"{where}: {g.paired.reach.explain()}.")
     return Section(
         "transfer_gains", "Transfer gain by number of target labels (points)", headers, rows, [*notes, PAIRED_NOTE]
     )
 
 
+def _labels(n_train: int | None) -> str:
+    return "all" if n_train is None else str(n_train)
+
+
 def population_section(report: Report) -> Section:
     headers = ["dataset", "personal", "population", "raters", "acc personal", "acc population", *PAIRED_HEADERS]
-    headers += ["wins / losses (acc)", "ρ personal", "ρ population", "wins / losses (ρ)", "Wilcoxon p (ρ)", "ceiling ρ"]
+    headers += ["wins / losses (acc)", "ρ personal", "ρ population", "wins / losses (ρ)", "Wilcoxon p (ρ)"]
+    headers += ["consensus acc (no model)", "consensus ρ (no model)"]
     rows, notes = [], []
     for g in report.population:
         rows.append(
@@ -258,13 +264,18 @@ def population_section(report: Report) -> Section:
                 spread_text(g.population_rho, rho),
                 f"{g.rho_wins} / {g.rho_losses}",
                 pvalue(g.rho_test.p_value),
+                spread_text(g.ceiling_accuracy),
                 spread_text(g.ceiling_rho, rho),
             ]
         )
         if g.accuracy_paired is not None and g.accuracy_paired.reach.explain():
             notes.append(f"{g.dataset}, {g.variant}: {g.accuracy_paired.reach.explain()}.")
     title = "Personal vs population across raters: median [IQR]; gains are personal minus population accuracy"
-    return Section("population", title, headers, rows, [*notes, PAIRED_NOTE] if rows else [])
+    consensus = (
+        "Consensus (no model): the mean rating of the *other* raters of the population, on the rater's own test "
+        "items, split at its median; it knows every test face's ratings, which no model of the images does."
+    )
+    return Section("population", title, headers, rows, [*notes, consensus, PAIRED_NOTE] if rows else [])
 
 
 def rater_section(report: Report) -> Section:

@@ -30,6 +30,13 @@ class TransferPair:
     baseline_only: int | None = None  # items only the baseline got right (McNemar's discordant pairs)
     transfer_only: int | None = None  # items only the transfer run got right
     mcnemar_p: float | None = None  # exact McNemar test on the shared test items
+    train_size: int | None = None  # the labels asked for (a label curve's point); None: all the subject's
+
+    @property
+    def labels(self) -> int | None:
+        """The label count this pair is grouped at: a label curve's (or zero-shot's 0), else None for "all of
+        each subject's labels" (raters with 30 and with 90 labels then make one group, not two)."""
+        return self.n_train if self.train_size is not None or self.mode == "zero-shot" else None
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class GainSummary:
     source_dataset: str
     dataset: str
     mode: str
-    n_train: int
+    n_train: int | None  # None: each subject's labels, all of them
     n_subjects: int
     mean_gain_points: float
     min_gain_points: float
@@ -115,6 +122,7 @@ def pair_runs(runs: list[RunRow], test_predictions: dict[str, list[Prediction]])
                 baseline_only=None if test is None else test.b,
                 transfer_only=None if test is None else test.c,
                 mcnemar_p=None if test is None else test.p_value,
+                train_size=run.settings.get("train_size"),
             )
         )
     return pairs
@@ -132,10 +140,10 @@ def collect_pairs(ws: Workspace, runs: list[RunRow]) -> list[TransferPair]:
 
 def summarize_gains(pairs: list[TransferPair]) -> list[GainSummary]:
     """Mean gain per (source, target, mode, target labels), marking the label count where it is largest."""
-    latest: dict[tuple[str, str, str, int], dict[str, TransferPair]] = {}
+    latest: dict[tuple[str, str, str, int | None], dict[str, TransferPair]] = {}
     for pair in pairs:  # the latest pair of a subject wins
         if pair.gain_points is not None:
-            key = (pair.source_dataset, pair.dataset, pair.mode, pair.n_train)
+            key = (pair.source_dataset, pair.dataset, pair.mode, pair.labels)
             latest.setdefault(key, {})[pair.subject] = pair
     groups = {key: {s: p.gain_points for s, p in g.items()} for key, g in latest.items()}
     means = {key: statistics.fmean(g.values()) for key, g in groups.items()}
@@ -157,5 +165,5 @@ def summarize_gains(pairs: list[TransferPair]) -> list[GainSummary]:
                 [mcnemar_attainable(p.n_test) for p in latest[key].values()],
             ),
         )
-        for key in sorted(groups)
+        for key in sorted(groups, key=lambda k: (*k[:3], -1 if k[3] is None else k[3]))
     ]

@@ -38,9 +38,10 @@ def _run(run_id: str, subject: str, test: Confusion, transfer: str | None = None
     )
 
 
-def _pair(subject: str, n_train: int, base: float, transfer: float) -> TransferPair:
+def _pair(subject: str, n_train: int, base: float, transfer: float, curve: bool = True) -> TransferPair:
+    """A transfer pair: a label curve's point (``curve``), or a run on all of the subject's ``n_train`` labels."""
     return TransferPair(subject, "faces", "fm", "finetune", n_train, f"t-{subject}", f"b-{subject}", 100, base,
-                        transfer, 100 * (transfer - base))  # fmt: skip
+                        transfer, 100 * (transfer - base), train_size=n_train if curve else None)  # fmt: skip
 
 
 REPORT = Report(
@@ -70,6 +71,12 @@ def test_gains_are_averaged_per_number_of_labels_and_the_largest_is_marked():
     assert (at_100.n_train, at_100.n_subjects, round(at_100.mean_gain_points, 6)) == (100, 2, 12.5)
     assert (round(at_100.min_gain_points, 6), round(at_100.max_gain_points, 6)) == (5.0, 20.0)
     assert at_100.largest and not at_400.largest
+
+
+def test_runs_on_all_of_each_subjects_labels_are_one_group_however_many_labels_each_had():
+    pairs = [_pair("alice", 31, 0.6, 0.7, curve=False), _pair("bob", 77, 0.6, 0.6, curve=False)]
+    (everything,) = summarize_gains(pairs)
+    assert (everything.n_train, everything.n_subjects, round(everything.mean_gain_points, 6)) == (None, 2, 5.0)
 
 
 def test_markdown_has_every_section_and_a_paper_style_confusion_table():
