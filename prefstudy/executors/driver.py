@@ -18,6 +18,7 @@ exactly what is still due.
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from collections import Counter
@@ -55,8 +56,9 @@ from prefstudy.workspace import Workspace
 
 POLL_SECONDS = 0.5
 # Head runs take milliseconds: they go out many to a batch, so that handing out and landing (a database
-# transaction each) is paid once per batch, not per run.
-HEAD_RUNS_PER_BATCH = 64
+# transaction each, ~0.15 s with its checkpoint) is paid once per batch, not per run; at most this many, and
+# few enough that every slot gets two batches.
+HEAD_RUNS_PER_BATCH = 256
 
 
 Planner = Callable[[], list[RunOrder]]
@@ -194,7 +196,10 @@ class Driver:
         free = self._free()
         if free <= 0 or not self._pending:
             return
-        batches = _batches(self._pending, free, self.executor.runs_per_batch)
+        size = self.executor.runs_per_batch
+        heads = sum(t.settings.head is not None for t in self._pending)
+        head_size = min(HEAD_RUNS_PER_BATCH, math.ceil(heads / (2 * (self.executor.slots or free))))
+        batches = _batches(self._pending, free, size, max(size, head_size))
         self._pending = self._pending[sum(len(b) for b in batches) :]
         submitted = self.executor.submit(batches)
         self._out.extend(submitted)
@@ -377,13 +382,13 @@ def _query_interrupted(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and str(error) == "Query interrupted"
 
 
-def _batches(pending: list[RunTask], count: int, size: int) -> list[list[RunTask]]:
+def _batches(pending: list[RunTask], count: int, size: int, head_size: int) -> list[list[RunTask]]:
     """Up to ``count`` batches from the front of ``pending``: ``size`` runs each, head runs (never mixed with
-    networks) up to :data:`HEAD_RUNS_PER_BATCH`."""
+    networks) ``head_size``."""
     batches: list[list[RunTask]] = []
     for task in pending:
         head = task.settings.head is not None
-        limit = max(size, HEAD_RUNS_PER_BATCH) if head else size
+        limit = head_size if head else size
         batch = batches[-1] if batches else None
         if batch and (batch[0].settings.head is not None) == head and len(batch) < limit:
             batch.append(task)

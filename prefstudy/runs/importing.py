@@ -16,12 +16,13 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefstudy.datasets.catalog import get_dataset, key_index
 from prefstudy.errors import PrefstudyError
-from prefstudy.runs.record import FAILED, FINISHED, RunDir, record_runs, run_dir, run_statuses
+from prefstudy.runs.record import FAILED, FINISHED, RunDir, record_read_runs, run_dir, run_statuses
 from prefstudy.runs.rundir import prediction_keys
-from prefstudy.subjects.roster import require_subject
+from prefstudy.subjects.roster import require_subjects
 from prefstudy.workspace import Workspace
 
 
@@ -32,6 +33,8 @@ class IncomingRun:
     subject: str
     dataset: str
     status: str  # finished or failed
+    config: dict[str, Any]
+    result: dict[str, Any]
 
 
 def find_run_dirs(path: Path) -> list[RunDir]:
@@ -59,14 +62,11 @@ def _read(directory: RunDir) -> IncomingRun:
         raise PrefstudyError(f"{directory.path}: neither a finished nor a failed run")
     if result.get("run_id") != config.get("run_id"):
         raise PrefstudyError(f"{directory.path}: its result is not its config's run")
-    return IncomingRun(directory, result["run_id"], result["subject"], result["dataset"], status)
+    return IncomingRun(directory, result["run_id"], result["subject"], result["dataset"], status, config, result)
 
 
-def _check(ws: Workspace, run: IncomingRun, keys: dict[str, dict[str, int]], subjects: set[str]) -> None:
-    """The run's subject and dataset must be this study's (``subjects``: those checked already)."""
-    if run.subject not in subjects:
-        require_subject(ws, run.subject)
-        subjects.add(run.subject)
+def _check_dataset(ws: Workspace, run: IncomingRun, keys: dict[str, dict[str, int]]) -> None:
+    """The run's dataset must be this study's (its item keys read once, into ``keys``)."""
     if run.dataset not in keys:
         get_dataset(ws, run.dataset)  # an unknown dataset is one clear error
         keys[run.dataset] = key_index(ws, run.dataset)
@@ -108,13 +108,15 @@ def land_runs(
     new: list[IncomingRun] = []
     skipped: list[str] = []
     keys = {} if keys is None else keys
-    subjects: set[str] = set()
+    seen: set[str] = set()
     for run in incoming:
-        if present.get(run.run_id) == FINISHED or run.run_id in {r.run_id for r in new}:
+        if present.get(run.run_id) == FINISHED or run.run_id in seen:
             skipped.append(run.run_id)
             continue
-        _check(ws, run, keys, subjects)
+        _check_dataset(ws, run, keys)
         new.append(run)
+        seen.add(run.run_id)
+    require_subjects(ws, [run.subject for run in new])
     _check_predicted_items(new, keys)
     copied: list[Path] = []
     try:
@@ -131,7 +133,7 @@ def land_runs(
                 shutil.rmtree(target.path)
             shutil.copytree(run.directory.path, target.path)
             copied.append(target.path)
-        record_runs(ws, [run_dir(ws, run.run_id) for run in new])
+        record_read_runs(ws, [(run_dir(ws, run.run_id), run.config, run.result) for run in new])
     except BaseException:
         for target in copied:
             shutil.rmtree(target, ignore_errors=True)

@@ -258,7 +258,11 @@ def record_runs(ws: Workspace, runs: Iterable[RunDir]) -> list[str]:
     A run already in the study (queued, running, interrupted or failed) moves to its final state. The
     rows of many runs are written together (a study of heads lands thousands of runs a minute).
     """
-    read = [(run, run.read_config(), run.read_result()) for run in runs]
+    return record_read_runs(ws, [(run, run.read_config(), run.read_result()) for run in runs])
+
+
+def record_read_runs(ws: Workspace, read: list[tuple[RunDir, dict[str, Any], dict[str, Any]]]) -> list[str]:
+    """:func:`record_runs` of directories whose ``config.json`` and ``result.json`` the caller read already."""
     for _, _, result in read:
         if result.get("status") not in (FINISHED, FAILED):
             raise PrefstudyError(f"run {result.get('run_id')} is {result.get('status')}, neither finished nor failed")

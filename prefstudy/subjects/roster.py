@@ -4,6 +4,7 @@ derived subjects (a population's consensus), and simulated subjects with a known
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,16 @@ def require_subject(ws: Workspace, name: str) -> str:
     if row is None:
         raise PrefstudyError(f"no subject {name!r} in this study; see `prefstudy subject list`")
     return row[0]
+
+
+def require_subjects(ws: Workspace, names: Iterable[str]) -> None:
+    """Every one of ``names`` is a subject of the study; the first unknown one fails with a hint."""
+    wanted = sorted(set(names))
+    with ws.connect() as con:
+        rows = con.execute("SELECT name FROM subjects WHERE name IN (SELECT unnest(?))", [wanted]).fetchall()
+    known = {name for (name,) in rows}
+    if missing := [n for n in wanted if n not in known]:
+        raise PrefstudyError(f"no subject {missing[0]!r} in this study; see `prefstudy subject list`")
 
 
 def subject_kind(ws: Workspace, name: str) -> str | None:

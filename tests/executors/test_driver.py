@@ -178,14 +178,14 @@ def test_ctrl_c_that_lands_inside_a_database_query_still_cancels_the_jobs(study,
 def test_head_runs_go_out_many_to_a_batch_and_networks_as_the_executor_takes_them():
     from types import SimpleNamespace
 
-    from prefstudy.executors.driver import HEAD_RUNS_PER_BATCH, _batches
+    from prefstudy.executors.driver import _batches
 
     def task(head):
         return SimpleNamespace(settings=SimpleNamespace(head=head))
 
-    pending = [task(None), task(None), *(task("linear") for _ in range(HEAD_RUNS_PER_BATCH + 3)), task(None)]
-    batches = _batches(pending, count=10, size=1)
-    assert [len(b) for b in batches] == [1, 1, HEAD_RUNS_PER_BATCH, 3, 1]
+    pending = [task(None), task(None), *(task("linear") for _ in range(64 + 3)), task(None)]
+    batches = _batches(pending, count=10, size=1, head_size=64)
+    assert [len(b) for b in batches] == [1, 1, 64, 3, 1]
     assert all(len({t.settings.head is None for t in b}) == 1 for b in batches)  # never mixed
-    assert [len(b) for b in _batches(pending, count=3, size=2)] == [2, HEAD_RUNS_PER_BATCH, 3]  # only `count`
-    assert [len(b) for b in _batches(pending, count=1, size=2)] == [2]
+    assert [len(b) for b in _batches(pending, count=3, size=2, head_size=64)] == [2, 64, 3]  # only `count`
+    assert [len(b) for b in _batches(pending, count=1, size=2, head_size=64)] == [2]
