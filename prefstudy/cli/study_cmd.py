@@ -136,14 +136,16 @@ def show_plan(
         note("nothing planned: declare [[runs]] in study.toml and give subjects labels on their datasets")
     for p in items:
         s = p.settings
-        details = [s.backbone, s.protocol, f"{s.epochs} epochs"]
+        # A head has no epochs: it is fitted in one go, on the training items' features.
+        details = [s.backbone, s.protocol, f"{s.head} head on {s.target}" if s.head else f"{s.epochs} epochs"]
         if s.train_size is not None:
             details.append(f"{s.train_size} train labels")
         if s.split_by == SPLIT_BY_ITEM:
             details.append(f"item fold {s.fold + 1}/{s.folds}" if s.folds else "item split")
         if p.run.transfer is not None:
             whose = f"{p.run.transfer.source_subject}@" if p.run.transfer.source_subject else ""
-            details.append(f"{p.run.transfer.mode} from {whose}{p.run.transfer.source_dataset}")
+            mode = "deviation" if s.head else p.run.transfer.mode
+            details.append(f"{mode} from {whose}{p.run.transfer.source_dataset}")
         todo = f"to do: resumes interrupted run {p.resumes}" if p.resumes else "to do"
         tail = {
             DONE: f"done: {p.run_id}",

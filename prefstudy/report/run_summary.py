@@ -65,5 +65,6 @@ def _transfer(row: RunRow) -> str | None:
     transfer = row.transfer
     if transfer is None:
         return None
-    mode = "deviation" if row.settings.get("head") else transfer["mode"]
-    return f"{mode} from {transfer['source_dataset']}"
+    if row.settings.get("head"):  # named as the personal-vs-population table names it
+        return "deviation from the population"
+    return f"{transfer['mode']} from {transfer['source_dataset']}"
