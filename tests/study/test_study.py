@@ -100,7 +100,7 @@ def test_study_run_makes_each_run_once_and_again_when_labels_change(cli, tmp_pat
     assert sorted(r["subject"] for r in first["made"]) == ["alice", "bob"]
     assert all(r["protocol"] == "model1" and r["epochs"] == 1 for r in first["made"])
     again = cli.json("study", "run", "--study", ws.root)
-    assert again == {"made": [], "failed": [], "already_done": 2}
+    assert again == {"made": [], "failed": [], "already_done": 2, "driver": {}}  # nothing made: no driver ran
     labels = tmp_path / "dave.csv"
     labels.write_text("key,preferred\n" + "".join(f"test-{i:05d},{i % 3 == 0:d}\n" for i in range(40)))
     cli("label", "import", labels, "--subject", "dave", "--dataset", "fm", "--study", ws.root)
