@@ -7,6 +7,7 @@ import ast
 import json
 import os
 import shutil
+import textwrap
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -82,6 +83,18 @@ def indoor_dir() -> Path:
     if not (path / "TrainImages.txt").is_file():
         pytest.skip(f"real indoor-rooms photos not found in {path} (the shared data folder)")
     return path
+
+
+def write_distribution(site: Path, name: str, entry_points: str, modules: dict[str, str]) -> Path:
+    """A third party's installed distribution in ``site`` (a folder to put on sys.path): its metadata, its entry
+    points and its modules (file name -> source, dedented), as `pip install` would leave them."""
+    dist = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(entry_points)
+    for file, source in modules.items():
+        (site / file).write_text(textwrap.dedent(source))
+    return site
 
 
 def copy_study(source: Path, target: Path) -> Workspace:

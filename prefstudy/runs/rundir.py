@@ -128,13 +128,6 @@ class RunDir:
                 f"FROM run_predictions ORDER BY item_idx) TO '{sql_path(tmp)}' (FORMAT parquet)"
             )
 
-    def read_prediction_keys(self) -> list[tuple[int, str]]:
-        """(item index, item key) of every prediction in the directory."""
-        with memory_cursor() as con:
-            return con.execute(
-                f"SELECT item_idx, key FROM read_parquet('{sql_path(self.predictions)}') ORDER BY item_idx"
-            ).fetchall()
-
 
 def prediction_keys(directories: list[RunDir]) -> dict[str, list[tuple[int, str]]]:
     """(item index, item key) of every prediction of many run directories (one scan), by predictions file path."""

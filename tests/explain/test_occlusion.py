@@ -5,12 +5,11 @@ occluded); the method, window and stride are recorded and reported."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Cli
+from conftest import Cli, write_distribution
 
 from prefstudy.explain.occlusion import Occluder, Window, to_image
 from prefstudy.subjects.simulate import simulate_subject
@@ -54,12 +53,7 @@ def make(variant):
 
 @pytest.fixture
 def quadrant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    site = tmp_path / "site"
-    dist = site / "quadrant_features-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: quadrant-features\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(ENTRY_POINTS)
-    (site / "quadrant_features.py").write_text(textwrap.dedent(EXTRACTOR))
+    site = write_distribution(tmp_path / "site", "quadrant-features", ENTRY_POINTS, {"quadrant_features.py": EXTRACTOR})
     monkeypatch.syspath_prepend(str(site))
 
 

@@ -4,12 +4,11 @@ computed once and reused, population and personal heads on an item split, the le
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Cli
+from conftest import Cli, write_distribution
 
 from prefstudy.features.store import list_features
 
@@ -43,12 +42,7 @@ FOLDS = ("--split-by", "item", "--folds", "3")
 
 @pytest.fixture
 def pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    site = tmp_path / "site"
-    dist = site / "pixel_features-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: pixel-features\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(ENTRY_POINTS)
-    (site / "pixel_features.py").write_text(textwrap.dedent(EXTRACTOR))
+    site = write_distribution(tmp_path / "site", "pixel-features", ENTRY_POINTS, {"pixel_features.py": EXTRACTOR})
     monkeypatch.syspath_prepend(str(site))
     import pixel_features
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Cli, copy_study
+from conftest import Cli, copy_study, write_distribution
 from PIL import Image
 
 from prefstudy.datasets.embedded import fashion_mnist_sample_dir
@@ -61,12 +60,9 @@ def _png(pixels: np.ndarray, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def bright(tmp_path_factory: pytest.TempPathFactory):
     """The extractor, installed as a distribution with an entry point (on sys.path for this module's tests)."""
-    site = tmp_path_factory.mktemp("site")
-    dist = site / "bright_features-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bright-features\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(ENTRY_POINTS)
-    (site / "bright_features.py").write_text(textwrap.dedent(EXTRACTOR))
+    site = write_distribution(
+        tmp_path_factory.mktemp("site"), "bright-features", ENTRY_POINTS, {"bright_features.py": EXTRACTOR}
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(site))
         import bright_features
