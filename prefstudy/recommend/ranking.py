@@ -6,7 +6,7 @@ Torch-free: a network run (:mod:`.network`) and a head on features (:mod:`.heads
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +64,7 @@ class PoolFeatures:
     counts: dict[str, int]  # what the extractor said of the computed ones (e.g. faces not found)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "extractor": self.extractor,
-            "cached": self.cached,
-            "computed": self.computed,
-            "seconds": self.seconds,
-            "counts": self.counts,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
