@@ -10,6 +10,7 @@ originals are small (Fashion-MNIST's 28x28 grayscale) are read as they are and r
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from prefstudy.datasets.catalog import get_dataset, item_hashes, load_item_keys
 from prefstudy.datasets.kinds import read_dataset
 from prefstudy.datasets.readers.decoded import SourceOptions
 from prefstudy.errors import PrefstudyError
-from prefstudy.progress import Reporter
+from prefstudy.progress import Reporter, SilentReporter
 from prefstudy.workspace import Workspace
 
 FIXED_SIZE_KINDS = {"fashion-mnist": 28, "fashion-mnist-sample": 28}  # read at their own size, then resized
@@ -44,8 +45,38 @@ def _source_path(ws: Workspace, recorded: str | None) -> Path | None:
     return beside if beside.exists() else path
 
 
-def read_originals(ws: Workspace, dataset: str, size: int, channels: int, report: Reporter) -> np.ndarray:
-    """Every item of ``dataset`` as (n_items, size, size, channels) uint8, decoded from its original files."""
+@dataclass(frozen=True)
+class Originals:
+    """How to decode a dataset's original files again, and what they must be: no database needed to read them.
+
+    A worker that computes features is handed this: it decodes the files, checks that they are the
+    study's items key by key and hash by hash, and resizes them.
+    """
+
+    dataset: str
+    kind: str
+    options: SourceOptions
+    size: int
+    channels: int
+    keys: tuple[str, ...]
+    sha256: tuple[str, ...]
+
+    def read(self, report: Reporter | None = None) -> np.ndarray:
+        """Every item as (n_items, size, size, channels) uint8."""
+        decoded = read_dataset(self.kind, self.options, report or SilentReporter())
+        if decoded.keys != list(self.keys) or decoded.sha256 != list(self.sha256):
+            raise PrefstudyError(
+                f"the original files of dataset {self.dataset!r} ({self.options.path}) are not the ones it was "
+                "added from (items differ by name or content); add it again under a new name"
+            )
+        images = decoded.images
+        if self.kind in FIXED_SIZE_KINDS:
+            images = np.stack([_resized(image, self.size, self.channels) for image in images])
+        return images
+
+
+def originals_of(ws: Workspace, dataset: str, size: int, channels: int) -> Originals:
+    """What decoding ``dataset``'s originals at ``size`` takes, read from the study."""
     info = get_dataset(ws, dataset)
     config = info.config
     native = FIXED_SIZE_KINDS.get(info.kind)
@@ -56,17 +87,13 @@ def read_originals(ws: Workspace, dataset: str, size: int, channels: int, report
         size=native or size,
         channels=None if native else channels,
     )
-    decoded = read_dataset(info.kind, options, report)
     keys, hashes = load_item_keys(ws, dataset), item_hashes(ws, dataset)
-    if decoded.keys != list(keys) or decoded.sha256 != list(hashes):
-        raise PrefstudyError(
-            f"the original files of dataset {dataset!r} ({info.path}) are not the ones it was added from "
-            "(items differ by name or content); add it again under a new name"
-        )
-    images = decoded.images
-    if native:
-        images = np.stack([_resized(image, size, channels) for image in images])
-    return images
+    return Originals(dataset, info.kind, options, size, channels, tuple(map(str, keys)), tuple(map(str, hashes)))
+
+
+def read_originals(ws: Workspace, dataset: str, size: int, channels: int, report: Reporter) -> np.ndarray:
+    """Every item of ``dataset`` as (n_items, size, size, channels) uint8, decoded from its original files."""
+    return originals_of(ws, dataset, size, channels).read(report)
 
 
 def _resized(image: np.ndarray, size: int, channels: int) -> np.ndarray:

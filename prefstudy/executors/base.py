@@ -6,11 +6,13 @@ the driver keeps at most :attr:`Executor.slots` batches out and retries what was
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from prefstudy.executors.tasks import FeaturesSource, ImagesSource, Outcome, RunTask, SourceModelRef
+
+T = TypeVar("T")
 
 
 class WorkerLost(Exception):
@@ -44,6 +46,7 @@ class Executor:
     runs_per_batch: int = 1
     threads_per_run: int | None = None
     shows_progress: bool = False  # its runs show their own progress (inline): the driver shows no bar of its own
+    in_this_process: bool = False  # its work is done in the driver's process (inline)
 
     def __enter__(self) -> Executor:
         return self
@@ -62,6 +65,10 @@ class Executor:
     def model(self, source: SourceModelRef) -> SourceModelRef:
         """How workers get a transfer source's model file (default: on shared storage)."""
         return source
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in one worker, as one task of this backend (e.g. a dataset's features); waits for it."""
+        return fn(*args)
 
     def check(self, task: RunTask) -> None:
         """Refuse, in one line, a run this executor cannot make, before anything is recorded (default: none)."""

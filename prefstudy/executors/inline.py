@@ -25,6 +25,7 @@ class InlineExecutor(Executor):
     name = "inline"
     shared_storage = True  # this process writes the study's own runs/
     shows_progress = True
+    in_this_process = True
     slots = 1
 
     def __init__(self, report: Reporter | None = None, world: World | None = None):

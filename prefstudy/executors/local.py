@@ -11,10 +11,11 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from prefstudy.executors import entry
-from prefstudy.executors.base import Executor, Returned, Submitted, WorkerLost
+from prefstudy.executors.base import Executor, Returned, Submitted, T, WorkerLost
 from prefstudy.executors.tasks import RunTask
 
 
@@ -35,6 +36,9 @@ class LocalPool(Executor):
             Submitted(batch, f"local-{next(self._numbers)}", self._pool.schedule(entry.make_runs, args=(batch,)))
             for batch in batches
         ]
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._pool.schedule(fn, args=args).result()
 
     def wait(self, submitted: Sequence[Submitted], timeout: float) -> list[tuple[Submitted, Returned]]:
         by_future = {s.handle: s for s in submitted}

@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from prefstudy.errors import PrefstudyError
 from prefstudy.executors import entry
-from prefstudy.executors.base import Executor, Returned, Submitted, WorkerLost
+from prefstudy.executors.base import Executor, Returned, Submitted, T, WorkerLost
 from prefstudy.executors.tasks import FeaturesSource, ImagesSource, RunTask, SourceModelRef
 
 
@@ -71,6 +72,7 @@ class RayTasks(Executor):
             entry.make_runs
         )
         self._pid = os.getpid()
+        self._request = {"num_cpus": cpus_per_run, "num_gpus": gpus_per_run}
 
     def images(self, source: ImagesSource, load: Callable) -> ImagesSource:
         ray = _ray()
@@ -84,6 +86,10 @@ class RayTasks(Executor):
         with open(source.open(), "rb") as handle:
             data = handle.read()
         return SourceModelRef(source.run_id, source.subject, source.dataset, source.backbone, ref=_ray().put(data))
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        ray = _ray()
+        return ray.get(ray.remote(**self._request, max_retries=0)(fn).remote(*args))
 
     def submit(self, batches: Sequence[list[RunTask]]) -> list[Submitted]:
         out = []

@@ -19,6 +19,7 @@ from prefstudy.workspace import Workspace
 
 if TYPE_CHECKING:
     from prefstudy.engine.distributed import World
+    from prefstudy.features.compute import Elsewhere
 
 DEFAULT_RETRIES = {INLINE: 0}  # a run that fails here fails for a reason a retry would meet again
 OTHER_RETRIES = 2  # elsewhere a worker can be lost (killed, preempted) and a retry resumes
@@ -43,11 +44,13 @@ def run_orders(
     if driving.retries is None:
         driving = replace(driving, retries=DEFAULT_RETRIES.get(executor, OTHER_RETRIES))
     with open_executor(executor, options or ExecutorOptions(), Opening(ws, report, world)) as opened:
-        return Driver(ws, opened, driving, report, on_finished).run(_with_features(ws, planner, report))
+        elsewhere = None if opened.in_this_process else opened.call
+        return Driver(ws, opened, driving, report, on_finished).run(_with_features(ws, planner, report, elsewhere))
 
 
-def _with_features(ws: Workspace, planner: Planner, report: Reporter) -> Planner:
-    """``planner``, its head runs' features computed (once per dataset and extractor) before they are handed out."""
+def _with_features(ws: Workspace, planner: Planner, report: Reporter, elsewhere: Elsewhere | None) -> Planner:
+    """``planner``, its head runs' features computed (once per dataset and extractor) before they are handed out:
+    here inline, else in one of the executor's workers (``elsewhere``)."""
     ready: set[tuple[str, str]] = set()
 
     def planned() -> list[RunOrder]:
@@ -57,7 +60,7 @@ def _with_features(ws: Workspace, planner: Planner, report: Reporter) -> Planner
             if order.settings.head is not None and wanted not in ready:
                 from prefstudy.features.compute import ensure_features  # loads the extractor: only for heads
 
-                ensure_features(ws, *wanted, report)
+                ensure_features(ws, *wanted, report, elsewhere)
                 ready.add(wanted)
         return orders
 

@@ -11,12 +11,13 @@ to try a Slurm setup without Slurm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from prefstudy.errors import PrefstudyError
 from prefstudy.executors import entry
-from prefstudy.executors.base import Executor, Returned, Submitted, WorkerLost
+from prefstudy.executors.base import Executor, Returned, Submitted, T, WorkerLost
 from prefstudy.executors.tasks import Outcome, RunTask
 
 try:
@@ -91,6 +92,9 @@ class SlurmJobs(Executor):
         with self._executor.batch():  # one sbatch: a job array
             jobs = [self._executor.submit(SlurmRuns(), batch) for batch in batches]
         return [Submitted(batch, str(job.job_id), job) for batch, job in zip(batches, jobs, strict=True)]
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._executor.submit(fn, *args).result()  # one job (not an array), on the runs' resources
 
     def wait(self, submitted: Sequence[Submitted], timeout: float) -> list[tuple[Submitted, Returned]]:
         import time

@@ -107,3 +107,21 @@ def test_named_items_are_drawn_and_bad_requests_are_clear(cli, sample_ws, region
     ):
         result = cli("explain", *args, ok=False)
         assert result.exit_code == 1 and message in result.stderr, result.stderr
+
+
+def test_a_head_on_a_trained_networks_features_is_explained_with_grad_cam_through_the_head(cli, sample_ws, region_run):
+    # The trained network as an extractor (its pooled features), a ridge head on them: one differentiable model.
+    extractor = f"run:{region_run['run_id']}"
+    head_run = cli.json("run", "--subject", "carol", "--dataset", "fm", "--backbone", extractor, "--head", "linear")
+    test = head_run["metrics"]["test"]
+    assert head_run["head"] == "linear" and test["accuracy"] > 0.85  # the features hold the region's brightness
+    out = cli.json("explain", head_run["run_id"], "--n", "1")
+    assert (out["method"], out["layer"], out["window"], out["stride"]) == ("grad-cam", "features.7.2", None, None)
+    assert out["items_explained"] == test["n"] and "through run:" in out["note"]
+    assert out["agreement"]["preferred"]["n"] == test["tp"]
+    # The head reads what the network learned, the top-left quadrant: Grad-CAM through the head points there.
+    assert max(out["agreement"][a]["pointing_game"] for a in ("preferred", "not_preferred")) > 0.4
+    refused = cli("explain", head_run["run_id"], "--window", "7", ok=False)
+    assert (
+        refused.exit_code == 1 and "is explained with Grad-CAM; --window and --stride are occlusion's" in refused.stderr
+    )

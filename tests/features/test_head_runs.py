@@ -4,17 +4,20 @@ computed once and reused, population and personal heads on an item split, the le
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import Cli, write_distribution
 
-from prefstudy.features.store import list_features
+from prefstudy.features.store import file_sha256, list_features
 
 ENTRY_POINTS = "[prefstudy.extractors]\npixels = pixel_features:make\n"
 EXTRACTOR = '''
 """A third party's extractor: an image's brightness on a coarse grid (no torch), counting its calls."""
+import os
+
 import numpy as np
 
 from prefstudy.extractors.contract import Extracted, ExtractorInfo
@@ -29,6 +32,9 @@ class Pixels:
 
     def extract(self, images):
         CALLS.append(len(images))
+        if os.environ.get("PIXELS_PIDS"):  # where the features are computed: a file each process appends to
+            with open(os.environ["PIXELS_PIDS"], "a") as handle:
+                handle.write(f"{os.getpid()}\\n")
         grid = images[..., 0].reshape(len(images), 4, 7, 4, 7).mean(axis=(2, 4)) / 255.0
         return Extracted(grid.reshape(len(images), 16).astype(np.float32))
 
@@ -83,6 +89,21 @@ def test_population_and_personal_heads_on_one_item_split_with_features_computed_
             for r in (scratch[0], again[0])
         ]
     assert rows[0] == rows[1]  # a head is the same from the same seed
+
+
+@pytest.mark.slow  # starts a pool of worker processes
+def test_with_an_executor_a_worker_computes_the_features_and_the_driver_stores_them(rated_ws, pixels, tmp_path,
+                                                                                     monkeypatch):  # fmt: skip
+    pids = tmp_path / "pids.txt"
+    monkeypatch.setenv("PIXELS_PIDS", str(pids))  # spawned workers inherit it, and the site on sys.path
+    result = Cli(rated_ws.root).json("run", "--subject", "r1", *HEAD_RUN, "--executor", "local", "--workers", "1")
+    assert result["status"] == "finished" and pixels.CALLS == []  # not one image was described in this process
+    computed_in = set(pids.read_text().split())
+    assert len(computed_in) == 1 and str(os.getpid()) not in computed_in
+    (stored,) = list_features(rated_ws)
+    assert (stored.dim, stored.n_items, stored.file_sha256) == (16, 10_000, file_sha256(rated_ws.root / stored.file))
+    config = json.loads((rated_ws.run_dir(result["run_id"]) / "config.json").read_text())
+    assert config["features"]["file_sha256"] == stored.file_sha256
 
 
 def test_a_population_head_that_trained_on_the_test_items_is_refused(rated_ws, pixels):
