@@ -208,6 +208,7 @@ def test_ray_makes_every_run_once_survives_a_killed_worker_and_matches_in_proces
         ws = _executor_copy(_study, tmp_path)
         storage = tmp_path / "shared"  # a directory the workers share: the killed run resumes from it
         with RayTasks(cpus_per_run=1, shared_storage=True) as executor:
+            assert executor.call(lambda: os.getpid()) != os.getpid()  # one call in a Ray worker (a dataset's features)
             result, killed = _drive_killing(ws, executor, storage)
             assert killed, "the marathon run was never seen mid-run"
             _check(ws, result, killed, in_process, expected=N_RUNS)
@@ -233,6 +234,7 @@ def test_submitit_jobs_make_runs_in_arrays_and_match_in_process(_study, in_proce
     ws = _executor_copy(_study, tmp_path)
     jobs = SlurmJobs(ws.cache_dir / "slurm", cluster="local", runs_per_job=2, timeout_min=10)
     with jobs:
+        assert jobs.call(lambda: os.getpid()) != os.getpid()  # one call as a job of its own (a dataset's features)
         result = Driver(ws, jobs, DriverOptions(retries=1)).run(study_planner(ws, subjects=SubjectFilter(("s01",))))
     rows = list_runs(ws)
     assert len(result.finished) == 2 and len([r for r in rows if r.status == FINISHED]) == 2
