@@ -22,10 +22,15 @@ def finite_or_none(x: float | None) -> float | None:
     return None if x is None or x != x else float(x)
 
 
+def finite_values(values: list[float] | np.ndarray) -> np.ndarray:
+    """The finite ``values`` as a flat float64 array (NaN and infinities are missing, not data)."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    return x[np.isfinite(x)]
+
+
 def spread(values: list[float] | np.ndarray) -> Spread:
     """Median and quartiles (linear interpolation) of the finite ``values``."""
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
+    x = finite_values(values)
     if not len(x):
         return Spread(0, None, None, None)
     q1, median, q3 = np.percentile(x, [25, 50, 75])

@@ -1,50 +1,44 @@
-"""Exact binomial tests (one- and two-sided, McNemar's, the sign test) and the one-sample t-test."""
+"""Exact binomial tests (one- and two-sided, McNemar's, the sign test) and the one-sample t-test.
+
+The numbers come from ``scipy.stats.binomtest``, ``scipy.stats.ttest_1samp`` and statsmodels' ``mcnemar``; the
+libraries are imported on first use. What is decided here: which values count (finite ones), and what is undefined.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from prefstudy.stats.distributions import binomial_cdf, binomial_log_pmf, binomial_sf, t_cdf
+from prefstudy.stats.describe import finite_values
 
-_RELATIVE_TOLERANCE = 1 + 1e-7  # SciPy's binomtest: probabilities this close to the observed one count as equal
+MCNEMAR_EXACT = True  # statsmodels' mcnemar(exact=True): the binomial test of the discordant pairs at 1/2
+MCNEMAR_METHOD = "McNemar exact (binomial, two-sided)"
 
 
 def binomial_greater(successes: int, n: int, p0: float) -> float | None:
-    """Exact one-sided p-value of a success rate above ``p0``: P(X >= successes); None without trials."""
-    return binomial_sf(successes, n, p0) if n > 0 else None
+    """Exact one-sided p of a success rate above ``p0``: ``scipy.stats.binomtest(alternative="greater")``.
+
+    That is P(X >= successes) for X ~ Binomial(n, p0); None without trials.
+    """
+    from scipy.stats import binomtest
+
+    return float(binomtest(int(successes), int(n), float(p0), alternative="greater").pvalue) if n > 0 else None
 
 
 def binomial_two_sided(k: int, n: int, p: float = 0.5) -> float | None:
-    """Exact two-sided p-value: the probability of every count no likelier than ``k`` (SciPy's binomtest)."""
+    """Exact two-sided p: ``scipy.stats.binomtest(alternative="two-sided")``, the mass of counts no likelier than k.
+
+    None without trials; ValueError when ``k`` of ``n`` at ``p`` is not a binomial outcome.
+    """
+    from scipy.stats import binomtest
+
     k, n, p = int(k), int(n), float(p)
     if n <= 0:
         return None
     if not 0 <= k <= n or not 0.0 <= p <= 1.0:
         raise ValueError(f"k = {k} of n = {n} at p = {p} is not a binomial outcome")
-    if k == p * n:
-        return 1.0
-    cutoff = binomial_log_pmf(k, n, p) + math.log(_RELATIVE_TOLERANCE)
-
-    def unlikely(i: int) -> bool:
-        return binomial_log_pmf(i, n, p) <= cutoff
-
-    # The pmf falls away from the mean on both sides: bisect the other side for where it drops to the cutoff.
-    if k < p * n:
-        low, high = math.ceil(p * n), n + 1  # the first unlikely count above the mean lies in [low, high]
-        while low < high:
-            mid = (low + high) // 2
-            low, high = (low, mid) if unlikely(mid) else (mid + 1, high)
-        p_value = binomial_cdf(k, n, p) + binomial_sf(low, n, p)
-    else:
-        low, high = -1, math.floor(p * n)  # the last unlikely count below the mean lies in [low, high]
-        while low < high:
-            mid = (low + high + 1) // 2
-            low, high = (mid, high) if unlikely(mid) else (low, mid - 1)
-        p_value = binomial_cdf(low, n, p) + binomial_sf(k, n, p)
-    return min(1.0, p_value)
+    return float(binomtest(k, n, p, alternative="two-sided").pvalue)
 
 
 @dataclass(frozen=True)
@@ -58,11 +52,15 @@ class McNemar:
 
 
 def mcnemar_exact(b: int, c: int) -> McNemar:
-    """McNemar's exact two-sided test: binomial on min(b, c) of b + c at 1/2; 1.0 without discordant pairs."""
+    """McNemar's exact two-sided test: statsmodels' ``mcnemar([[0, b], [c, 0]], exact=True)``.
+
+    That is 2 · P(X <= min(b, c)) for X ~ Binomial(b + c, 1/2), at most 1; 1.0 without discordant pairs.
+    """
+    from statsmodels.stats.contingency_tables import mcnemar
+
     b, c = int(b), int(c)
-    n = b + c
-    p_value = binomial_two_sided(min(b, c), n, 0.5) if n else 1.0
-    return McNemar(b, c, p_value, "McNemar exact (binomial, two-sided)")
+    p_value = float(mcnemar([[0, b], [c, 0]], exact=MCNEMAR_EXACT).pvalue) if b + c else 1.0
+    return McNemar(b, c, p_value, MCNEMAR_METHOD)
 
 
 @dataclass(frozen=True)
@@ -75,14 +73,9 @@ class SignTest:
     p_value: float | None  # None when no difference is non-zero
 
 
-def _finite(values: list[float] | np.ndarray) -> np.ndarray:
-    x = np.asarray(values, dtype=np.float64).ravel()
-    return x[np.isfinite(x)]
-
-
 def sign_test(differences: list[float] | np.ndarray) -> SignTest:
-    """Exact two-sided binomial test of the positive differences among the non-zero ones; NaN ignored."""
-    d = _finite(differences)
+    """Exact two-sided binomial test (``binomial_two_sided`` at 1/2) of the positive among the non-zero differences."""
+    d = finite_values(differences)
     positive, negative = int((d > 0).sum()), int((d < 0).sum())
     n = positive + negative
     return SignTest(n, positive, negative, binomial_two_sided(positive, n, 0.5))
@@ -100,16 +93,20 @@ class TTest:
 
 
 def one_sample_t(values: list[float] | np.ndarray, mu: float = 0.0) -> TTest:
-    """Student's one-sample t-test (two-sided) of the finite ``values`` against ``mu``."""
-    x = _finite(values)
+    """Student's one-sample t-test, two-sided: ``scipy.stats.ttest_1samp(values, mu)`` on the finite ``values``.
+
+    t and p are None for n < 2 or when every value is the same (t would be ±inf or 0/0).
+    """
+    from scipy.stats import ttest_1samp
+
+    x = finite_values(values)
     n = len(x)
     if n == 0:
         return TTest(0, None, None, None, None)
     mean = float(x.mean())
     if n < 2:
         return TTest(n, mean, None, None, None)
-    sd = float(x.std(ddof=1))
-    if sd == 0:
+    if np.ptp(x) == 0:
         return TTest(n, mean, None, n - 1, None)
-    t = (mean - float(mu)) / (sd / math.sqrt(n))
-    return TTest(n, mean, t, n - 1, min(1.0, 2.0 * t_cdf(-abs(t), n - 1)))
+    result = ttest_1samp(x, float(mu), alternative="two-sided")
+    return TTest(n, mean, float(result.statistic), n - 1, float(result.pvalue))

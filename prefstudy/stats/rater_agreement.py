@@ -1,4 +1,9 @@
-"""Agreement between raters on nominal answers: Cohen's, Fleiss' and pairwise kappa, Krippendorff's alpha."""
+"""Agreement between raters on nominal answers: Cohen's, Fleiss' and pairwise kappa, Krippendorff's alpha.
+
+Cohen's and Fleiss' kappa from statsmodels, Krippendorff's alpha from the ``krippendorff`` package (imported on first
+use); kappa between every pair of thousands of subjects is formed here, in numpy, because no library does all pairs
+at once.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+KRIPPENDORFF_LEVEL = "nominal"
 _ROWS = 512  # rows of kappa formed at once: ~10 MB per float64 temporary at 2,500 subjects
 
 
@@ -15,31 +21,41 @@ def _kappa(agree: np.ndarray, shared: np.ndarray, chance: np.ndarray) -> np.ndar
         return (agree * shared - chance) / (shared * shared - chance)
 
 
-def cohen_kappa(a: list[float] | np.ndarray, b: list[float] | np.ndarray) -> float | None:
-    """Cohen's kappa of two raters' category codes on the same items; NaN is missing (dropped pairwise).
+def _crosstab(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The k x k table of how often rater ``a`` said category i and rater ``b`` category j, over a's and b's codes."""
+    _, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
+    k = int(codes.max()) + 1
+    return np.bincount(codes[: len(a)] * k + codes[len(a) :], minlength=k * k).reshape(k, k).astype(np.float64)
 
-    None with fewer than 2 shared items or when chance agreement is certain (one category in all).
+
+def cohen_kappa(a: list[float] | np.ndarray, b: list[float] | np.ndarray) -> float | None:
+    """Cohen's kappa of two raters' category codes on the same items: statsmodels' ``cohens_kappa`` on their table.
+
+    NaN is missing (dropped pairwise). None with fewer than 2 shared items or when chance agreement is certain
+    (both raters use one and the same category).
     """
+    from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
+
     a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
     both = ~np.isnan(a) & ~np.isnan(b)
     a, b = a[both], b[both]
     n = len(a)
     if n < 2:
         return None
-    _, codes = np.unique(np.concatenate([a, b]), return_inverse=True)
-    a_counts = np.bincount(codes[:n], minlength=codes.max() + 1)
-    b_counts = np.bincount(codes[n:], minlength=codes.max() + 1)
-    chance = float(a_counts @ b_counts)
-    if chance >= n * n:
+    table = _crosstab(a, b)
+    if float(table.sum(axis=1) @ table.sum(axis=0)) >= n * n:
         return None
-    return float(_kappa(np.float64((a == b).sum()), np.float64(n), np.float64(chance)))
+    return float(sm_cohens_kappa(table, return_results=False))
 
 
 def fleiss_kappa(counts: list[list[float]] | np.ndarray) -> float | None:
     """Fleiss' kappa from an items x categories table of how many raters chose each category.
 
-    Every row must sum to the same number of raters (at least 2); otherwise, or when undefined, None.
+    statsmodels' ``fleiss_kappa(table, method="fleiss")``. Every row must sum to the same number of raters (at
+    least 2); otherwise, or when undefined (one category in all), None.
     """
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
+
     table = np.asarray(counts, dtype=np.float64)
     if table.ndim != 2 or table.size == 0 or np.any(~np.isfinite(table)) or np.any(table < 0):
         return None
@@ -47,40 +63,28 @@ def fleiss_kappa(counts: list[list[float]] | np.ndarray) -> float | None:
     m = raters[0]
     if m < 2 or np.any(raters != m):
         return None
-    observed = float(np.mean(((table * table).sum(axis=1) - m) / (m * (m - 1))))
     shares = table.sum(axis=0) / table.sum()
-    expected = float(shares @ shares)
-    if expected >= 1:
+    if float(shares @ shares) >= 1:
         return None
-    return (observed - expected) / (1 - expected)
+    return float(sm_fleiss_kappa(table, method="fleiss"))
 
 
 def krippendorff_alpha_nominal(answers: list[list[float]] | np.ndarray) -> float | None:
     """Krippendorff's alpha for nominal codes in a raters x items matrix (NaN is missing).
 
-    Items with fewer than two codes cannot be paired and are left out; None when nothing is pairable or
-    only one category is used.
+    The ``krippendorff`` package: ``alpha(reliability_data=..., level_of_measurement="nominal")``. Items with fewer
+    than two codes cannot be paired and are left out first (they change nothing); None when nothing is pairable
+    or the pairable items use only one category.
     """
+    import krippendorff
+
     data = np.asarray(answers, dtype=np.float64)
     if data.ndim != 2:
         return None
-    present = ~np.isnan(data)
-    pairable = present.sum(axis=0) >= 2
-    data, present = data[:, pairable], present[:, pairable]
-    if not present.any():
+    data = data[:, (~np.isnan(data)).sum(axis=0) >= 2]
+    if len(np.unique(data[~np.isnan(data)])) < 2:
         return None
-    categories, codes = np.unique(data[present], return_inverse=True)
-    if len(categories) < 2:
-        return None
-    # n_uc: how many raters gave item u category c.
-    items = np.nonzero(present)[1]
-    per_item = np.zeros((data.shape[1], len(categories)))
-    np.add.at(per_item, (items, codes), 1.0)
-    m = per_item.sum(axis=1)
-    disagreeing = float(np.sum((m * m - (per_item * per_item).sum(axis=1)) / (m - 1)))  # Σ_{c≠k} o_ck
-    totals = per_item.sum(axis=0)  # n_c
-    n = float(totals.sum())
-    return 1.0 - (n - 1) * disagreeing / (n * n - float(totals @ totals))
+    return float(krippendorff.alpha(reliability_data=data, level_of_measurement=KRIPPENDORFF_LEVEL))
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,9 @@ def pairwise_cohen_kappa(answers: np.ndarray, min_shared: int = 10) -> PairwiseK
 
     Counts come from matrix products of the answered (M) and preferred (P) indicators: shared = M Mᵀ,
     agreements = P Pᵀ + (M - P)(M - P)ᵀ, and each subject's preferred count on the pair's shared items
-    from P Mᵀ; kappa is then formed a block of rows at a time to bound memory.
+    from P Mᵀ; kappa is then formed a block of rows at a time to bound memory. Written here in numpy: no library
+    forms all pairs at once, and one ``cohen_kappa`` call per pair would be millions of calls at 2,500 subjects
+    (tests check it against scikit-learn's ``cohen_kappa_score`` pair by pair).
     """
     x = np.asarray(answers)
     if x.ndim != 2:

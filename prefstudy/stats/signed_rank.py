@@ -1,56 +1,69 @@
-"""Wilcoxon's signed-rank test of paired differences across subjects."""
+"""Wilcoxon's signed-rank test of paired differences across subjects: ``scipy.stats.wilcoxon``, conventions fixed.
+
+Zeros: ``zero_method="wilcox"``. A zero difference (a subject whose two models score exactly alike, common with
+accuracies over a hundred items) says nothing about the direction; Wilcoxon's own treatment drops it before ranking,
+as the sign test does, so both tests count the same subjects and the exact null distribution applies to the rest.
+Pratt's treatment keeps zeros in the ranking, has only the normal approximation, and would change the p-values
+this report has printed. Method: exact (``method="exact"``) up to ``EXACT_UP_TO`` non-zero differences without
+ties among their sizes; otherwise the normal approximation (``method="asymptotic"``) with the tie-corrected
+variance and a continuity correction (``correction=True``). Two-sided always.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from prefstudy.metrics import average_ranks
+from prefstudy.stats.describe import finite_values
 
 EXACT_UP_TO = 50
-"""Below this many non-zero differences without ties, Wilcoxon's p is exact; above, the normal approximation."""
+"""Up to this many non-zero differences without ties, Wilcoxon's p is exact; above, the normal approximation."""
+ZERO_METHOD = "wilcox"
+CORRECTION = True
+ALTERNATIVE = "two-sided"
+EXACT = "exact"  # scipy's method name, and the method the result names
+ASYMPTOTIC = "asymptotic"  # scipy's name for the normal approximation (SciPy >= 1.15)
+NORMAL = "normal approximation (tie- and continuity-corrected)"
 
 
 @dataclass(frozen=True)
 class Wilcoxon:
-    """Wilcoxon's signed-rank test of paired differences against zero (two-sided)."""
+    """Wilcoxon's signed-rank test of paired differences against zero, and the conventions it was run with."""
 
     n: int  # non-zero differences (zeros are dropped, Wilcoxon's way)
     positive: int  # differences above zero
-    w_plus: float  # the sum of the ranks of positive differences
+    w_plus: float  # the sum of the ranks of positive differences (average ranks for ties)
     p_value: float | None  # None when no difference is non-zero
-    method: str  # "exact" or "normal approximation (tie-corrected, continuity-corrected)"
-
-
-def _exact_two_sided(n: int, w_plus: float) -> float:
-    """P(W+ as extreme as ``w_plus``) under the null, with ranks 1..n and no ties (a count of subsets)."""
-    total = n * (n + 1) // 2
-    counts = np.zeros(total + 1, dtype=np.float64)
-    counts[0] = 1.0
-    for rank in range(1, n + 1):
-        counts[rank:] = counts[rank:] + counts[:-rank].copy()
-    counts /= 2.0**n
-    low = min(w_plus, total - w_plus)
-    return float(min(1.0, 2 * counts[: math.floor(low) + 1].sum()))
+    method: str  # "exact" or NORMAL, in words for the report
+    zero_method: str = ZERO_METHOD  # scipy.stats.wilcoxon's zero_method: "wilcox" drops zeros before ranking
+    scipy_method: str | None = None  # the method scipy.stats.wilcoxon was called with: "exact" or "asymptotic"
+    correction: bool = CORRECTION  # continuity correction (it acts only on the asymptotic method)
+    alternative: str = ALTERNATIVE
+    zeros: int = 0  # zero differences dropped
 
 
 def wilcoxon(differences: list[float] | np.ndarray) -> Wilcoxon:
-    """Wilcoxon's signed-rank test on paired ``differences`` (e.g. personal minus population, per rater)."""
-    d = np.asarray(differences, dtype=np.float64)
-    d = d[np.isfinite(d) & (d != 0)]
-    n = len(d)
+    """Wilcoxon's two-sided signed-rank test on paired ``differences`` (e.g. personal minus population, per rater).
+
+    ``scipy.stats.wilcoxon(d, zero_method="wilcox", correction=True, alternative="two-sided", method=...)`` on the
+    finite differences, with method "exact" for at most ``EXACT_UP_TO`` non-zero differences whose sizes are all
+    distinct, else "asymptotic"; the result records which (see the module's docstring for why these conventions).
+    """
+    from scipy.stats import rankdata
+    from scipy.stats import wilcoxon as scipy_wilcoxon
+
+    d = finite_values(differences)
+    nonzero = d[d != 0]
+    n, zeros = len(nonzero), len(d) - len(nonzero)
     if n == 0:
-        return Wilcoxon(0, 0, 0.0, None, "no non-zero difference")
-    ranks = average_ranks(np.abs(d))
-    w_plus = float(ranks[d > 0].sum())
-    tied = len(np.unique(np.abs(d))) < n
-    if n <= EXACT_UP_TO and not tied:
-        return Wilcoxon(n, int((d > 0).sum()), w_plus, _exact_two_sided(n, w_plus), "exact")
-    _, counts = np.unique(np.abs(d), return_counts=True)
-    mean = n * (n + 1) / 4
-    variance = n * (n + 1) * (2 * n + 1) / 24 - float(np.sum(counts**3 - counts)) / 48
-    z = (abs(w_plus - mean) - 0.5) / math.sqrt(variance) if variance > 0 else 0.0
-    p = math.erfc(max(z, 0.0) / math.sqrt(2))
-    return Wilcoxon(n, int((d > 0).sum()), w_plus, min(1.0, p), "normal approximation (tie- and continuity-corrected)")
+        return Wilcoxon(0, 0, 0.0, None, "no non-zero difference", zeros=zeros)
+    sizes = np.abs(nonzero)
+    w_plus = float(rankdata(sizes)[nonzero > 0].sum())
+    exact = n <= EXACT_UP_TO and len(np.unique(sizes)) == n
+    method = EXACT if exact else ASYMPTOTIC
+    result = scipy_wilcoxon(d, zero_method=ZERO_METHOD, correction=CORRECTION, alternative=ALTERNATIVE, method=method)
+    p_value = min(1.0, float(result.pvalue))
+    return Wilcoxon(
+        n, int((nonzero > 0).sum()), w_plus, p_value, EXACT if exact else NORMAL, scipy_method=method, zeros=zeros
+    )
