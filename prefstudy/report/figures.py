@@ -44,7 +44,7 @@ def _group_figures(report: Report) -> list[Figure]:
     out = []
     for g in report.groups[:MOST]:
         scores = g.subject_scores
-        name = f"{g.dataset}, {g.backbone}, {g.protocol}, {variant(g.transfer, g.train_size)}"
+        name = f"{g.dataset}, {g.backbone}, {g.protocol}, {g.variant}"
         uri = plots.accuracy_by_subject(
             list(scores),
             [s.accuracy for s in scores.values()],

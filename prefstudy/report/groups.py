@@ -1,11 +1,12 @@
-"""Test accuracy across subjects, per (dataset, backbone, protocol, transfer, train size).
+"""Test accuracy across subjects, per group of runs made with the same settings (:mod:`.identity`).
 
 Each subject counts once, by their latest finished run of the group; the runs of k item folds are
 pooled (the latest run of each fold, their test confusion counts summed), so every item is tested
-once. The distribution (median, IQR,
-mean with a t-interval), how many subjects are above their own chance after Holm's correction, and
-whether the group as a whole is above chance: a one-sample t-test (and Wilcoxon's signed-rank test) on
-per-subject accuracy minus chance.
+once; ρ is computed within each fold and averaged over the folds (never across fold models, which
+are calibrated differently), and chance is the folds' training majority, weighted by their test
+items. The distribution (median, IQR, mean with a t-interval), how many subjects are above their own
+chance after Holm's correction, and whether the group as a whole is above chance: a one-sample t-test
+(and Wilcoxon's signed-rank test) on per-subject accuracy minus chance.
 """
 
 from __future__ import annotations
@@ -14,13 +15,25 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 
 from prefstudy.metrics import Confusion
+from prefstudy.report.identity import Identity, distinguish
 from prefstudy.report.paired import ALPHA, Reach, reach
 from prefstudy.report.run_summary import RunSummary
 from prefstudy.report.scores import Score, score_of
 from prefstudy.splits import TEST
-from prefstudy.stats import MeanInterval, Spread, TTest, Wilcoxon, holm, one_sample_t, spread, t_interval, wilcoxon
+from prefstudy.stats import (
+    MeanInterval,
+    Spread,
+    TTest,
+    Wilcoxon,
+    binomial_greater,
+    holm,
+    one_sample_t,
+    spread,
+    t_interval,
+    wilcoxon,
+)
 
-GroupKey = tuple[str, str, str, str | None, int | None]
+GroupKey = tuple[str, str, str, str | None, int | None, Identity]
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,8 @@ class GroupSummary:
     excess_interval: MeanInterval
     excess_wilcoxon: Wilcoxon
     folds: int = 1  # the most fold runs pooled for one subject
+    variant: str = ""  # how the model was made, with the settings that set it apart from groups that read alike
+    settings: dict = field(default_factory=dict)  # every setting that made the group's models
     # Each subject's (pooled) test score, for the figures; not part of the JSON (the runs carry theirs).
     subject_scores: dict[str, Score] = field(default_factory=dict, compare=False, repr=False)
 
@@ -56,11 +71,24 @@ class GroupSummary:
 
 
 def group_key(run: RunSummary) -> GroupKey:
-    return (run.dataset, run.backbone, run.protocol, run.transfer, run.train_size)
+    return (run.dataset, run.backbone, run.protocol, run.transfer, run.train_size, run.identity)
 
 
 def _sort_key(key: GroupKey) -> tuple:
     return tuple("" if v is None else str(v).zfill(9) for v in key)
+
+
+def variant(transfer: str | None, train_size: int | None) -> str:
+    """How a model was made, in words: from scratch or its transfer, and a train-size limit."""
+    parts = [transfer or "from scratch"]
+    if train_size is not None:
+        parts.append(f"{train_size} train labels")
+    return ", ".join(parts)
+
+
+def group_labels(keys: list[GroupKey]) -> dict[GroupKey, str]:
+    """Each group's variant, naming the settings that set it apart from groups of the same model that read alike."""
+    return distinguish({k: (f"{k[0]}\0{k[1]}\0{k[2]}\0{variant(k[3], k[4])}", k[5]) for k in keys})
 
 
 def latest_per_subject(runs: list[RunSummary]) -> dict[GroupKey, dict[str, list[RunSummary]]]:
@@ -79,13 +107,27 @@ def pooled_score(runs: list[RunSummary]) -> Score | None:
     if not tested:
         return None
     counts = [sum(getattr(r.metrics[TEST], k) for r in tested) for k in ("tp", "fp", "fn", "tn")]
-    return score_of(Confusion(*counts))  # rho is per fold's items: not pooled
+    pooled = score_of(Confusion(*counts))
+    n = sum(r.metrics[TEST].n for r in tested)
+    chance = sum(r.score.chance * r.metrics[TEST].n for r in tested if r.score and r.score.chance is not None) / n
+    rhos = [r.score.rho for r in tested if r.score is not None and r.score.rho is not None]
+    return replace(
+        pooled,
+        chance=chance,
+        p_above_chance=binomial_greater(pooled.correct, pooled.n, chance),
+        attainable_p=chance**pooled.n,
+        rho=statistics.fmean(rhos) if rhos else None,  # the mean of the folds' ρ
+        rho_low=None,
+        rho_high=None,
+        n_rated=sum(r.score.n_rated or 0 for r in tested if r.score is not None) or None,
+    )
 
 
 def summarize_groups(runs: list[RunSummary]) -> tuple[list[GroupSummary], list[RunSummary]]:
     """The groups' summaries, and ``runs`` with ``score.above_chance`` set on each group's latest runs."""
     out, marked = [], {}
     by_key = latest_per_subject(runs)
+    labels = group_labels(list(by_key))
     for key in sorted(by_key, key=_sort_key):
         pooled = {s: pooled_score(folds) for s, folds in by_key[key].items()}
         scores = {s: score for s, score in pooled.items() if score is not None and score.accuracy is not None}
@@ -102,7 +144,7 @@ def summarize_groups(runs: list[RunSummary]) -> tuple[list[GroupSummary], list[R
                     marked[run.run_id] = replace(run, score=replace(run.score, above_chance=above))
         out.append(
             GroupSummary(
-                *key,
+                *key[:5],
                 n_subjects=len(accs),
                 mean_test_accuracy=statistics.fmean(accs),
                 sd_test_accuracy=statistics.stdev(accs) if len(accs) > 1 else None,
@@ -118,6 +160,8 @@ def summarize_groups(runs: list[RunSummary]) -> tuple[list[GroupSummary], list[R
                 excess_wilcoxon=wilcoxon(excess),
                 folds=max(len(folds) for folds in by_key[key].values()),
                 subject_scores=scores,
+                variant=labels[key].rsplit("\0", 1)[-1],
+                settings=dict(key[5]),
             )
         )
     return out, [marked.get(r.run_id, r) for r in runs]

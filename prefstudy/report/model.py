@@ -11,16 +11,12 @@ from fnmatch import fnmatchcase
 from functools import cached_property
 
 from prefstudy.active.curve_store import StoredCurve
+from prefstudy.report.across_raters import Inference, PopulationSummary, summarize_comparisons
 from prefstudy.report.curves import LabelsNeeded, collect_curves, curve_dict, summarize_curves, summary_dicts
 from prefstudy.report.explanations import AgreementRow, collect_agreement
 from prefstudy.report.groups import GroupSummary, summarize_groups
 from prefstudy.report.interrater import RaterAgreement, rater_agreement
-from prefstudy.report.population import (
-    PopulationSummary,
-    RaterComparison,
-    collect_comparisons,
-    summarize_comparisons,
-)
+from prefstudy.report.population import RaterComparison, collect_comparisons
 from prefstudy.report.run_summary import RunSummary, summarize_run
 from prefstudy.report.subjects import SubjectRow, SubjectsSummary, subject_rows, summarize_subjects
 from prefstudy.report.transfer import GainSummary, TransferPair, collect_pairs, summarize_gains
@@ -45,6 +41,7 @@ class Report:
     interrater: list[RaterAgreement] = field(default_factory=list)  # per dataset
     curves: list[StoredCurve] = field(default_factory=list)  # learning curves (`prefstudy curve`): not runs
     filters: dict[str, str | None] = field(default_factory=dict)
+    inference: Inference = field(default_factory=Inference)  # margins, bootstrap size and seed across raters
 
     @cached_property
     def transfer_gains(self) -> list[GainSummary]:
@@ -52,7 +49,7 @@ class Report:
 
     @cached_property
     def population(self) -> list[PopulationSummary]:
-        return summarize_comparisons(self.comparisons)
+        return summarize_comparisons(self.comparisons, self.inference)
 
     @cached_property
     def subjects_summary(self) -> list[SubjectsSummary]:
@@ -75,9 +72,8 @@ class Report:
             "transfer_pairs": [asdict(p) for p in self.transfer_pairs],
             "transfer_gains": [g.to_dict() for g in self.transfer_gains],
             "agreement": [asdict(a) for a in self.agreement],
-            "personal_vs_population": [
-                {**asdict(c), "accuracy_gain": c.accuracy_gain, "rho_gain": c.rho_gain} for c in self.comparisons
-            ],
+            "inference": asdict(self.inference),
+            "personal_vs_population": [c.to_dict() for c in self.comparisons],
             "personal_vs_population_summary": [p.to_dict() for p in self.population],
             "subjects": [asdict(s) for s in self.subjects],
             "subjects_summary": [asdict(s) for s in self.subjects_summary],
@@ -106,15 +102,17 @@ def collect(ws: Workspace, subjects: str | None = None, dataset: str | None = No
         rows = [r for r in every_run if chosen(r.subject)]
         ids = [r.id for r in rows]
         metrics, ranks = run_metrics(ws, ids), run_rank_scores(ws, ids)
-        runs = [summarize_run(row, metrics.get(row.id, {}), ranks.get(row.id)) for row in rows]
+        subject_of = {r.id: r.subject for r in every_run}
+        runs = [summarize_run(row, metrics.get(row.id, {}), ranks.get(row.id), subject_of) for row in rows]
         groups, runs = summarize_groups(runs)
         pairs = collect_pairs(ws, rows)
         agreement = collect_agreement(ws, set(ids))
-        # The population's runs need not match the filter: compare over every run, then keep the chosen raters.
-        comparisons = [c for c in collect_comparisons(ws, every_run) if chosen(c.subject)]
         kinds = subject_kinds(ws)
         people = lambda name: chosen(name) and kinds.get(name) != CONSENSUS  # noqa: E731
         trials = [t for t in trial_summaries(ws, dataset) if people(t.subject)]
+        consistency = {(t.subject, t.dataset): t.repeats_agreeing / t.repeats for t in trials if t.repeats}
+        # The population's runs need not match the filter: compare over every run, then keep the chosen raters.
+        comparisons = [c for c in collect_comparisons(ws, every_run, consistency) if chosen(c.subject)]
         interrater = []
         for name in sorted({t.dataset for t in trials}):
             answers = {s: a for s, a in usable_labels_by_subject(ws, name).items() if people(s)}

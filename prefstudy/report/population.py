@@ -1,65 +1,94 @@
-"""Personal vs population: does a model of *this* person predict them better than a model of everyone?
+"""Personal vs population: does a model of *this* person predict them better than a model of everyone,
+and better than simply asking everyone else?
 
 For each rated subject's run on a dataset-level item split, its population run is the consensus
-subject's run it started from (fine-tuned or head-only), or, for a personal model trained from
-scratch, the consensus's latest run with the same item split. Both are scored on the rater's own
-test items against the rater's own answers (accuracy, ties left out) and ratings (Spearman's rho,
-ties in). Runs of the k folds of one setting are pooled, so every item is tested once. The ceiling
-is the consensus itself with no model: the mean rating of the *other* raters of the consensus.
+subject's run it started from (fine-tuned, head-only or a head's deviation), or, for a personal model
+trained from scratch, the consensus's latest run with the same item split and the same model. The
+personal model is scored beside every baseline (:mod:`.baselines`: the image population model, the
+training majority, the consensus with no model, the consensus plus this rater's deviation) on the
+rater's own test items, against the rater's own answers (accuracy, ties left out) and ratings
+(Spearman's ρ, ties in). Runs of the k folds of one setting are pooled, so every item is tested once:
+accuracy and McNemar's discordant pairs over every test item, ρ within each fold and averaged over
+the folds (fold models are calibrated differently: ρ across them would rank one fold's scores
+against another's).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from prefstudy.config import SPLIT_BY_ITEM, TrainSettings
 from prefstudy.metrics import spearman
-from prefstudy.report.paired import PairedSummary, mcnemar_attainable, summarize_paired
+from prefstudy.report.baselines import ConsensusScores, consensus_deviation, training_majority
+from prefstudy.report.identity import distinguish, identity
 from prefstudy.runs.record import RunRow, prediction_columns
-from prefstudy.splits import TEST
+from prefstudy.splits import TEST, TRAIN
 from prefstudy.stats import (
-    MeanInterval,
-    SignTest,
-    Spread,
-    Wilcoxon,
+    binomial_greater,
     finite_or_none,
     mcnemar_exact,
-    sign_test,
-    spread,
-    t_interval,
     wilcoxon,
 )
-from prefstudy.subjects.consensus import consensus_of
-from prefstudy.subjects.labels import rating_totals
 from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
 SCRATCH = "from scratch"
+PERSONAL = "personal"
+POPULATION, CONSENSUS_SCORE, MAJORITY, DEVIATION = "population", "consensus", "majority", "deviation"
+BASELINES = {
+    POPULATION: "image population model",
+    MAJORITY: "training majority",
+    CONSENSUS_SCORE: "consensus (no model)",
+    DEVIATION: "consensus + this rater's deviation",
+}
+
+
+@dataclass(frozen=True)
+class Versus:
+    """The personal model against one baseline, on the rater's test items."""
+
+    baseline: str
+    personal_only: int  # test items only the personal model got right (McNemar's discordant pairs)
+    baseline_only: int
+    mcnemar_p: float | None  # exact, two-sided
+    gain_p: float | None  # exact, one-sided: the personal model is right more often (for prevalence)
+    rho_gain: float | None  # the mean over folds of the personal ρ minus the baseline's
+    rho_folds_p: float | None  # Wilcoxon's signed-rank test on the folds' ρ differences (few folds: little power)
 
 
 @dataclass(frozen=True)
 class RaterComparison:
-    """One rater's personal model beside the population's, pooled over folds, on the rater's test items."""
+    """One rater's personal model beside the population's and the baselines, pooled over folds, on the rater's
+    test items."""
 
     subject: str
     dataset: str
-    variant: str  # finetune / frozen from the consensus, or from scratch
+    variant: str  # how the personal model was made, with the settings that set it apart
     population: str  # the consensus subject
     folds: int  # runs pooled
     n_test: int  # answered test items (accuracy)
-    n_rated: int  # rated test items, ties included (rho)
+    n_rated: int  # rated test items, ties included (ρ)
     personal_accuracy: float
     population_accuracy: float
-    personal_rho: float | None
+    personal_rho: float | None  # the mean of the folds' ρ
     population_rho: float | None
-    ceiling_accuracy: float | None  # the other raters' mean rating as the predictor
-    ceiling_rho: float | None
-    personal_only: int = 0  # test items only the personal model got right (McNemar's discordant pairs)
+    consensus_accuracy: float | None  # the other raters' mean rating as the predictor (known items)
+    consensus_rho: float | None
+    majority_accuracy: float | None = None  # the training majority answer (the honest chance)
+    deviation_accuracy: float | None = None  # the consensus plus this rater's deviation (known items)
+    deviation_rho: float | None = None
+    personal_only: int = 0  # against the image population model (as in ``versus``)
     population_only: int = 0
-    mcnemar_p: float | None = None  # exact McNemar test, personal vs population, on the rater's test items
+    mcnemar_p: float | None = None
+    versus: tuple[Versus, ...] = ()
+    consistency: float | None = None  # test-retest agreement on repeated items, where there are repeats
+    reliable_accuracy: float | None = None  # the accuracy that consistency allows: (1 + sqrt(2c - 1)) / 2
+    # Per answered test item (not in JSON): its index and whether each predictor got it right.
+    items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), compare=False, repr=False)
+    right: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def accuracy_gain(self) -> float:
@@ -71,35 +100,44 @@ class RaterComparison:
             return None
         return self.personal_rho - self.population_rho
 
+    @property
+    def share_recovered(self) -> float | None:
+        """(personal - training majority) / (reliable accuracy - training majority): the reliable signal recovered."""
+        if self.reliable_accuracy is None or self.majority_accuracy is None:
+            return None
+        room = self.reliable_accuracy - self.majority_accuracy
+        return (self.personal_accuracy - self.majority_accuracy) / room if room > 0 else None
 
-@dataclass(frozen=True)
-class PopulationSummary:
-    """Across raters, for one dataset and variant: spreads, how many the personal model beats, paired tests."""
+    def against(self, baseline: str) -> Versus | None:
+        return next((v for v in self.versus if v.baseline == baseline), None)
 
-    dataset: str
-    variant: str
-    population: str
-    raters: int
-    personal_accuracy: Spread
-    population_accuracy: Spread
-    personal_rho: Spread
-    population_rho: Spread
-    ceiling_rho: Spread
-    ceiling_accuracy: Spread
-    accuracy_wins: int  # raters whose personal accuracy is higher (ties: neither)
-    accuracy_losses: int
-    rho_wins: int
-    rho_losses: int
-    accuracy_test: Wilcoxon  # paired, personal minus population, across raters
-    rho_test: Wilcoxon
-    accuracy_paired: PairedSummary | None = None  # the gain's mean with a CI, sign test, Holm over McNemar tests
-    rho_gain: MeanInterval | None = None
-    rho_sign: SignTest | None = None
+    def accuracy_of(self, predictor: str) -> float | None:
+        return {
+            PERSONAL: self.personal_accuracy,
+            POPULATION: self.population_accuracy,
+            CONSENSUS_SCORE: self.consensus_accuracy,
+            MAJORITY: self.majority_accuracy,
+            DEVIATION: self.deviation_accuracy,
+        }[predictor]
+
+    def rho_of(self, predictor: str) -> float | None:
+        return {
+            PERSONAL: self.personal_rho,
+            POPULATION: self.population_rho,
+            CONSENSUS_SCORE: self.consensus_rho,
+            MAJORITY: None,
+            DEVIATION: self.deviation_rho,
+        }[predictor]
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["accuracy_paired"] = None if self.accuracy_paired is None else self.accuracy_paired.to_dict()
-        return data
+        data = {k: v for k, v in asdict(self).items() if k not in ("items", "right")}
+        data["versus"] = [asdict(v) for v in self.versus]
+        return {
+            **data,
+            "accuracy_gain": self.accuracy_gain,
+            "rho_gain": self.rho_gain,
+            "share_recovered": self.share_recovered,
+        }
 
 
 def _population_run(run: RunRow, consensus_runs: list[RunRow]) -> RunRow | None:
@@ -114,47 +152,59 @@ def _population_run(run: RunRow, consensus_runs: list[RunRow]) -> RunRow | None:
         and c.parent_run is None
         and TrainSettings(**c.settings).split_key == settings.split_key
         and (c.model, c.protocol) == (run.model, run.protocol)
+        and identity(c, {}) == identity(run, {})  # the same model, made the same way, of everyone
     ]
     return found[-1] if found else None
-
-
-def _group_key(run: RunRow, population: RunRow) -> tuple:
-    """Runs that differ only by fold are pooled."""
-    settings = {k: v for k, v in run.settings.items() if k != "fold"}
-    return (run.subject, run.dataset, variant_of(run), population.subject, tuple(sorted(settings.items(), key=str)))
 
 
 def variant_of(run: RunRow) -> str:
     """How a personal model was made: from scratch, or from the population's (fine-tuned, frozen features, or a
     head's shrunk deviation); a head run's names its extractor and head."""
     if run.settings.get("head") is None:
-        return run.transfer["mode"] if run.transfer else SCRATCH
+        return f"{run.model}, {run.transfer['mode'] if run.transfer else SCRATCH}"
     return f"{run.model}, {'deviation from the population' if run.transfer else SCRATCH}"
 
 
-def collect_comparisons(ws: Workspace, runs: list[RunRow]) -> list[RaterComparison]:
-    """Every rated subject's personal runs on an item split, pooled over folds, beside the population's."""
+def collect_comparisons(
+    ws: Workspace, runs: list[RunRow], consistency: dict[tuple[str, str], float] | None = None
+) -> list[RaterComparison]:
+    """Every rated subject's personal runs on an item split, pooled over folds, beside the population's and the
+    baselines (``consistency``: (subject, dataset) -> test-retest agreement, where there were repeats)."""
     kinds = subject_kinds(ws)
+    subject_of = {r.id: r.subject for r in runs}
     item_runs = [r for r in runs if r.settings.get("split_by") == SPLIT_BY_ITEM]
     consensus_runs = [r for r in item_runs if kinds.get(r.subject) == CONSENSUS]
     groups: dict[tuple, list[tuple[RunRow, RunRow]]] = defaultdict(list)
+    settings_of: dict[tuple, tuple] = {}
     for run in item_runs:
         if kinds.get(run.subject) == CONSENSUS:
             continue
         population = _population_run(run, consensus_runs)
         if population is not None:
-            groups[_group_key(run, population)].append((run, population))  # oldest first: the latest fold wins
+            made = identity(run, subject_of)
+            key = (run.subject, run.dataset, variant_of(run), population.subject, made)
+            groups[key].append((run, population))  # oldest first: the latest fold wins
+            settings_of[key[1:]] = made
     if not groups:
         return []
+    labels = distinguish({k: (f"{k[0]}\0{k[2]}\0{k[1]}", k[3]) for k in settings_of})  # dataset, population, variant
     needed = {r.id for pairs in groups.values() for pair in pairs for r in pair}
-    columns = prediction_columns(ws, needed)
-    per_run = _split_by_run(columns)
-    ceilings = _Ceilings(ws)
+    per_run = _split_by_run(prediction_columns(ws, needed))
+    scores = ConsensusScores(ws)
     out = []
-    for (subject, dataset, variant, population, _), pairs in sorted(groups.items(), key=lambda kv: kv[0][:4]):
+    for (subject, dataset, variant, population, made), pairs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         latest_per_fold = {run.settings.get("fold"): (run, pop) for run, pop in pairs}
-        out.append(_compare(subject, dataset, variant, population, list(latest_per_fold.values()), per_run, ceilings))
-    return [c for c in out if c is not None]
+        label = labels[(dataset, variant, population, made)].split("\0")[-1]
+        found = _compare(subject, dataset, label, population, list(latest_per_fold.values()), per_run, scores)
+        if found is not None:
+            c = (consistency or {}).get((subject, dataset))
+            reliable = (1 + np.sqrt(2 * c - 1)) / 2 if c is not None and c >= 0.5 else None
+            out.append(_with_reliability(found, c, reliable))
+    return out
+
+
+def _with_reliability(c: RaterComparison, consistency: float | None, reliable: float | None) -> RaterComparison:
+    return replace(c, consistency=consistency, reliable_accuracy=reliable)
 
 
 def _split_by_run(columns: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
@@ -166,34 +216,14 @@ def _split_by_run(columns: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndar
     return {str(run_ids[a]): {k: v[a:b] for k, v in columns.items()} for a, b in zip(starts, ends, strict=True)}
 
 
-class _Ceilings:
-    """The consensus as a predictor: per item, the mean rating of its raters other than the one scored."""
-
-    def __init__(self, ws: Workspace):
-        self.ws = ws
-        self.made: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, set[str]]] = {}
-
-    def predictor(
-        self, population: str, dataset: str, subject: str, items: np.ndarray, own: np.ndarray
-    ) -> tuple[np.ndarray, float] | None:
-        """(others' mean rating, their median over the dataset's items) at ``items``; None without a consensus."""
-        key = (population, dataset)
-        if key not in self.made:
-            raters = consensus_of(self.ws, population, dataset) or []
-            with self.ws.connect() as con:
-                sums = rating_totals(con, dataset, raters)
-            n_items = int(np.max(sums["item_idx"])) + 1 if len(sums["item_idx"]) else 0
-            total, count = np.zeros(n_items), np.zeros(n_items)
-            total[sums["item_idx"]], count[sums["item_idx"]] = sums["total"], sums["n"]
-            self.made[key] = (total, count, set(raters))
-        total, count, raters = self.made[key]
-        if not len(count) or items.max() >= len(count):
-            return None
-        mine = subject in raters
-        with np.errstate(invalid="ignore", divide="ignore"):
-            everyone = total / count
-            others = (total[items] - (own if mine else 0)) / (count[items] - (1 if mine else 0))
-        return others, float(np.nanmedian(everyone[count > 0]))
+def _fold_rho(predicted: np.ndarray, ratings: np.ndarray, folds: np.ndarray) -> tuple[float | None, list[float]]:
+    """The mean over folds of ρ within each fold (rated items), and each fold's ρ (NaN where undefined)."""
+    per_fold = []
+    for fold in np.unique(folds):
+        chosen = (folds == fold) & np.isfinite(ratings) & np.isfinite(predicted)
+        per_fold.append(spearman(predicted[chosen], ratings[chosen]))
+    finite = [r for r in per_fold if np.isfinite(r)]
+    return (float(np.mean(finite)) if finite else None), per_fold
 
 
 def _compare(
@@ -203,48 +233,66 @@ def _compare(
     population: str,
     pairs: list[tuple[RunRow, RunRow]],
     per_run: dict[str, dict[str, np.ndarray]],
-    ceilings: _Ceilings,
+    consensus: ConsensusScores,
 ) -> RaterComparison | None:
-    labels, ratings, personal, pooled_population, items = [], [], [], [], []
-    for run, pop in pairs:
-        own = per_run.get(run.id)
-        theirs = per_run.get(pop.id)
+    columns: dict[str, list] = defaultdict(list)
+    for fold, (run, pop) in enumerate(pairs):
+        own, theirs = per_run.get(run.id), per_run.get(pop.id)
         if own is None or theirs is None:
             continue
-        test = own["split"] == TEST
+        test, train = own["split"] == TEST, own["split"] == TRAIN
         p_population = dict(zip(theirs["item_idx"].tolist(), theirs["p_preferred"].tolist(), strict=True))
-        for item, label, rating, p in zip(
-            own["item_idx"][test], own["label"][test], own["rating"][test], own["p_preferred"][test], strict=True
-        ):
-            if item in p_population:
-                items.append(item)
-                labels.append(label)
-                ratings.append(rating)
-                personal.append(p)
-                pooled_population.append(p_population[item])
-    if not items:
+        keep = test & np.array([i in p_population for i in own["item_idx"].tolist()], dtype=bool)
+        if not keep.any():
+            continue
+        items = own["item_idx"][keep]
+        columns["item"].append(items)
+        columns["fold"].append(np.full(len(items), fold))
+        columns["label"].append(own["label"][keep])
+        columns["rating"].append(own["rating"][keep])
+        columns[PERSONAL].append(own["p_preferred"][keep])
+        columns[POPULATION].append(np.array([p_population[i] for i in items.tolist()]))
+        columns[MAJORITY].append(np.full(len(items), training_majority(own["label"][train])))
+        both = np.concatenate([items, own["item_idx"][train]])
+        own_ratings = np.nan_to_num(np.concatenate([own["rating"][keep], own["rating"][train]]))
+        found = consensus.scores(population, dataset, subject, both, own_ratings)
+        if found is None:
+            columns[CONSENSUS_SCORE].append(np.full(len(items), np.nan))
+            columns["consensus cut"].append(np.full(len(items), np.nan))
+            columns[DEVIATION].append(np.full(len(items), np.nan))
+            continue
+        others, median = found
+        columns[CONSENSUS_SCORE].append(others[: len(items)])
+        columns["consensus cut"].append(np.full(len(items), median))
+        deviation = consensus_deviation(others[len(items) :], own["label"][train], others[: len(items)])
+        columns[DEVIATION].append(np.full(len(items), np.nan) if deviation is None else deviation)
+    if not columns:
         return None
-    items_a, ratings_a = np.asarray(items), np.asarray(ratings, dtype=np.float64)
-    answered = np.array([label is not None for label in labels])
-    truth = np.array([bool(label) for label in labels])
-    personal_a, population_a = np.asarray(personal), np.asarray(pooled_population)
+    c = {k: np.concatenate(v) for k, v in columns.items()}
+    answered = np.array([label is not None for label in c["label"]], dtype=bool)
+    truth = np.array([bool(label) for label in c["label"]], dtype=bool)
+    ratings, folds = c["rating"].astype(np.float64), c["fold"]
+    said = {  # each predictor's answer per test item (NaN: it has none there)
+        PERSONAL: c[PERSONAL] > 0.5,
+        POPULATION: c[POPULATION] > 0.5,
+        MAJORITY: c[MAJORITY] > 0.5,
+        CONSENSUS_SCORE: c[CONSENSUS_SCORE] > c["consensus cut"],
+        DEVIATION: c[DEVIATION] > 0.5,
+    }
+    has = {name: np.isfinite(c[name]) for name in said}
+    has[CONSENSUS_SCORE] &= np.isfinite(c["consensus cut"])
+    # 1.0 right, 0.0 wrong, NaN where the predictor has no answer, per answered test item
+    right = {name: np.where(has[name], said[name] == truth, np.nan)[answered] for name in said}
+    rho, fold_rho = {}, {}
+    for name in (PERSONAL, POPULATION, CONSENSUS_SCORE, DEVIATION):
+        rho[name], fold_rho[name] = _fold_rho(np.where(has[name], c[name], np.nan), ratings, folds)
 
-    def accuracy(p: np.ndarray) -> float:
-        return float(np.mean((p[answered] > 0.5) == truth[answered])) if answered.any() else float("nan")
+    def accuracy(name: str) -> float | None:
+        usable = np.isfinite(right[name])
+        return float(np.mean(right[name])) if usable.all() and usable.any() else None
 
-    personal_right = (personal_a[answered] > 0.5) == truth[answered]
-    population_right = (population_a[answered] > 0.5) == truth[answered]
-    test = mcnemar_exact(
-        int(np.sum(population_right & ~personal_right)), int(np.sum(personal_right & ~population_right))
-    )
-
-    rated = np.isfinite(ratings_a)
-    ceiling_accuracy = ceiling_rho = None
-    predicted = ceilings.predictor(population, dataset, subject, items_a, np.nan_to_num(ratings_a))
-    if predicted is not None:
-        others, median = predicted
-        ceiling_accuracy = finite_or_none(accuracy(np.where(others > median, 1.0, 0.0)))
-        ceiling_rho = finite_or_none(spearman(others[rated], ratings_a[rated]))
+    versus = tuple(_versus(name, right, rho, fold_rho) for name in BASELINES)
+    against_population = versus[0]
     return RaterComparison(
         subject=subject,
         dataset=dataset,
@@ -252,55 +300,43 @@ def _compare(
         population=population,
         folds=len(pairs),
         n_test=int(answered.sum()),
-        n_rated=int(rated.sum()),
-        personal_accuracy=accuracy(personal_a),
-        population_accuracy=accuracy(population_a),
-        personal_rho=finite_or_none(spearman(personal_a[rated], ratings_a[rated])),
-        population_rho=finite_or_none(spearman(population_a[rated], ratings_a[rated])),
-        ceiling_accuracy=ceiling_accuracy,
-        ceiling_rho=ceiling_rho,
-        personal_only=test.c,
-        population_only=test.b,
-        mcnemar_p=test.p_value,
+        n_rated=int(np.isfinite(ratings).sum()),
+        personal_accuracy=accuracy(PERSONAL) if accuracy(PERSONAL) is not None else float("nan"),
+        population_accuracy=accuracy(POPULATION) if accuracy(POPULATION) is not None else float("nan"),
+        personal_rho=finite_or_none(rho[PERSONAL]),
+        population_rho=finite_or_none(rho[POPULATION]),
+        consensus_accuracy=accuracy(CONSENSUS_SCORE),
+        consensus_rho=finite_or_none(rho[CONSENSUS_SCORE]),
+        majority_accuracy=accuracy(MAJORITY),
+        deviation_accuracy=accuracy(DEVIATION),
+        deviation_rho=finite_or_none(rho[DEVIATION]),
+        personal_only=against_population.personal_only,
+        population_only=against_population.baseline_only,
+        mcnemar_p=against_population.mcnemar_p,
+        versus=versus,
+        items=c["item"][answered],
+        right=right,
     )
 
 
-def summarize_comparisons(comparisons: list[RaterComparison]) -> list[PopulationSummary]:
-    """Per (dataset, variant, population): the spread across raters, wins, and Wilcoxon's paired tests."""
-    groups: dict[tuple[str, str, str], list[RaterComparison]] = defaultdict(list)
-    for c in comparisons:
-        groups[(c.dataset, c.variant, c.population)].append(c)
-    out = []
-    for (dataset, variant, population), items in sorted(groups.items()):
-        acc_gain = np.array([c.accuracy_gain for c in items])
-        rho_gain = np.array([np.nan if c.rho_gain is None else c.rho_gain for c in items])
-
-        def values(name: str, chosen: list[RaterComparison] = items) -> list[float]:
-            return [np.nan if getattr(c, name) is None else getattr(c, name) for c in chosen]
-
-        out.append(
-            PopulationSummary(
-                dataset=dataset,
-                variant=variant,
-                population=population,
-                raters=len(items),
-                personal_accuracy=spread(values("personal_accuracy")),
-                population_accuracy=spread(values("population_accuracy")),
-                personal_rho=spread(values("personal_rho")),
-                population_rho=spread(values("population_rho")),
-                ceiling_rho=spread(values("ceiling_rho")),
-                ceiling_accuracy=spread(values("ceiling_accuracy")),
-                accuracy_wins=int(np.sum(acc_gain > 0)),
-                accuracy_losses=int(np.sum(acc_gain < 0)),
-                rho_wins=int(np.nansum(rho_gain > 0)),
-                rho_losses=int(np.nansum(rho_gain < 0)),
-                accuracy_test=wilcoxon(acc_gain),
-                rho_test=wilcoxon(rho_gain),
-                accuracy_paired=summarize_paired(
-                    acc_gain.tolist(), [c.mcnemar_p for c in items], [mcnemar_attainable(c.n_test) for c in items]
-                ),
-                rho_gain=t_interval(rho_gain),
-                rho_sign=sign_test(rho_gain),
-            )
-        )
-    return out
+def _versus(
+    baseline: str, right: dict[str, np.ndarray], rho: dict[str, float | None], fold_rho: dict[str, list[float]]
+) -> Versus:
+    usable = np.isfinite(right[baseline]) & np.isfinite(right[PERSONAL])
+    mine, theirs = right[PERSONAL][usable] == 1, right[baseline][usable] == 1
+    only_mine, only_theirs = int(np.sum(mine & ~theirs)), int(np.sum(theirs & ~mine))
+    test = mcnemar_exact(only_theirs, only_mine)
+    rho_gain = rho_p = None
+    if rho.get(baseline) is not None and rho.get(PERSONAL) is not None:
+        diffs = np.array(fold_rho[PERSONAL]) - np.array(fold_rho[baseline])
+        rho_gain = float(np.nanmean(diffs)) if np.isfinite(diffs).any() else None
+        rho_p = wilcoxon(diffs[np.isfinite(diffs)]).p_value
+    return Versus(
+        baseline=baseline,
+        personal_only=only_mine,
+        baseline_only=only_theirs,
+        mcnemar_p=test.p_value,
+        gain_p=binomial_greater(only_mine, only_mine + only_theirs, 0.5) if only_mine + only_theirs else None,
+        rho_gain=rho_gain,
+        rho_folds_p=rho_p,
+    )

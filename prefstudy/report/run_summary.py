@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from prefstudy.metrics import Confusion, RankScore
+from prefstudy.report.identity import Identity, identity
 from prefstudy.report.scores import Score, score_of
 from prefstudy.runs.record import SPLIT_ORDER as SPLITS
 from prefstudy.runs.record import RunRow
@@ -30,15 +32,22 @@ class RunSummary:
     metrics: dict[str, Confusion]
     score: Score | None = None  # the test split's accuracy with its interval, chance and test
     fold: int | None = None  # of k item folds (runs of one setting's folds are pooled across subjects)
+    identity: Identity = ()  # every setting that made the model (see prefstudy.report.identity)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["metrics"] = {split: c.to_dict() for split, c in self.metrics.items()}
+        data["settings"] = dict(data.pop("identity"))
         return data
 
 
-def summarize_run(row: RunRow, metrics: dict[str, Confusion], ranks: dict[str, RankScore] | None = None) -> RunSummary:
-    """A finished run as the report shows it."""
+def summarize_run(
+    row: RunRow,
+    metrics: dict[str, Confusion],
+    ranks: dict[str, RankScore] | None = None,
+    subject_of: Mapping[str, str] | None = None,
+) -> RunSummary:
+    """A finished run as the report shows it (``subject_of``: run id -> subject, naming a transfer's source)."""
     return RunSummary(
         run_id=row.id,
         subject=row.subject,
@@ -55,8 +64,9 @@ def summarize_run(row: RunRow, metrics: dict[str, Confusion], ranks: dict[str, R
         transfer=_transfer(row),
         duration_s=row.duration_s,
         metrics={s: metrics[s] for s in SPLITS if s in metrics},
-        score=score_of(metrics[TEST], (ranks or {}).get(TEST)) if TEST in metrics else None,
+        score=score_of(metrics[TEST], (ranks or {}).get(TEST), metrics.get(TRAIN)) if TEST in metrics else None,
         fold=row.settings.get("fold"),
+        identity=identity(row, subject_of or {}),
     )
 
 

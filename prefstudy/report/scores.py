@@ -1,8 +1,10 @@
 """A run's test score with its uncertainty: accuracy with a Wilson interval, its chance level and exact
 binomial test, and, for a rated subject, Spearman's rho with a Fisher-z interval.
 
-Chance is the majority rate of the subject's own test labels: what always answering the commoner
-answer would score. The test is one-sided (is the model above chance?), exact, per subject.
+Chance is the training majority: the share of the commoner answer among the subject's *training*
+labels, the rate a model that always gave that answer is expected to reach, and which it could know
+(the test labels' majority, which no model could know, runs higher). Without training labels the test
+labels' majority stands in. The test is one-sided (is the model above chance?), exact, per subject.
 """
 
 from __future__ import annotations
@@ -30,11 +32,18 @@ class Score:
     n_rated: int | None = None
 
 
-def score_of(c: Confusion, rank: RankScore | None = None) -> Score:
-    """The score of one run's test confusion counts (and rank score, if the subject has ratings)."""
+def majority_share(c: Confusion) -> float | None:
+    """The share of the commoner true answer in ``c``'s items."""
+    return max(c.tp + c.fn, c.fp + c.tn) / c.n if c.n else None
+
+
+def score_of(c: Confusion, rank: RankScore | None = None, train: Confusion | None = None) -> Score:
+    """The score of one run's test confusion counts (and rank score, if the subject has ratings); chance is the
+    majority share of ``train``, the run's training labels (the test labels' without them)."""
     n, correct = c.n, c.tp + c.tn
     interval = wilson(correct, n)
-    chance = max(c.tp + c.fn, c.fp + c.tn) / n if n else None
+    chance = majority_share(train) if train is not None and train.n else majority_share(c)
+    chance = chance if n else None
     rho = rho_low = rho_high = n_rated = None
     if rank is not None:
         n_rated = rank.n_rated

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import Cli
+from conftest import TRAINED_RUNS, Cli
 
 from prefstudy.runs.record import run_result
 
@@ -35,10 +35,14 @@ def test_json_report_matches_the_runs(cli, reported):
             assert {k: got["metrics"][split][k] for k in ("tp", "fp", "fn", "tn")} == {
                 k: run["metrics"][split][k] for k in ("tp", "fp", "fn", "tn")
             }
-    (group,) = report["groups"]
-    accs = [r["metrics"]["test"]["accuracy"] for r in reported.values()]
-    assert (group["backbone"], group["n_subjects"]) == ("paper-vgg:small", 2)
-    assert group["mean_test_accuracy"] == pytest.approx(sum(accs) / 2)
+    # alice's runs trained in batches of 16, bob's of 128: different models, two groups, never pooled into one
+    groups = {g["settings"]["batch_size"]: g for g in report["groups"]}
+    assert len(report["groups"]) == 2 and set(groups) == {16, 128}
+    for subject, run in reported.items():
+        group = groups[TRAINED_RUNS[subject].batch_size]
+        assert (group["backbone"], group["n_subjects"]) == ("paper-vgg:small", 1)
+        assert group["mean_test_accuracy"] == pytest.approx(run["metrics"]["test"]["accuracy"])
+        assert group["variant"] == f"from scratch, batch_size={TRAINED_RUNS[subject].batch_size}"
 
 
 def test_markdown_report_has_a_paper_style_confusion_table_per_split(cli, reported, tmp_path):

@@ -130,7 +130,7 @@ class _Tables(HTMLParser):
 
 
 def _pct(x):
-    return f"{100 * x:.2f} %"
+    return "—" if x is None else f"{100 * x:.2f} %"
 
 
 def _rows(tables, key):

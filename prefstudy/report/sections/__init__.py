@@ -7,11 +7,12 @@ and that text is what ``--format json`` holds, rounded. Per-subject sections app
 
 from __future__ import annotations
 
+from prefstudy.report.groups import variant
 from prefstudy.report.model import Report
-from prefstudy.report.sections.explained import agreement_section, labels_needed_section
-from prefstudy.report.sections.format import NUMERIC, Section, pct, variant
+from prefstudy.report.sections.explained import agreement_section, labels_needed_section, methods_section
+from prefstudy.report.sections.format import NUMERIC, Section, pct
 from prefstudy.report.sections.models import gain_section, group_section, pair_section, run_section, score_section
-from prefstudy.report.sections.people import population_section, rater_section
+from prefstudy.report.sections.people import baseline_section, population_section, rater_section
 from prefstudy.report.sections.scale import per_subject, scale_note
 from prefstudy.report.sections.subjects import (
     consistency_section,
@@ -33,6 +34,7 @@ def sections(report: Report) -> list[Section]:
         gain_section(report),
         pair_section(report),
         population_section(report),
+        baseline_section(report),
         rater_section(report),
         subjects_summary_section(report),
         preference_section(report),
@@ -42,6 +44,7 @@ def sections(report: Report) -> list[Section]:
         pair_kappa_section(report),
         agreement_section(report),
         labels_needed_section(report),
+        methods_section(report),
         run_section(report),
     ]
     return [s for s in built if s.rows]

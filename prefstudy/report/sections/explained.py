@@ -1,4 +1,5 @@
-"""Sections of explanations (agreement of maps with what drove a choice) and of labels needed (curves)."""
+"""Sections of explanations (agreement of maps with what drove a choice), of labels needed (curves), and the
+methods paragraph."""
 
 from __future__ import annotations
 
@@ -48,3 +49,12 @@ def labels_needed_section(report: Report) -> Section:
         "step adds the labels up to the next budget, chosen with the model fitted at the current budget."
     ]
     return Section("labels_needed", "Labels needed", headers, rows, notes if rows else [])
+
+
+def methods_section(report: Report) -> Section:
+    """Each statistic the report prints, named with the library call and the options it was made with."""
+    from prefstudy.stats import methods_sentences
+
+    has_statistics = report.groups or report.population or report.transfer_pairs or report.interrater
+    rows = [[sentence] for sentence in methods_sentences(report.inference.bootstrap_b)] if has_statistics else []
+    return Section("methods", "Methods", ["statistic"], rows)

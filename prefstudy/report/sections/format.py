@@ -29,6 +29,10 @@ NUMERIC = {
     "Krippendorff α", "Fleiss κ", "pairs", "pairwise κ median [IQR]", "shared", "κ", "pointing game", "energy",
     "IoU", "epoch", "preferred share median [IQR]", "median RT median [IQR]", "consistency median [IQR]",
     "of ceiling median [IQR]", "reaching", "labels to 95 % (median)", "range", "all-labels accuracy",
+    "acc population model", "ρ population model", "acc consensus", "ρ consensus", "acc consensus + deviation",
+    "ρ consensus + deviation", "acc training majority", "acc gain [95 % CI]", "two-way bootstrap CI",
+    "raters-only bootstrap CI", "wins / losses", "ρ gain [95 % CI]", "gain p < 0.05",
+    "prevalence of gain [95 % HPDI]", "detectable gain", "equivalence (TOST)",
 }  # fmt: skip
 
 
@@ -70,13 +74,6 @@ def holm_text(significant: int, r: Reach) -> str:
     if r.reachable is False:
         return "unreachable"
     return f"{significant} / {r.tested}"
-
-
-def variant(transfer: str | None, train_size: int | None) -> str:
-    parts = [transfer or "from scratch"]
-    if train_size is not None:
-        parts.append(f"{train_size} train labels")
-    return ", ".join(parts)
 
 
 def train_labels_text(n_train: int | None) -> str:

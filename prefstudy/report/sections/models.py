@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prefstudy.report.groups import variant
 from prefstudy.report.model import Report
 from prefstudy.report.run_summary import SPLITS, RunSummary
 from prefstudy.report.sections.format import (
@@ -18,7 +19,6 @@ from prefstudy.report.sections.format import (
     rho,
     spread_text,
     train_labels_text,
-    variant,
 )
 from prefstudy.report.sections.scale import per_subject
 
@@ -81,13 +81,13 @@ def group_section(report: Report) -> Section:
     headers += ["min", "max", "chance", "above chance (Holm)", "accuracy − chance [95 % CI]", "t-test p", "Wilcoxon p"]
     rows, notes = [], []
     for g in report.groups:
-        name = f"{g.dataset}, {g.backbone}, {g.protocol}, {variant(g.transfer, g.train_size)}"
+        name = f"{g.dataset}, {g.backbone}, {g.protocol}, {g.variant}"
         rows.append(
             [
                 g.dataset,
                 g.backbone,
                 g.protocol,
-                variant(g.transfer, g.train_size),
+                g.variant,
                 str(g.n_subjects),
                 spread_text(g.accuracy),
                 mean_text(g.mean_interval),
