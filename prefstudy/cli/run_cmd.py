@@ -178,6 +178,14 @@ TargetOption = Annotated[
 ]
 CompileOption = Annotated[bool, typer.Option("--compile", help="Run the training steps through torch.compile.")]
 ResumeOption = Annotated[str | None, typer.Option(help="Continue the unfinished run RUN_ID from its last checkpoint.")]
+AgainOption = Annotated[
+    bool,
+    typer.Option(
+        "--again",
+        help="Make every run anew, even where a finished run with the same settings, start and labels exists "
+        "(without it, that run is reused and --json marks it \"reused\": true).",
+    ),
+]
 
 
 def run(
@@ -209,6 +217,7 @@ def run(
     precision: PrecisionOption = "auto",
     compile: CompileOption = False,
     resume: ResumeOption = None,
+    again: AgainOption = False,
     executor: ExecutorOption = "inline",
     workers: WorkersOption = None,
     cpus_per_run: CpusPerRunOption = None,
@@ -265,7 +274,7 @@ def run(
 
     mode = "zero-shot" if zero_shot else "frozen" if freeze_features else DEFAULT_TRANSFER_MODE
     wanted = None if settings is None else Requested(dataset, settings, subject, transfer_from, mode, adapt)
-    how = _How(executor, backend, device, precision, compile, retries, storage)
+    how = _How(executor, backend, device, precision, compile, retries, storage, again)
     results = _make(workspace(study), wanted, resume, how, json_out)
     if results is None:  # another torchrun process: the main one reports
         return
@@ -307,6 +316,7 @@ class _How:
     compile: bool
     retries: int | None
     storage: Path | None
+    again: bool = False  # make runs that a finished identical run already made
 
 
 def _make(ws, wanted, resume: str | None, how: _How, json_out: bool) -> list[dict] | None:
@@ -334,8 +344,10 @@ def _make(ws, wanted, resume: str | None, how: _How, json_out: bool) -> list[dic
     try:
         with RichReporter() as reporter:
             orders = [resume_order(ws, resume)] if resume is not None else requested_orders(ws, wanted)
+            reused = {} if how.again or world is not None else _reused(ws, orders, json_out)
+            due = [o for i, o in enumerate(orders) if i not in reused]
             shown = None if json_out else lambda result: note(_summary(result))
-            outcome = run_orders(ws, fixed_orders(orders), how.executor, how.options, driving, reporter, shown, world)
+            outcome = run_orders(ws, fixed_orders(due), how.executor, how.options, driving, reporter, shown, world)
     finally:
         if world is not None:
             world.close()
@@ -343,7 +355,24 @@ def _make(ws, wanted, resume: str | None, how: _How, json_out: bool) -> list[dic
         first = outcome.failed[0]
         more = f" ({len(outcome.failed) - 1} more failed; see `prefstudy runs list`)" if len(outcome.failed) > 1 else ""
         raise PrefstudyError(f"run {first['run_id']} failed: {first['error']}{more}")
-    return outcome.finished
+    return [reused[i] for i in sorted(reused)] + outcome.finished
+
+
+def _reused(ws, orders, json_out: bool) -> dict[int, dict]:
+    """The orders an identical finished run already made, by index: that run's result, marked reused."""
+    from prefstudy.runs.orders import identical_finished
+    from prefstudy.runs.record import run_results
+
+    found = identical_finished(ws, orders)
+    results = run_results(ws, found.values())
+    if found and not json_out:
+        first = next(iter(found.values()))
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        note(
+            f"an identical finished run exists (same settings, start and labels): {first}{more}, reused; "
+            "--again makes a new one"
+        )
+    return {i: {**results[run_id], "reused": True} for i, run_id in found.items()}
 
 
 def _torchrun_world(executor: str):

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 from prefstudy.config import DEFAULT_ADAPT, DEFAULT_TRANSFER_MODE, TrainSettings, TransferRequest, transfer_of
 from prefstudy.errors import PrefstudyError
-from prefstudy.runs.record import check_resumable, get_run
+from prefstudy.runs.prepare import labels_digest
+from prefstudy.runs.record import check_resumable, finished_runs, get_run
+from prefstudy.runs.row import RunRow
 from prefstudy.runs.transfer_sources import resolve_source
-from prefstudy.subjects.labels import subjects_with_labels
+from prefstudy.subjects.labels import NO_LABELS, ratings_by_subject, subjects_with_labels, usable_labels_by_subject
+from prefstudy.subjects.ratings import rated_subjects
 from prefstudy.workspace import Workspace
 
 
@@ -75,3 +78,45 @@ def resume_order(ws: Workspace, run_id: str) -> RunOrder:
     row = get_run(ws, run_id)
     check_resumable(row)
     return RunOrder(row.subject, row.dataset, TrainSettings(**row.settings), transfer_of(row.config), resumes=run_id)
+
+
+def identical_finished(ws: Workspace, orders: list[RunOrder]) -> dict[int, str]:
+    """For each order (by index) that a finished run already made, that run's id: the same subject, dataset and
+    settings, the same start (source run, mode, adaptation) and the same labels and ratings (their digest, as
+    `study plan` judges a declared run done). Making a run always makes a new one; `run` reuses these unless
+    asked to make them again."""
+    found: dict[int, str] = {}
+    by_dataset: dict[str, tuple] = {}
+    with ws.connect():
+        finished: dict[tuple[str, str], list[RunRow]] = {}
+        for row in finished_runs(ws):  # oldest first: the latest identical run wins
+            finished.setdefault((row.subject, row.dataset), []).append(row)
+        for i, order in enumerate(orders):
+            candidates = finished.get((order.subject, order.dataset))
+            if not candidates or order.resumes is not None:
+                continue
+            if order.dataset not in by_dataset:
+                rated = rated_subjects(ws, order.dataset)
+                ratings = ratings_by_subject(ws, order.dataset) if rated else {}
+                by_dataset[order.dataset] = (usable_labels_by_subject(ws, order.dataset), ratings, rated)
+            labels, ratings, rated = by_dataset[order.dataset]
+            digest = labels_digest(
+                labels.get(order.subject, NO_LABELS), ratings.get(order.subject) if order.subject in rated else None
+            )
+            same = [r.id for r in candidates if r.labels_digest == digest and _same_start(r, order)]
+            if same:
+                found[i] = same[-1]
+    return found
+
+
+def _same_start(row: RunRow, order: RunOrder) -> bool:
+    if row.settings != order.settings.to_dict():
+        return False
+    if order.transfer is None:
+        return row.parent_run is None
+    recorded = row.transfer or {}
+    return (row.parent_run, recorded.get("mode"), recorded.get("adapt")) == (
+        order.transfer.source_run,
+        order.transfer.mode,
+        order.transfer.adapt,
+    )

@@ -12,6 +12,8 @@ import pytest
 from conftest import Cli, write_distribution
 
 from prefstudy.features.store import file_sha256, list_features
+from prefstudy.subjects.labels import insert_labels
+from prefstudy.subjects.simulate import simulate_subject
 
 ENTRY_POINTS = "[prefstudy.extractors]\npixels = pixel_features:make\n"
 EXTRACTOR = '''
@@ -80,7 +82,8 @@ def test_population_and_personal_heads_on_one_item_split_with_features_computed_
     assert [r["metrics"]["test"]["n"] for r in personal] == [r["metrics"]["test"]["n"] for r in scratch]
     # The ratings follow brightness, which the grid sees: the personal heads rank the unseen items well.
     assert np.median([r["metrics"]["test"]["spearman"] for r in personal]) > 0.5
-    again = cli.json("run", "--subject", "r1", *HEAD_RUN, *FOLDS, "--target", "ratings")["runs"]
+    again = cli.json("run", "--subject", "r1", *HEAD_RUN, *FOLDS, "--target", "ratings", "--again")["runs"]
+    assert again[0]["run_id"] != scratch[0]["run_id"] and "reused" not in again[0]
     with rated_ws.connect() as con:
         rows = [
             con.execute(
@@ -114,6 +117,32 @@ def test_a_population_head_that_trained_on_the_test_items_is_refused(rated_ws, p
     assert result.exit_code == 1 and f"run {other_split['run_id']} learned from" in result.stderr
     with rated_ws.connect() as con:
         assert con.execute("SELECT count(*) FROM runs WHERE subject = 'r1'").fetchone() == (0,)
+
+
+def test_run_reuses_an_identical_finished_run_unless_asked_again(rated_ws, pixels):
+    cli = Cli(rated_ws.root)
+    first = cli.json("run", "--subject", "r1", *HEAD_RUN)
+    second = cli.json("run", "--subject", "r1", *HEAD_RUN)
+    assert second["reused"] is True and second["run_id"] == first["run_id"] and "reused" not in first
+    told = cli("run", "--subject", "r1", *HEAD_RUN)
+    assert f"an identical finished run exists (same settings, start and labels): {first['run_id']}" in told.stderr
+    other_seed = cli.json("run", "--subject", "r1", *HEAD_RUN, "--seed", "1")  # another setting: a new run
+    third = cli.json("run", "--subject", "r1", *HEAD_RUN, "--again")
+    assert "reused" not in other_seed and "reused" not in third and third["run_id"] != first["run_id"]
+    with rated_ws.connect() as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE subject = 'r1'").fetchone() == (3,)
+    # A new label changes the digest: the finished run no longer answers for the subject, and a new one is made.
+    simulate_subject(rated_ws, "sim", "fm", "feature:brightness", seed=3, limit=200)
+    made = cli.json("run", "--subject", "sim", *HEAD_RUN)
+    assert cli.json("run", "--subject", "sim", *HEAD_RUN)["reused"] is True
+    with rated_ws.transaction() as con:
+        seen = {i for (i,) in con.execute("SELECT item_idx FROM labels WHERE subject = 'sim'").fetchall()}
+        item = next(i for i in range(10_000) if i not in seen)
+        insert_labels(con, {"subject": np.array(["sim"]), "dataset": np.array(["fm"]), "item_idx": np.array([item]),
+                            "preferred": np.array([True]), "session": np.array(["extra"]),
+                            "source": np.array(["import"])})  # fmt: skip
+    after = cli.json("run", "--subject", "sim", *HEAD_RUN)
+    assert "reused" not in after and after["run_id"] != made["run_id"]
 
 
 def test_what_a_head_cannot_be_is_one_line(rated_ws, pixels):
