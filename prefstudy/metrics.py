@@ -48,14 +48,10 @@ def confusion_by_split(split: np.ndarray, truth: np.ndarray, p_preferred: np.nda
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of ``values``, ties given the mean of the ranks they span."""
-    values = np.asarray(values, dtype=np.float64)
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = np.arange(1, len(values) + 1)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=ranks)
-    return sums[inverse] / counts[inverse]
+    """Ranks 1..n of ``values``, ties given the mean of the ranks they span (``scipy.stats.rankdata``, average)."""
+    from scipy.stats import rankdata
+
+    return rankdata(np.asarray(values, dtype=np.float64), method="average")
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -66,6 +62,24 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     rx, ry = average_ranks(x) - (len(x) + 1) / 2, average_ranks(y) - (len(y) + 1) / 2
     denominator = np.sqrt(np.sum(rx * rx) * np.sum(ry * ry))
     return float(np.sum(rx * ry) / denominator) if denominator > 0 else float("nan")
+
+
+def spearman_columns(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each column of ``X`` (n, k) with ``y`` (n,), as :func:`spearman` gives it, ranked in one
+    call: NaN for a column with a NaN, a constant column or side, or fewer than 3 rows."""
+    from scipy.stats import rankdata
+
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    out = np.full(X.shape[1], np.nan)
+    usable = np.all(np.isfinite(X), axis=0)
+    if len(y) < 3 or not usable.any():
+        return out
+    rx = rankdata(X[:, usable], axis=0, method="average") - (len(y) + 1) / 2
+    ry = rankdata(y, method="average") - (len(y) + 1) / 2
+    denominator = np.sqrt(np.sum(rx * rx, axis=0) * np.sum(ry * ry))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[usable] = np.where(denominator > 0, (rx * ry[:, None]).sum(axis=0) / denominator, np.nan)
+    return out
 
 
 @dataclass(frozen=True)

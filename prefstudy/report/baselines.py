@@ -31,6 +31,7 @@ class ConsensusScores:
     def __init__(self, ws: Workspace):
         self.ws = ws
         self.made: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, set[str]]] = {}
+        self.deviation = DeviationFits()  # each rater's fits on it, shared by their variants
 
     def scores(
         self, population: str, dataset: str, subject: str, items: np.ndarray, own: np.ndarray
@@ -73,18 +74,19 @@ def logistic_on_one_score(x: np.ndarray, y: np.ndarray, penalty: float = 1.0) ->
     mean, sd = float(np.mean(x)), float(np.std(x))
     sd = sd if sd > 0 else 1.0
     z = (x - mean) / sd
-    X = np.column_stack([np.ones_like(z), z])
-    w = np.zeros(2)
-    ridge = np.diag([0.0, penalty])
+    a = b = 0.0
     for _ in range(NEWTON_STEPS):
-        p = 1 / (1 + np.exp(-(X @ w)))
-        gradient = X.T @ (p - y) + ridge @ w
-        hessian = (X * (p * (1 - p))[:, None]).T @ X + ridge + 1e-12 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if np.max(np.abs(step)) < 1e-10:
+        p = 1 / (1 + np.exp(-(a + b * z)))
+        w = p * (1 - p)
+        r = p - y
+        ga, gb = float(r.sum()), float(r @ z) + penalty * b  # the gradient, the slope penalised
+        haa, hab, hbb = float(w.sum()) + 1e-12, float(w @ z), float(w @ (z * z)) + penalty
+        det = haa * hbb - hab * hab
+        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det  # the 2 x 2 Newton step
+        a, b = a - da, b - db
+        if max(abs(da), abs(db)) < 1e-10:
             break
-    return mean, sd, float(w[0]), float(w[1])
+    return mean, sd, a, b
 
 
 def consensus_deviation(
@@ -99,3 +101,19 @@ def consensus_deviation(
     mean, sd, intercept, slope = logistic_on_one_score(train_scores[answered], y)
     with np.errstate(over="ignore"):
         return 1 / (1 + np.exp(-(intercept + slope * (test_scores - mean) / sd)))
+
+
+class DeviationFits:
+    """:func:`consensus_deviation` remembered by rater, fold and training items: the personal variants of one fold
+    (from scratch, transferred, other models) share the fit."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple, np.ndarray | None] = {}
+
+    def predict(
+        self, key: tuple, train_items: np.ndarray, train_scores: np.ndarray, train_labels: np.ndarray, test_scores
+    ) -> np.ndarray | None:
+        full = (*key, train_items.tobytes(), np.asarray(test_scores).tobytes())
+        if full not in self.made:
+            self.made[full] = consensus_deviation(train_scores, train_labels, test_scores)
+        return self.made[full]

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from prefstudy.config import SPLIT_BY_ITEM, TrainSettings
-from prefstudy.metrics import spearman
-from prefstudy.report.baselines import ConsensusScores, consensus_deviation, training_majority
+from prefstudy.metrics import spearman_columns
+from prefstudy.report.baselines import ConsensusScores, training_majority
 from prefstudy.report.identity import distinguish, identity
 from prefstudy.runs.record import RunRow, prediction_columns
 from prefstudy.splits import TEST, TRAIN
@@ -30,7 +30,7 @@ from prefstudy.stats import (
     binomial_greater,
     finite_or_none,
     mcnemar_exact,
-    wilcoxon,
+    wilcoxon_p_rows,
 )
 from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
@@ -57,6 +57,7 @@ class Versus:
     gain_p: float | None  # exact, one-sided: the personal model is right more often (for prevalence)
     rho_gain: float | None  # the mean over folds of the personal ρ minus the baseline's
     rho_folds_p: float | None  # Wilcoxon's signed-rank test on the folds' ρ differences (few folds: little power)
+    rho_fold_differences: tuple[float, ...] = field(default=(), compare=False, repr=False)  # not in JSON
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class RaterComparison:
 
     def to_dict(self) -> dict:
         data = {k: v for k, v in asdict(self).items() if k not in ("items", "right")}
-        data["versus"] = [asdict(v) for v in self.versus]
+        data["versus"] = [{k: v for k, v in asdict(x).items() if k != "rho_fold_differences"} for x in self.versus]
         return {
             **data,
             "accuracy_gain": self.accuracy_gain,
@@ -140,19 +141,19 @@ class RaterComparison:
         }
 
 
-def _population_run(run: RunRow, consensus_runs: list[RunRow]) -> RunRow | None:
-    """The consensus run a personal run is compared with (see the module docstring), or None."""
+def _population_run(run: RunRow, consensus_runs: list[RunRow], made: dict[str, tuple]) -> RunRow | None:
+    """The consensus run a personal run is compared with (see the module docstring), or None (``made``: each
+    consensus run's split and identity, computed once)."""
     if run.parent_run is not None:
         return next((c for c in consensus_runs if c.id == run.parent_run), None)
-    settings = TrainSettings(**run.settings)
+    mine = (TrainSettings(**run.settings).split_key, identity(run, {}))
     found = [
         c
         for c in consensus_runs
         if c.dataset == run.dataset
         and c.parent_run is None
-        and TrainSettings(**c.settings).split_key == settings.split_key
         and (c.model, c.protocol) == (run.model, run.protocol)
-        and identity(c, {}) == identity(run, {})  # the same model, made the same way, of everyone
+        and made[c.id] == mine  # the same item split, and the same model made the same way, of everyone
     ]
     return found[-1] if found else None
 
@@ -174,12 +175,13 @@ def collect_comparisons(
     subject_of = {r.id: r.subject for r in runs}
     item_runs = [r for r in runs if r.settings.get("split_by") == SPLIT_BY_ITEM]
     consensus_runs = [r for r in item_runs if kinds.get(r.subject) == CONSENSUS]
+    made_as = {c.id: (TrainSettings(**c.settings).split_key, identity(c, {})) for c in consensus_runs}
     groups: dict[tuple, list[tuple[RunRow, RunRow]]] = defaultdict(list)
     settings_of: dict[tuple, tuple] = {}
     for run in item_runs:
         if kinds.get(run.subject) == CONSENSUS:
             continue
-        population = _population_run(run, consensus_runs)
+        population = _population_run(run, consensus_runs, made_as)
         if population is not None:
             made = identity(run, subject_of)
             key = (run.subject, run.dataset, variant_of(run), population.subject, made)
@@ -200,7 +202,7 @@ def collect_comparisons(
             c = (consistency or {}).get((subject, dataset))
             reliable = (1 + np.sqrt(2 * c - 1)) / 2 if c is not None and c >= 0.5 else None
             out.append(_with_reliability(found, c, reliable))
-    return out
+    return _fold_tests(out)
 
 
 def _with_reliability(c: RaterComparison, consistency: float | None, reliable: float | None) -> RaterComparison:
@@ -216,14 +218,20 @@ def _split_by_run(columns: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndar
     return {str(run_ids[a]): {k: v[a:b] for k, v in columns.items()} for a, b in zip(starts, ends, strict=True)}
 
 
-def _fold_rho(predicted: np.ndarray, ratings: np.ndarray, folds: np.ndarray) -> tuple[float | None, list[float]]:
-    """The mean over folds of ρ within each fold (rated items), and each fold's ρ (NaN where undefined)."""
-    per_fold = []
+def _fold_rho(
+    predictions: dict[str, np.ndarray], ratings: np.ndarray, folds: np.ndarray
+) -> tuple[dict[str, float | None], dict[str, list[float]]]:
+    """Per predictor: the mean over folds of ρ within each fold (rated items), and each fold's ρ (NaN where
+    undefined: a constant, or a predictor with no answer in that fold)."""
+    names = list(predictions)
+    matrix = np.column_stack([predictions[n] for n in names])
+    per_fold: dict[str, list[float]] = {n: [] for n in names}
     for fold in np.unique(folds):
-        chosen = (folds == fold) & np.isfinite(ratings) & np.isfinite(predicted)
-        per_fold.append(spearman(predicted[chosen], ratings[chosen]))
-    finite = [r for r in per_fold if np.isfinite(r)]
-    return (float(np.mean(finite)) if finite else None), per_fold
+        chosen = (folds == fold) & np.isfinite(ratings)
+        for name, r in zip(names, spearman_columns(matrix[chosen], ratings[chosen]), strict=True):
+            per_fold[name].append(float(r))
+    mean = {n: (float(np.mean(f)) if (f := [r for r in per_fold[n] if np.isfinite(r)]) else None) for n in names}
+    return mean, per_fold
 
 
 def _compare(
@@ -264,7 +272,10 @@ def _compare(
         others, median = found
         columns[CONSENSUS_SCORE].append(others[: len(items)])
         columns["consensus cut"].append(np.full(len(items), median))
-        deviation = consensus_deviation(others[len(items) :], own["label"][train], others[: len(items)])
+        deviation = consensus.deviation.predict(
+            (subject, dataset, population), own["item_idx"][train], others[len(items) :], own["label"][train],
+            others[: len(items)],
+        )  # fmt: skip
         columns[DEVIATION].append(np.full(len(items), np.nan) if deviation is None else deviation)
     if not columns:
         return None
@@ -283,9 +294,8 @@ def _compare(
     has[CONSENSUS_SCORE] &= np.isfinite(c["consensus cut"])
     # 1.0 right, 0.0 wrong, NaN where the predictor has no answer, per answered test item
     right = {name: np.where(has[name], said[name] == truth, np.nan)[answered] for name in said}
-    rho, fold_rho = {}, {}
-    for name in (PERSONAL, POPULATION, CONSENSUS_SCORE, DEVIATION):
-        rho[name], fold_rho[name] = _fold_rho(np.where(has[name], c[name], np.nan), ratings, folds)
+    ranked = (PERSONAL, POPULATION, CONSENSUS_SCORE, DEVIATION)
+    rho, fold_rho = _fold_rho({n: np.where(has[n], c[n], np.nan) for n in ranked}, ratings, folds)
 
     def accuracy(name: str) -> float | None:
         usable = np.isfinite(right[name])
@@ -326,11 +336,11 @@ def _versus(
     mine, theirs = right[PERSONAL][usable] == 1, right[baseline][usable] == 1
     only_mine, only_theirs = int(np.sum(mine & ~theirs)), int(np.sum(theirs & ~mine))
     test = mcnemar_exact(only_theirs, only_mine)
-    rho_gain = rho_p = None
+    rho_gain, diffs = None, ()
     if rho.get(baseline) is not None and rho.get(PERSONAL) is not None:
-        diffs = np.array(fold_rho[PERSONAL]) - np.array(fold_rho[baseline])
-        rho_gain = float(np.nanmean(diffs)) if np.isfinite(diffs).any() else None
-        rho_p = wilcoxon(diffs[np.isfinite(diffs)]).p_value
+        folds = np.array(fold_rho[PERSONAL]) - np.array(fold_rho[baseline])
+        rho_gain = float(np.nanmean(folds)) if np.isfinite(folds).any() else None
+        diffs = tuple(folds[np.isfinite(folds)].tolist())
     return Versus(
         baseline=baseline,
         personal_only=only_mine,
@@ -338,5 +348,28 @@ def _versus(
         mcnemar_p=test.p_value,
         gain_p=binomial_greater(only_mine, only_mine + only_theirs, 0.5) if only_mine + only_theirs else None,
         rho_gain=rho_gain,
-        rho_folds_p=rho_p,
+        rho_folds_p=None,  # tested for every rater at once: see _fold_tests
+        rho_fold_differences=diffs,
     )
+
+
+def _fold_tests(comparisons: list[RaterComparison]) -> list[RaterComparison]:
+    """``comparisons`` with each baseline's Wilcoxon p over the folds' ρ differences, computed for every rater with
+    the same number of folds in one call."""
+    by_length: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for i, c in enumerate(comparisons):
+        for j, v in enumerate(c.versus):
+            if v.rho_fold_differences:
+                by_length[len(v.rho_fold_differences)].append((i, j))
+    p_values: dict[tuple[int, int], float] = {}
+    for where in by_length.values():
+        rows = np.array([comparisons[i].versus[j].rho_fold_differences for i, j in where])
+        p_values.update(zip(where, wilcoxon_p_rows(rows).tolist(), strict=True))
+    out = []
+    for i, c in enumerate(comparisons):
+        versus = tuple(
+            replace(v, rho_folds_p=finite_or_none(p_values[(i, j)])) if (i, j) in p_values else v
+            for j, v in enumerate(c.versus)
+        )
+        out.append(replace(c, versus=versus))
+    return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from prefstudy.metrics import Confusion, RankScore
 from prefstudy.report.identity import Identity, identity
@@ -35,8 +35,10 @@ class RunSummary:
     identity: Identity = ()  # every setting that made the model (see prefstudy.report.identity)
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["metrics"] = {split: c.to_dict() for split, c in self.metrics.items()}
+        # Field by field, not asdict's deep recursion: a report of real people holds tens of thousands of runs.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["metrics"] = {split: {**vars(c), "accuracy": c.accuracy} for split, c in self.metrics.items()}
+        data["score"] = None if self.score is None else dict(vars(self.score))
         data["settings"] = dict(data.pop("identity"))
         return data
 

@@ -37,7 +37,7 @@ from prefstudy.stats.rater_agreement import (
     krippendorff_alpha_nominal,
     pairwise_cohen_kappa,
 )
-from prefstudy.stats.signed_rank import EXACT_UP_TO, Wilcoxon, wilcoxon
+from prefstudy.stats.signed_rank import EXACT_UP_TO, Wilcoxon, wilcoxon, wilcoxon_p_rows
 
 __all__ = [
     "EXACT_UP_TO",
@@ -79,5 +79,6 @@ __all__ = [
     "tost_paired",
     "two_way_bootstrap",
     "wilcoxon",
+    "wilcoxon_p_rows",
     "wilson",
 ]

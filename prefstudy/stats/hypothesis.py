@@ -7,6 +7,7 @@ libraries are imported on first use. What is decided here: which values count (f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -16,6 +17,7 @@ MCNEMAR_EXACT = True  # statsmodels' mcnemar(exact=True): the binomial test of t
 MCNEMAR_METHOD = "McNemar exact (binomial, two-sided)"
 
 
+@lru_cache(maxsize=1 << 16)  # thousands of runs' tests over a few (successes, n, chance): each computed once
 def binomial_greater(successes: int, n: int, p0: float) -> float | None:
     """Exact one-sided p of a success rate above ``p0``: ``scipy.stats.binomtest(alternative="greater")``.
 
@@ -51,6 +53,7 @@ class McNemar:
     method: str
 
 
+@lru_cache(maxsize=1 << 16)  # one per rater and baseline, over few distinct discordant counts
 def mcnemar_exact(b: int, c: int) -> McNemar:
     """McNemar's exact two-sided test: statsmodels' ``mcnemar([[0, b], [c, 0]], exact=True)``.
 

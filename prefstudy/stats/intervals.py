@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,12 +36,14 @@ def _level(confidence: float) -> str:
     return f"{100 * confidence:g} %"
 
 
+@lru_cache(maxsize=64)
 def _z(confidence: float) -> float:
     from scipy.stats import norm
 
     return float(norm.ppf(0.5 + confidence / 2))
 
 
+@lru_cache(maxsize=1 << 16)  # a report scores thousands of runs over a few item counts: the same few calls
 def wilson(successes: int, n: int, confidence: float = 0.95) -> Interval:
     """Wilson's score interval for ``successes / n``: statsmodels' ``proportion_confint(method="wilson")``."""
     from statsmodels.stats.proportion import proportion_confint

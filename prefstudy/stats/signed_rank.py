@@ -67,3 +67,31 @@ def wilcoxon(differences: list[float] | np.ndarray) -> Wilcoxon:
     return Wilcoxon(
         n, int((nonzero > 0).sum()), w_plus, p_value, EXACT if exact else NORMAL, scipy_method=method, zeros=zeros
     )
+
+
+def wilcoxon_p_rows(differences: np.ndarray) -> np.ndarray:
+    """:func:`wilcoxon`'s p of each row of ``differences`` (rows x pairs; NaN where a row has no test), the rows
+    that take the exact method (finite, no zero, no tied size, at most ``EXACT_UP_TO``) in one vectorised
+    ``scipy.stats.wilcoxon(..., axis=1)`` call with the same options, the others one by one."""
+    from scipy.stats import wilcoxon as scipy_wilcoxon
+
+    d = np.asarray(differences, dtype=np.float64)
+    out = np.full(len(d), np.nan)
+    if not len(d):
+        return out
+    sizes = np.sort(np.abs(d), axis=1)
+    clean = (
+        np.all(np.isfinite(d), axis=1)
+        & np.all(d != 0, axis=1)
+        & np.all(np.diff(sizes, axis=1) != 0, axis=1)
+        & (d.shape[1] <= EXACT_UP_TO)
+    )
+    if clean.any():
+        result = scipy_wilcoxon(
+            d[clean], axis=1, zero_method=ZERO_METHOD, correction=CORRECTION, alternative=ALTERNATIVE, method=EXACT
+        )
+        out[clean] = np.minimum(1.0, np.asarray(result.pvalue, dtype=np.float64))
+    for i in np.flatnonzero(~clean):
+        p = wilcoxon(d[i]).p_value
+        out[i] = np.nan if p is None else p
+    return out

@@ -331,3 +331,17 @@ def test_numpy_scalars_in_give_python_numbers_out():
         fleiss_kappa(np.array([[2, 1], [0, 3]])),
     ]
     assert all(type(v) is float for v in values), [type(v) for v in values]
+
+
+def test_wilcoxon_rows_equal_the_one_by_one_test_with_its_conventions():
+    from prefstudy.stats import wilcoxon, wilcoxon_p_rows
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(0.05, 0.1, size=(40, 5))
+    rows[3, 1] = 0.0  # a zero: dropped, Wilcoxon's way (one by one)
+    rows[4, :2] = 0.2  # tied sizes: the normal approximation (one by one)
+    rows[5, 2] = np.nan  # an undefined fold
+    got = wilcoxon_p_rows(rows)
+    for row, p in zip(rows, got, strict=True):
+        assert p == pytest.approx(wilcoxon(row).p_value, rel=1e-12)
+    assert wilcoxon_p_rows(np.zeros((0, 5))).shape == (0,)
