@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
+import pytest
 from rich.console import Console
 
 from prefstudy.metrics import Confusion
@@ -125,3 +127,28 @@ def test_an_empty_report_says_there_is_nothing_yet():
     render_table(empty, Console(file=out))
     assert "No finished runs yet" in out.getvalue()
     assert json.loads(render_json(empty))["runs"] == []
+
+
+def test_runs_made_under_different_schedules_are_two_groups_named_by_what_differs():
+    def made(run_id: str, subject: str, schedule: str, test: Confusion) -> RunSummary:
+        settings = (
+            ("backbone", "paper-vgg"),
+            ("lr", 0.002 if schedule == "onecycle" else 0.001),
+            ("schedule", schedule),
+        )
+        return replace(_run(run_id, subject, test), identity=settings)
+
+    runs = [
+        made("a-paper", "alice", "paper", Confusion(tp=30, fp=20, fn=20, tn=30)),  # 60 %
+        made("a-one", "alice", "onecycle", Confusion(tp=40, fp=10, fn=5, tn=45)),  # 85 %: the latest of alice's runs
+        made("b-paper", "bob", "paper", Confusion(tp=35, fp=15, fn=15, tn=35)),  # 70 %
+    ]
+    groups, _ = summarize_groups(runs)
+    by_variant = {g.variant: g for g in groups}
+    assert set(by_variant) == {"from scratch, lr=0.001, schedule=paper", "from scratch, lr=0.002, schedule=onecycle"}
+    paper = by_variant["from scratch, lr=0.001, schedule=paper"]
+    assert paper.n_subjects == 2 and paper.mean_test_accuracy == pytest.approx(
+        0.65
+    )  # alice's onecycle run did not replace hers
+    assert by_variant["from scratch, lr=0.002, schedule=onecycle"].n_subjects == 1
+    assert paper.settings["schedule"] == "paper"
