@@ -112,6 +112,13 @@ def interrater_section(report: Report) -> Section:
         "allows subjects to answer different items; Fleiss' κ needs the same number of raters on every item; "
         "Cohen's κ per pair sharing at least 10 items."
     ]
+    notes += [
+        f"{a.dataset}: {a.undefined_pairs:,} of the {a.pairs:,} pairs have no κ (both subjects gave one and the "
+        "same answer to every item they share, so chance agreement is certain and κ is 0/0); the median, IQR "
+        f"and histogram are over the other {a.pairs - a.undefined_pairs:,}."
+        for a in report.interrater
+        if a.undefined_pairs
+    ]
     return Section("interrater", "Agreement between subjects", headers, rows, notes if rows else [])
 
 
