@@ -76,6 +76,10 @@ class Report:
     def n_subjects_with_runs(self) -> int:
         return len({r.subject for r in self.runs})
 
+    @property
+    def n_subjects_with_answers(self) -> int:
+        return len({s.subject for s in self.subjects})
+
     def to_dict(self) -> dict:
         return {
             "study": self.study,

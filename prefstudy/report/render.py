@@ -14,7 +14,13 @@ from rich.table import Table
 from prefstudy.report.model import Report
 from prefstudy.report.run_summary import SPLITS
 from prefstudy.report.sections import NUMERIC, pct, scale_note, sections
-from prefstudy.report.sections.scale import CONFUSION_TABLES_UP_TO, TEXT_ROWS_UP_TO, WHERE_EVERY_ROW_IS, shown_rows
+from prefstudy.report.sections.scale import (
+    CONFUSION_TABLES_UP_TO,
+    MARKDOWN_ROWS_UP_TO,
+    TERMINAL_ROWS_UP_TO,
+    WHERE_EVERY_ROW_IS,
+    shown_rows,
+)
 
 EMPTY = "No finished runs yet, and no labels: make a run with `prefstudy run` or `prefstudy study run`."
 
@@ -31,7 +37,7 @@ def render_table(report: Report, console: Console) -> None:
     if scale_note(report):
         console.print(scale_note(report))
     for section in sections(report):
-        rows, cut = shown_rows(section, TEXT_ROWS_UP_TO)
+        rows, cut = shown_rows(section, TERMINAL_ROWS_UP_TO)
         caption = " ".join([*section.notes, cut]).strip()
         table = Table(title=section.title, caption=caption or None, caption_justify="left")
         for header in section.headers:
@@ -63,7 +69,7 @@ def render_markdown(report: Report) -> str:
     if scale_note(report):
         lines += [scale_note(report), ""]
     for section in sections(report):
-        rows, cut = shown_rows(section, TEXT_ROWS_UP_TO)
+        rows, cut = shown_rows(section, MARKDOWN_ROWS_UP_TO)
         notes = [*section.notes, cut] if cut else list(section.notes)
         lines += [f"## {section.title}", "", *markdown_table(section.headers, rows), ""]
         lines += [*(f"> {note}" for note in notes), *([""] if notes else [])]

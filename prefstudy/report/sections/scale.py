@@ -13,8 +13,11 @@ from __future__ import annotations
 from prefstudy.report.model import PER_SUBJECT_UP_TO, Report
 from prefstudy.report.sections.format import Section
 
-TEXT_ROWS_UP_TO = 200
-"""The terminal and Markdown show this many rows of a table; the rest are in the JSON and the export."""
+TERMINAL_ROWS_UP_TO = 100
+"""The terminal shows this many rows of a table (Rich lays out about 500 rows a second); the rest are in the JSON
+and the export."""
+MARKDOWN_ROWS_UP_TO = 500
+"""Markdown shows this many rows of a table: every subject's runs up to about 100 subjects with two runs each."""
 HTML_ROWS_UP_TO = 2_500
 """The HTML page holds this many rows of a table (a page of tens of thousands of rows helps no one)."""
 FOLD_OVER = 25
@@ -36,7 +39,7 @@ def per_subject(report: Report) -> bool:
 
 def answers_per_subject(report: Report) -> bool:
     """Whether the tables of subjects' answers have a row per subject (else their summary per dataset)."""
-    return report.n_subjects <= PER_SUBJECT_UP_TO
+    return report.n_subjects_with_answers <= PER_SUBJECT_UP_TO
 
 
 def scale_note(report: Report) -> str:
@@ -46,8 +49,8 @@ def scale_note(report: Report) -> str:
     runs = report.n_subjects_with_runs
     with_runs = f"; the tables of runs list all {runs:,} subjects with runs" if runs else ""
     return (
-        f"{report.n_subjects:,} subjects: their answers (preferences, consistency, response times) are summarised "
-        f"per dataset beyond {PER_SUBJECT_UP_TO} subjects{with_runs}. {WHERE_EVERY_ROW_IS}."
+        f"{report.n_subjects_with_answers:,} subjects answered: their answers (preferences, consistency, response "
+        f"times) are summarised per dataset beyond {PER_SUBJECT_UP_TO} subjects{with_runs}. {WHERE_EVERY_ROW_IS}."
     )
 
 
