@@ -81,5 +81,5 @@ def test_report_at_2513_subjects(scored_london: Path, benchmark, tmp_path: Path)
     size = html.stat().st_size
     page = html.read_text()
     print(f"HTML page: {size / 1e6:.1f} MB, {page.count('<img ')} figures, {page.count('<tr>')} table rows")
-    assert size < 10e6  # summaries, not 2,513 tables
+    assert size < 10e6  # a row per subject with runs, up to 2,500 rows a table; figures summarise
     assert os.path.getsize(html) > 0

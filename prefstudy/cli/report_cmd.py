@@ -20,12 +20,30 @@ def report(
         Path | None, typer.Option(help="Write the report to FILE instead of stdout (html: required).")
     ] = None,
     subjects: Annotated[
-        str | None, typer.Option("--subjects", "--subject", help="Only subjects matching this glob (e.g. 'lon-*').")
+        list[str] | None,
+        typer.Option(
+            "--subjects",
+            "--subject",
+            help="Only subjects matching this glob (e.g. 'lon-*'); repeat for more (a subject matching any is kept). "
+            "A glob that matches no subject of the study is an error.",
+        ),
     ] = None,
-    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset (one the study has).")] = None,
+    per_subject: Annotated[
+        Path | None,
+        typer.Option(
+            "--per-subject",
+            help="Also write each subject's test score per group (one row per subject and group) to FILE: "
+            "CSV or Parquet by its suffix (.csv, .parquet). Columns: docs/json.md.",
+        ),
+    ] = None,
     study: StudyOption = None,
 ) -> None:
-    """Report the study across subjects: every statistic with its uncertainty, as tables, Markdown, JSON or HTML."""
+    """Report the study across subjects: every statistic with its uncertainty, as tables, Markdown, JSON or HTML.
+
+    The tables of runs list every subject with runs; the terminal and Markdown show the first rows of a long
+    table, the HTML page folds it, and --format json (or --per-subject FILE) holds every row.
+    """
     from prefstudy.files import write_text_atomically
     from prefstudy.report import collect, render_json, render_markdown, render_table
 
@@ -35,8 +53,17 @@ def report(
         raise PrefstudyError("--out needs --format markdown, json or html")
     if format == "html" and out is None:
         raise PrefstudyError("--format html needs --out FILE (one self-contained page)")
+    if per_subject is not None:
+        from prefstudy.report.export import check_export_path
+
+        check_export_path(per_subject)
     ws = workspace(study)
     data = collect(ws, subjects=subjects, dataset=dataset)
+    if per_subject is not None:
+        from prefstudy.report.export import write_per_subject
+
+        rows = write_per_subject(data, per_subject)
+        note(f"wrote {per_subject} ({rows:,} rows: a subject's score per group)")
     if format == "table":
         render_table(data, stdout_console())
         return
@@ -50,4 +77,4 @@ def report(
         typer.echo(text)
     else:
         write_text_atomically(out, text + "\n")
-        note(f"wrote {out}")
+        note(f"wrote {out} ({format})")

@@ -99,6 +99,12 @@ def _subject_filter(subjects: list[str] | None, limit: int | None, seed: int):
     return SubjectFilter(tuple(subjects or ()), limit, seed)
 
 
+PLAN_ROWS_UP_TO = 50
+"""`study plan` prints every planned run up to this many; beyond, a summary and the first rows (--all: every one)."""
+PLAN_FIRST_ROWS = 20
+PLAN_REASONS_SHOWN = 10
+
+
 @app.command("plan")
 def show_plan(
     study: StudyOption = None,
@@ -106,10 +112,20 @@ def show_plan(
     subjects: SubjectsOption = None,
     limit_subjects: LimitSubjectsOption = None,
     seed: SubjectSeedOption = 0,
+    every_row: Annotated[
+        bool,
+        typer.Option(
+            "--all", help=f"Print every planned run (beyond {PLAN_ROWS_UP_TO}, a summary and the first ones are shown)."
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Show every planned run per subject: done, to do, or blocked (and why)."""
-    from prefstudy.study.plan import ACTIVE, BLOCKED, DONE, TODO, WAITING, plan
+    """Show every planned run per subject: done, to do, or blocked (and why).
+
+    Beyond 50 planned runs: counts by status, by [[runs]] entry and by reason, then the first runs;
+    --all prints every one, and --json always holds every one.
+    """
+    from prefstudy.study.plan import plan
 
     items = plan(workspace(study), epochs, _subject_filter(subjects, limit_subjects, seed))
     if json_out:
@@ -134,27 +150,78 @@ def show_plan(
         return
     if not items:
         note("nothing planned: declare [[runs]] in study.toml and give subjects labels on their datasets")
+    summarised = len(items) > PLAN_ROWS_UP_TO and not every_row
+    if summarised:
+        _plan_summary(items)
+    for p in items[:PLAN_FIRST_ROWS] if summarised else items:
+        typer.echo(f"{p.subject} on {p.dataset} ({_plan_details(p)}): {_plan_status(p)}")
+    if summarised:
+        typer.echo(f"... and {len(items) - PLAN_FIRST_ROWS:,} more: `--all` prints every planned run, `--json` as JSON")
+
+
+def _plan_details(p, fold: bool = True) -> str:
+    """What makes a planned run: model, protocol, epochs or head, and where it starts from."""
+    s = p.settings
+    # A head has no epochs: it is fitted in one go, on the training items' features.
+    details = [s.backbone, s.protocol, f"{s.head} head on {s.target}" if s.head else f"{s.epochs} epochs"]
+    if s.train_size is not None:
+        details.append(f"{s.train_size} train labels")
+    if s.split_by == SPLIT_BY_ITEM:
+        if not s.folds:
+            details.append("item split")
+        else:
+            details.append(f"item fold {s.fold + 1}/{s.folds}" if fold else f"{s.folds} item folds")
+    if p.run.transfer is not None:
+        whose = f"{p.run.transfer.source_subject}@" if p.run.transfer.source_subject else ""
+        mode = "deviation" if s.head else p.run.transfer.mode
+        details.append(f"{mode} from {whose}{p.run.transfer.source_dataset}")
+    return ", ".join(details)
+
+
+def _plan_status(p) -> str:
+    from prefstudy.study.plan import ACTIVE, BLOCKED, DONE, TODO, WAITING
+
+    todo = f"to do: resumes interrupted run {p.resumes}" if p.resumes else "to do"
+    return {
+        DONE: f"done: {p.run_id}",
+        TODO: todo,
+        WAITING: p.reason,
+        BLOCKED: f"blocked: {p.reason}",
+        ACTIVE: f"in progress: {p.run_id}, {p.reason}",
+    }[p.status]
+
+
+def _counts(counter) -> str:
+    return ", ".join(f"{n:,} {status}" for status, n in counter.most_common())
+
+
+def _plan_summary(items: list) -> None:
+    """Counts by status, by [[runs]] entry (its folds together) and by reason, for a plan too long to read."""
+    import re
+    from collections import Counter, defaultdict
+
+    from prefstudy.study.plan import TODO
+
+    statuses = Counter("to do" if p.status == TODO else p.status for p in items)
+    subjects = len({p.subject for p in items})
+    typer.echo(f"{len(items):,} planned runs for {subjects:,} subjects: {_counts(statuses)}")
+    by_entry: dict[str, Counter] = defaultdict(Counter)
+    reasons: Counter = Counter()
     for p in items:
-        s = p.settings
-        # A head has no epochs: it is fitted in one go, on the training items' features.
-        details = [s.backbone, s.protocol, f"{s.head} head on {s.target}" if s.head else f"{s.epochs} epochs"]
-        if s.train_size is not None:
-            details.append(f"{s.train_size} train labels")
-        if s.split_by == SPLIT_BY_ITEM:
-            details.append(f"item fold {s.fold + 1}/{s.folds}" if s.folds else "item split")
-        if p.run.transfer is not None:
-            whose = f"{p.run.transfer.source_subject}@" if p.run.transfer.source_subject else ""
-            mode = "deviation" if s.head else p.run.transfer.mode
-            details.append(f"{mode} from {whose}{p.run.transfer.source_dataset}")
-        todo = f"to do: resumes interrupted run {p.resumes}" if p.resumes else "to do"
-        tail = {
-            DONE: f"done: {p.run_id}",
-            TODO: todo,
-            WAITING: p.reason,
-            BLOCKED: f"blocked: {p.reason}",
-            ACTIVE: f"in progress: {p.run_id}, {p.reason}",
-        }
-        typer.echo(f"{p.subject} on {p.dataset} ({', '.join(details)}): {tail[p.status]}")
+        by_entry[f"{p.dataset} ({_plan_details(p, fold=False)})"]["to do" if p.status == TODO else p.status] += 1
+        if p.reason and p.status != "active":
+            # The same reason for many subjects: their names and counts aside.
+            reasons[re.sub(r"\b\d+\b", "N", p.reason.replace(repr(p.subject), "SUBJECT"))] += 1
+    typer.echo("by [[runs]] entry:")
+    for entry, counted in by_entry.items():
+        typer.echo(f"  {entry}: {sum(counted.values()):,} ({_counts(counted)})")
+    if reasons:
+        typer.echo("why runs wait or are blocked:")
+        for reason, n in reasons.most_common(PLAN_REASONS_SHOWN):
+            typer.echo(f"  {n:,} x {reason}")
+        if len(reasons) > PLAN_REASONS_SHOWN:
+            typer.echo(f"  ... and {len(reasons) - PLAN_REASONS_SHOWN} other reasons")
+    typer.echo(f"the first {PLAN_FIRST_ROWS}:")
 
 
 @app.command("run")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from prefstudy.explain.records import sheet_files
 from prefstudy.report.groups import group_key
+from prefstudy.report.interrater import KAPPA_BINS
 from prefstudy.report.model import Report
 from prefstudy.report.sections import variant
 from prefstudy.runs.record import epoch_histories
@@ -143,7 +144,10 @@ def _kappa_figures(report: Report) -> list[Figure]:
             names, matrix = a.pair_matrix
             uri = plots.kappa_matrix(names, matrix, f"Cohen's κ between subjects — {a.dataset}")
         else:
-            uri = plots.kappa_distribution(list(a.pair_values), f"Pairwise Cohen's κ — {a.dataset}")
+            title = f"Pairwise Cohen's κ — {a.dataset}"
+            uri = plots.kappa_distribution(
+                a.kappa_histogram, KAPPA_BINS, a.pairwise_kappa.median, title, a.undefined_pairs
+            )
         out.append(Figure("interrater", f"{a.dataset}: Cohen's κ of every pair sharing 10 or more items.", uri))
     return out
 

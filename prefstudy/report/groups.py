@@ -88,7 +88,8 @@ def variant(transfer: str | None, train_size: int | None) -> str:
 
 def group_labels(keys: list[GroupKey]) -> dict[GroupKey, str]:
     """Each group's variant, naming the settings that set it apart from groups of the same model that read alike."""
-    return distinguish({k: (f"{k[0]}\0{k[1]}\0{k[2]}\0{variant(k[3], k[4])}", k[5]) for k in keys})
+    named = distinguish({k: (f"{k[0]}\0{k[1]}\0{k[2]}\0{variant(k[3], k[4])}", k[5]) for k in keys})
+    return {k: label.rsplit("\0", 1)[-1] for k, label in named.items()}  # the dataset and model are named apart
 
 
 def latest_per_subject(runs: list[RunSummary]) -> dict[GroupKey, dict[str, list[RunSummary]]]:
@@ -160,7 +161,7 @@ def summarize_groups(runs: list[RunSummary]) -> tuple[list[GroupSummary], list[R
                 excess_wilcoxon=wilcoxon(excess),
                 folds=max(len(folds) for folds in by_key[key].values()),
                 subject_scores=scores,
-                variant=labels[key].rsplit("\0", 1)[-1],
+                variant=labels[key],
                 settings=dict(key[5]),
             )
         )

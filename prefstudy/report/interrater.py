@@ -4,6 +4,11 @@ Krippendorff's alpha (nominal) over every item labelled by two or more subjects:
 label different items. Fleiss' kappa only where every such item has the same number of raters. Cohen's
 kappa for each pair sharing at least :data:`MIN_SHARED` items: listed up to :data:`PAIRS_LISTED`
 subjects, beyond that only their distribution. Each subject's answer is their latest usable one per item.
+
+A pair's kappa is undefined (0/0) when both subjects gave the same one answer to every item they share:
+chance agreement is then certain. Such pairs are counted (``pairs``, ``undefined_pairs``) and left out of the
+kappa's median, quartiles and histogram. At thousands of subjects there are millions of pairs: the report
+keeps their histogram over fixed bins (:data:`KAPPA_BINS`), not the values.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from prefstudy.subjects.labels import UsableLabels
 
 MIN_SHARED = 10
 PAIRS_LISTED = 50
+KAPPA_BINS = np.linspace(-1, 1, 41)
+"""The edges of the pairwise kappa histogram: 40 bins of 0.05 over [-1, 1]."""
 
 
 @dataclass(frozen=True)
@@ -44,16 +51,18 @@ class RaterAgreement:
     fleiss_kappa: float | None
     fleiss_note: str  # why Fleiss' kappa is missing, else the raters per item
     pairs: int  # pairs sharing at least MIN_SHARED items
-    pairwise_kappa: Spread
+    pairwise_kappa: Spread  # over the pairs whose kappa is defined (its n)
+    undefined_pairs: int = 0  # pairs whose kappa is 0/0: both gave one and the same answer to every shared item
     pair_kappas: list[PairKappa] = field(default_factory=list)  # only up to PAIRS_LISTED subjects
-    # For the plots only: the pairs as a matrix (up to PAIRS_LISTED subjects), and every counted pair's kappa.
+    # For the plots only: the pairs as a matrix (up to PAIRS_LISTED subjects), and the counts of the defined
+    # pairs' kappa in the bins KAPPA_BINS.
     pair_matrix: tuple[list[str], np.ndarray] | None = field(default=None, compare=False, repr=False)
-    pair_values: np.ndarray | None = field(default=None, compare=False, repr=False)
+    kappa_histogram: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
-        data = asdict(replace(self, pair_matrix=None, pair_values=None))
+        data = asdict(replace(self, pair_matrix=None, kappa_histogram=None))
         data.pop("pair_matrix")
-        data.pop("pair_values")
+        data.pop("kappa_histogram")
         if self.subjects > PAIRS_LISTED:
             data.pop("pair_kappas")
         return data
@@ -85,16 +94,22 @@ def rater_agreement(dataset: str, answers: dict[str, UsableLabels]) -> RaterAgre
     else:
         note = f"items have {int(raters_per_item.min())}-{int(raters_per_item.max())} raters, not the same number"
     pairwise = pairwise_cohen_kappa(matrix, min_shared=MIN_SHARED)
-    upper = np.triu_indices(len(names), k=1)
-    shared, kappa = pairwise.shared[upper], pairwise.kappa[upper]
-    counted = shared >= MIN_SHARED
-    pairs = []
+    # Each pair once (above the diagonal), as a mask: index arrays of millions of pairs would cost more.
+    counted = np.triu(pairwise.shared >= MIN_SHARED, k=1)
+    kappa = pairwise.kappa[counted]
+    pairs, pair_matrix = [], None
     if len(names) <= PAIRS_LISTED:
         pairs = [
-            PairKappa(names[i], names[j], int(s), finite_or_none(k))
-            for i, j, s, k in zip(*upper, shared, kappa, strict=True)
-            if s >= MIN_SHARED
+            PairKappa(names[i], names[j], int(pairwise.shared[i, j]), finite_or_none(pairwise.kappa[i, j]))
+            for i, j in zip(*np.nonzero(counted), strict=True)
         ]
+        pair_matrix = (names, pairwise.kappa)
+    del pairwise, counted  # at thousands of subjects, free the subjects x subjects matrices before the quantiles
+    n_pairs = len(kappa)
+    defined = kappa[np.isfinite(kappa)]
+    del kappa
+    kappa_spread = spread(defined)  # exact quantiles, of the values
+    histogram = np.histogram(np.clip(defined, -1, 1, out=defined), bins=KAPPA_BINS)[0]
     return RaterAgreement(
         dataset=dataset,
         subjects=len(names),
@@ -103,9 +118,10 @@ def rater_agreement(dataset: str, answers: dict[str, UsableLabels]) -> RaterAgre
         krippendorff_alpha=finite_or_none(krippendorff_alpha_nominal(matrix)),
         fleiss_kappa=fleiss,
         fleiss_note=note,
-        pairs=int(counted.sum()),
-        pairwise_kappa=spread(kappa[counted]),
+        pairs=n_pairs,
+        pairwise_kappa=kappa_spread,
+        undefined_pairs=n_pairs - len(defined),
         pair_kappas=pairs,
-        pair_matrix=(names, pairwise.kappa) if len(names) <= PAIRS_LISTED else None,
-        pair_values=kappa[counted],
+        pair_matrix=pair_matrix,
+        kappa_histogram=histogram,
     )

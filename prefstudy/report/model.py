@@ -6,11 +6,14 @@ Renderers (:mod:`prefstudy.report.render`, :mod:`prefstudy.report.html`) only fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from functools import cached_property
 
 from prefstudy.active.curve_store import StoredCurve
+from prefstudy.datasets.catalog import get_dataset
+from prefstudy.errors import PrefstudyError
 from prefstudy.report.across_raters import Inference, PopulationSummary, summarize_comparisons
 from prefstudy.report.curves import LabelsNeeded, collect_curves, curve_dict, summarize_curves, summary_dicts
 from prefstudy.report.explanations import AgreementRow, collect_agreement
@@ -26,7 +29,9 @@ from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
 
 PER_SUBJECT_UP_TO = 50
-"""Beyond this many subjects, the readable formats show summaries, not a row per subject (JSON keeps them)."""
+"""Beyond this many subjects with answers, the readable formats summarise the subjects' *answers* (preferences,
+consistency, response times) per dataset instead of a row per subject (JSON keeps them). The tables of runs are
+not limited by it: they list every subject with runs."""
 
 
 @dataclass
@@ -40,7 +45,7 @@ class Report:
     subjects: list[SubjectRow] = field(default_factory=list)  # per subject and dataset
     interrater: list[RaterAgreement] = field(default_factory=list)  # per dataset
     curves: list[StoredCurve] = field(default_factory=list)  # learning curves (`prefstudy curve`): not runs
-    filters: dict[str, str | None] = field(default_factory=dict)
+    filters: dict[str, list[str] | str | None] = field(default_factory=dict)  # {"subjects": [globs], "dataset"}
     inference: Inference = field(default_factory=Inference)  # margins, bootstrap size and seed across raters
 
     @cached_property
@@ -61,7 +66,16 @@ class Report:
 
     @property
     def n_subjects(self) -> int:
+        """Subjects with runs or answers."""
         return len({r.subject for r in self.runs} | {s.subject for s in self.subjects})
+
+    @property
+    def n_subjects_with_runs(self) -> int:
+        return len({r.subject for r in self.runs})
+
+    @property
+    def n_subjects_with_answers(self) -> int:
+        return len({s.subject for s in self.subjects})
 
     def to_dict(self) -> dict:
         return {
@@ -91,14 +105,36 @@ def _latest_accuracy(runs: list[RunSummary]) -> dict[tuple[str, str], tuple[str,
     return latest
 
 
-def collect(ws: Workspace, subjects: str | None = None, dataset: str | None = None) -> Report:
-    """The finished runs and subjects (matching the glob ``subjects``, on ``dataset``), with statistics."""
+def subject_patterns(subjects: Sequence[str] | str | None) -> tuple[str, ...]:
+    """The ``--subjects`` globs as a tuple (one glob, several, or none: every subject)."""
+    if subjects is None:
+        return ()
+    return (subjects,) if isinstance(subjects, str) else tuple(subjects)
+
+
+def _check_filters(ws: Workspace, patterns: tuple[str, ...], dataset: str | None, names: Sequence[str]) -> None:
+    """A filter that can only give an empty report is a mistake: say which, in one line."""
+    if dataset is not None:
+        get_dataset(ws, dataset)  # an unknown dataset fails with the study's datasets
+    for pattern in patterns:
+        if not any(fnmatchcase(name, pattern) for name in names):
+            raise PrefstudyError(f"no subject of this study matches {pattern!r}; see `prefstudy subject list`")
+
+
+def collect(ws: Workspace, subjects: Sequence[str] | str | None = None, dataset: str | None = None) -> Report:
+    """The finished runs and subjects (matching any of the globs ``subjects``, on ``dataset``), with statistics.
+
+    A glob that matches no subject of the study, or a dataset it does not have, is an error.
+    """
+    patterns = subject_patterns(subjects)
 
     def chosen(name: str) -> bool:
-        return subjects is None or fnmatchcase(name, subjects)
+        return not patterns or any(fnmatchcase(name, p) for p in patterns)
 
     with ws.connect():  # one connection for every read
+        kinds = subject_kinds(ws)
         every_run = finished_runs(ws, dataset=dataset)
+        _check_filters(ws, patterns, dataset, [*kinds, *{r.subject for r in every_run}])
         rows = [r for r in every_run if chosen(r.subject)]
         ids = [r.id for r in rows]
         metrics, ranks = run_metrics(ws, ids), run_rank_scores(ws, ids)
@@ -107,7 +143,6 @@ def collect(ws: Workspace, subjects: str | None = None, dataset: str | None = No
         groups, runs = summarize_groups(runs)
         pairs = collect_pairs(ws, rows)
         agreement = collect_agreement(ws, set(ids))
-        kinds = subject_kinds(ws)
         people = lambda name: chosen(name) and kinds.get(name) != CONSENSUS  # noqa: E731
         trials = [t for t in trial_summaries(ws, dataset) if people(t.subject)]
         consistency = {(t.subject, t.dataset): t.repeats_agreeing / t.repeats for t in trials if t.repeats}
@@ -119,7 +154,7 @@ def collect(ws: Workspace, subjects: str | None = None, dataset: str | None = No
             found = rater_agreement(name, answers)
             if found is not None:
                 interrater.append(found)
-        curves = collect_curves(ws, subjects, dataset)
+        curves = [c for c in collect_curves(ws, None, dataset) if chosen(c.subject)]
     return Report(
         study=ws.spec().name,
         runs=runs,
@@ -130,5 +165,5 @@ def collect(ws: Workspace, subjects: str | None = None, dataset: str | None = No
         subjects=subject_rows(trials, _latest_accuracy(runs)),
         interrater=interrater,
         curves=curves,
-        filters={"subjects": subjects, "dataset": dataset},
+        filters={"subjects": list(patterns), "dataset": dataset},
     )

@@ -370,36 +370,39 @@ def kappa_matrix(subjects: list[str], kappa: np.ndarray, title: str) -> str:
     return png_uri(_draw_kappa_matrix(subjects, kappa, title))
 
 
-def _draw_kappa_distribution(values, title: str) -> Figure:
-    kappas = _floats(values)
-    kappas = kappas[np.isfinite(kappas)]
-    if len(kappas) == 0:
+def _draw_kappa_distribution(counts, edges, median, title: str, undefined: int = 0) -> Figure:
+    counts = np.asarray(counts, dtype=np.int64)
+    edges = np.asarray(edges, dtype=float)
+    if len(edges) != len(counts) + 1:
+        raise ValueError(f"{len(counts)} counts need {len(counts) + 1} bin edges, not {len(edges)}")
+    if counts.sum() == 0:
         return _no_data(title)
     fig = _figure(5.0, 2.4, "kappa-histogram")
     ax = fig.add_subplot()
     _style(ax, grid="y")
-    ax.hist(
-        np.clip(kappas, -1, 1),
-        bins=np.linspace(-1, 1, 41),
-        color=ACCENT,
-        edgecolor="white",
-        linewidth=0.3,
-        gid="histogram",
-    )
+    ax.stairs(counts, edges, fill=True, color=ACCENT, edgecolor="white", linewidth=0.3, gid="histogram")
     ax.axvline(0, color=GREY, linewidth=1, gid="chance")
-    median = float(np.median(kappas))
-    ax.axvline(median, color=DARK, linestyle="--", linewidth=1, gid="median")
-    ax.text(median, 1.0, f" median {median:.2f}", transform=ax.get_xaxis_transform(), fontsize=6, va="top")
+    if median is not None and math.isfinite(median):
+        ax.axvline(median, color=DARK, linestyle="--", linewidth=1, gid="median")
+        ax.text(median, 1.0, f" median {median:.2f}", transform=ax.get_xaxis_transform(), fontsize=6, va="top")
     ax.set_xlim(-1.02, 1.02)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    _label(ax, x=f"Cohen's κ ({len(kappas)} pairs)", y="pairs")
+    counted = int(counts.sum())
+    shown = (
+        f"{counted:,} pairs"
+        if not undefined
+        else f"{counted:,} of {counted + undefined:,} pairs; {undefined:,} undefined"
+    )
+    _label(ax, x=f"Cohen's κ ({shown})", y="pairs")
     _title(ax, title)
     return fig
 
 
-def kappa_distribution(values: list[float], title: str) -> str:
-    """Histogram of pairwise kappa (NaN dropped) with the median marked and zero (chance agreement) in grey."""
-    return png_uri(_draw_kappa_distribution(values, title))
+def kappa_distribution(counts, edges, median: float | None, title: str, undefined: int = 0) -> str:
+    """Histogram of pairwise kappa, given as ``counts`` in the bins ``edges`` (the report holds counts, not
+    millions of values), with the ``median`` marked and zero (chance agreement) in grey; ``undefined``: pairs
+    without a kappa, named in the axis label beside those counted."""
+    return png_uri(_draw_kappa_distribution(counts, edges, median, title, undefined))
 
 
 # ----------------------------------------------------------------------------------------------- labels needed

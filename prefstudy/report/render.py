@@ -13,7 +13,14 @@ from rich.table import Table
 
 from prefstudy.report.model import Report
 from prefstudy.report.run_summary import SPLITS
-from prefstudy.report.sections import NUMERIC, pct, per_subject, scale_note, sections
+from prefstudy.report.sections import NUMERIC, pct, scale_note, sections
+from prefstudy.report.sections.scale import (
+    CONFUSION_TABLES_UP_TO,
+    MARKDOWN_ROWS_UP_TO,
+    TERMINAL_ROWS_UP_TO,
+    WHERE_EVERY_ROW_IS,
+    shown_rows,
+)
 
 EMPTY = "No finished runs yet, and no labels: make a run with `prefstudy run` or `prefstudy study run`."
 
@@ -30,12 +37,14 @@ def render_table(report: Report, console: Console) -> None:
     if scale_note(report):
         console.print(scale_note(report))
     for section in sections(report):
-        table = Table(title=section.title, caption=" ".join(section.notes) or None, caption_justify="left")
+        rows, cut = shown_rows(section, TERMINAL_ROWS_UP_TO)
+        caption = " ".join([*section.notes, cut]).strip()
+        table = Table(title=section.title, caption=caption or None, caption_justify="left")
         for header in section.headers:
             table.add_column(header, justify="right" if header in NUMERIC else "left")
         grouped = section.key == "runs"  # one block per run, its details shown once
         previous = None
-        for row in section.rows:
+        for row in rows:
             if grouped and previous is not None:
                 if row[0] == previous:
                     row = ["", "", "", "", "", "", "", *row[7:]]
@@ -60,12 +69,20 @@ def render_markdown(report: Report) -> str:
     if scale_note(report):
         lines += [scale_note(report), ""]
     for section in sections(report):
-        lines += [f"## {section.title}", "", *markdown_table(section.headers, section.rows), ""]
-        lines += [*(f"> {note}" for note in section.notes), *([""] if section.notes else [])]
-    if not per_subject(report):
+        rows, cut = shown_rows(section, MARKDOWN_ROWS_UP_TO)
+        notes = [*section.notes, cut] if cut else list(section.notes)
+        lines += [f"## {section.title}", "", *markdown_table(section.headers, rows), ""]
+        lines += [*(f"> {note}" for note in notes), *([""] if notes else [])]
+    if not report.runs:
         return "\n".join(lines)
     lines += ["## Confusion tables", ""]
-    for run in report.runs:
+    if len(report.runs) > CONFUSION_TABLES_UP_TO:
+        lines += [
+            f"The confusion tables of the first {CONFUSION_TABLES_UP_TO} of {len(report.runs):,} runs: "
+            f"{WHERE_EVERY_ROW_IS}.",
+            "",
+        ]
+    for run in report.runs[:CONFUSION_TABLES_UP_TO]:
         lines += [f"### {run.run_id} — {run.subject}, {run.dataset}, {run.protocol}", ""]
         for split in SPLITS:
             if split not in run.metrics:

@@ -94,7 +94,7 @@ def test_subjects_filter_by_glob_in_every_format(known, tmp_path):
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert {r["subject"] for r in data["runs"]} == {"fair0", "fair1"}
-    assert data["filters"] == {"subjects": "fair*", "dataset": None}
+    assert data["filters"] == {"subjects": ["fair*"], "dataset": None}
     page = tmp_path / "r.html"
     out = runner.invoke(
         COMMAND, ["report", "--format", "html", "--out", str(page), "--subjects", "good1", "--study", str(known.root)]

@@ -69,7 +69,7 @@ SMALL_CALLS = {
     "confusion_matrices": lambda: plots.confusion_matrices(["a", "b"], [(10, 2, 3, 9), (0, 0, 0, 0)]),
     "training_curves": lambda: plots.training_curves(_runs(3), "Training"),
     "kappa_matrix": lambda: plots.kappa_matrix(["a", "b", "c"], _kappa(3), "Agreement"),
-    "kappa_distribution": lambda: plots.kappa_distribution([0.1, 0.4, None, float("nan"), 0.7], "Kappa"),
+    "kappa_distribution": lambda: plots.kappa_distribution([0, 1, 2, 0], [-1, -0.5, 0, 0.5, 1], 0.1, "Kappa", 2),
     "labels_curves": lambda: plots.labels_curves(
         [{"label": "vgg", "points": [(20, 0.6, 0.05), (200, 0.7, None), (2000, 0.8, 0.02)]}], "Labels"
     ),
@@ -96,7 +96,7 @@ EMPTY_CALLS = {
     "confusion_matrices": lambda: plots._draw_confusion_matrices([], []),
     "training_curves": lambda: plots._draw_training_curves({"run": []}, "Training"),
     "kappa_matrix": lambda: plots._draw_kappa_matrix([], np.zeros((0, 0)), "Agreement"),
-    "kappa_distribution": lambda: plots._draw_kappa_distribution([None, float("nan")], "Kappa"),
+    "kappa_distribution": lambda: plots._draw_kappa_distribution([0, 0], [-1, 0, 1], None, "Kappa"),
     "labels_curves": lambda: plots._draw_labels_curves([{"label": "x", "points": []}], "Labels"),
 }
 
@@ -255,13 +255,16 @@ def test_a_large_kappa_matrix_is_unlabelled_and_averaged_in_blocks():
     assert means[2, 2] == 24
 
 
-def test_the_kappa_distribution_drops_nans_and_marks_the_median():
-    values = [0.1, 0.2, None, float("nan"), 0.5, 0.9]
-    fig = plots._draw_kappa_distribution(values, "Kappa")
+def test_the_kappa_distribution_draws_counts_marks_the_median_and_names_the_undefined_pairs():
+    counts, edges = np.histogram([0.1, 0.2, 0.5, 0.9], bins=np.linspace(-1, 1, 41))  # the defined pairs
+    fig = plots._draw_kappa_distribution(counts, edges, 0.35, "Kappa", undefined=2)
     (ax,) = fig.axes
-    assert sum(bar.get_height() for bar in _gid(ax, "histogram")) == 4
+    assert _one(ax, "histogram").get_data().values.sum() == 4
     assert list(_one(ax, "median").get_xdata()) == [0.35, 0.35]
     assert list(_one(ax, "chance").get_xdata()) == [0, 0]
+    assert ax.get_xlabel() == "Cohen's κ (4 of 6 pairs; 2 undefined)"
+    with pytest.raises(ValueError, match="need 41 bin edges"):
+        plots._draw_kappa_distribution(counts, edges[:-1], 0.35, "Kappa")
 
 
 def test_labels_curves_use_a_log_axis_for_wide_ranges_and_bands_only_where_sd_is_known():

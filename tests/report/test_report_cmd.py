@@ -64,7 +64,9 @@ def test_table_report_lists_every_run_and_split(cli, reported):
     assert text.count("validation") == 2
     only_bob = cli("report", "--subject", "bob", "--format", "json").stdout
     assert [r["subject"] for r in json.loads(only_bob)["runs"]] == ["bob"]
-    assert json.loads(cli("report", "--dataset", "faces", "--format", "json").stdout)["runs"] == []
+    unknown = cli("report", "--dataset", "faces", "--format", "json", ok=False)  # not an empty report: a mistake
+    assert unknown.exit_code == 1 and not unknown.stdout
+    assert unknown.stderr.strip() == "error: no dataset 'faces' in this study (known: fm)"
 
 
 def test_an_empty_study_reports_that_there_is_nothing_yet(ws):

@@ -120,7 +120,7 @@ class _Tables(HTMLParser):
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None:
-            self._row.append(self._cell)
+            self._row.append(self._cell.replace("\xa0", " "))  # a number keeps its unit: "63.20&nbsp;%"
             self._cell = None
         elif tag == "tr" and self._row is not None:
             self.tables[self._key].append(self._row)

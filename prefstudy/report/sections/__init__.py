@@ -1,8 +1,9 @@
 """The report as sections of (title, headers, rows of text, notes): built once, laid out by every format.
 
 Numbers are formatted here and nowhere else, so the terminal, Markdown and HTML show the same text,
-and that text is what ``--format json`` holds, rounded. Per-subject sections appear only up to
-:data:`~prefstudy.report.model.PER_SUBJECT_UP_TO` subjects; beyond that the summaries stand for them.
+and that text is what ``--format json`` holds, rounded. The tables of runs have a row for every subject with
+runs; the tables of subjects' answers only up to :data:`~prefstudy.report.model.PER_SUBJECT_UP_TO` subjects,
+beyond which their summary stands for them (see :mod:`prefstudy.report.sections.scale`).
 """
 
 from __future__ import annotations

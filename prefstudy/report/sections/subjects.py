@@ -11,7 +11,7 @@ from prefstudy.report.sections.format import (
     pct,
     spread_text,
 )
-from prefstudy.report.sections.scale import per_subject
+from prefstudy.report.sections.scale import answers_per_subject
 
 
 def preference_section(report: Report) -> Section:
@@ -27,7 +27,7 @@ def preference_section(report: Report) -> Section:
             pct(s.preferred_share),
             str(s.timed_out),
         ]
-        for s in (report.subjects if per_subject(report) else [])
+        for s in (report.subjects if answers_per_subject(report) else [])
     ]
     title = "Preferred and not preferred per subject (the paper's Table 1; latest answer per item, repeats aside)"
     return Section("preferences", title, headers, rows)
@@ -44,7 +44,7 @@ def consistency_section(report: Report) -> Section:
             pct(s.model_accuracy),
             pct(s.accuracy_of_ceiling),
         ]
-        for s in (report.subjects if per_subject(report) else [])
+        for s in (report.subjects if answers_per_subject(report) else [])
         if s.repeats
     ]
     notes = [
@@ -66,7 +66,7 @@ def response_section(report: Report) -> Section:
             f"[{ms_text(s.rt_q1_ms)}, {ms_text(s.rt_q3_ms)}]",
             pct(s.timed_out_rate),
         ]
-        for s in (report.subjects if per_subject(report) else [])
+        for s in (report.subjects if answers_per_subject(report) else [])
         if s.rt_n or s.timed_out
     ]
     return Section("response_times", "Response times per subject (answered trials)", headers, rows)
@@ -111,6 +111,13 @@ def interrater_section(report: Report) -> Section:
         "Items answered by two or more subjects; each subject's latest usable answer. Krippendorff's α (nominal) "
         "allows subjects to answer different items; Fleiss' κ needs the same number of raters on every item; "
         "Cohen's κ per pair sharing at least 10 items."
+    ]
+    notes += [
+        f"{a.dataset}: {a.undefined_pairs:,} of the {a.pairs:,} pairs have no κ (both subjects gave one and the "
+        "same answer to every item they share, so chance agreement is certain and κ is 0/0); the median, IQR "
+        f"and histogram are over the other {a.pairs - a.undefined_pairs:,}."
+        for a in report.interrater
+        if a.undefined_pairs
     ]
     return Section("interrater", "Agreement between subjects", headers, rows, notes if rows else [])
 
