@@ -194,3 +194,19 @@ def train_settings(**given: Any) -> TrainSettings:
 DEFAULT_SETTINGS: dict[str, Any] = {**TrainSettings().to_dict(), "schedule": PAPER, **SCHEDULE_DEFAULTS[PAPER]}
 """What a setting missing from a recorded run had: the default before the setting existed (runs from
 before schedules trained the paper's way, with their own recorded epochs, batch size and rate)."""
+
+
+# How a report's statistics across raters are made (`prefstudy report` options default to these).
+ACCURACY_MARGIN = 0.02  # the default equivalence margin: 2 accuracy points
+RHO_MARGIN = 0.05
+BOOTSTRAP_B = 2000
+
+
+@dataclass(frozen=True)
+class Inference:
+    """How a report's statistics across raters are made: equivalence margins, the bootstrap's size and seed."""
+
+    accuracy_margin: float = ACCURACY_MARGIN
+    rho_margin: float = RHO_MARGIN
+    bootstrap_b: int = BOOTSTRAP_B
+    seed: int = 0

@@ -9,6 +9,7 @@ import typer
 
 from prefstudy.cli.options import StudyOption, workspace
 from prefstudy.cli.output import note, stdout_console
+from prefstudy.config import ACCURACY_MARGIN, BOOTSTRAP_B, RHO_MARGIN, Inference
 from prefstudy.errors import PrefstudyError
 
 FORMATS = ("table", "markdown", "json", "html")
@@ -37,6 +38,19 @@ def report(
             "CSV or Parquet by its suffix (.csv, .parquet). Columns: docs/json.md.",
         ),
     ] = None,
+    equivalence_margin: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            help="Accuracy points within which a personal model and a baseline count as equivalent (TOST, where "
+            "Wilcoxon finds no difference).",
+        ),
+    ] = 100 * ACCURACY_MARGIN,
+    rho_margin: Annotated[float, typer.Option(min=0.001, help="The same margin in Spearman's ρ.")] = RHO_MARGIN,
+    bootstrap: Annotated[
+        int, typer.Option(min=100, help="Replicates of the two-way (raters x items) bootstrap across raters.")
+    ] = BOOTSTRAP_B,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     study: StudyOption = None,
 ) -> None:
     """Report the study across subjects: every statistic with its uncertainty, as tables, Markdown, JSON or HTML.
@@ -58,7 +72,8 @@ def report(
 
         check_export_path(per_subject)
     ws = workspace(study)
-    data = collect(ws, subjects=subjects, dataset=dataset)
+    inference = Inference(equivalence_margin / 100, rho_margin, bootstrap, seed)
+    data = collect(ws, subjects=subjects, dataset=dataset, inference=inference)
     if per_subject is not None:
         from prefstudy.report.export import write_per_subject
 

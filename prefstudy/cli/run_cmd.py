@@ -183,7 +183,7 @@ AgainOption = Annotated[
     typer.Option(
         "--again",
         help="Make every run anew, even where a finished run with the same settings, start and labels exists "
-        "(without it, that run is reused and --json marks it \"reused\": true).",
+        '(without it, that run is reused and --json marks it "reused": true).',
     ),
 ]
 

@@ -16,10 +16,11 @@ Per (dataset, personal variant, population), over the raters of :mod:`.populatio
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from prefstudy.config import Inference
 from prefstudy.report.paired import ALPHA, PairedSummary, mcnemar_attainable, summarize_paired
 from prefstudy.report.population import BASELINES, PERSONAL, RaterComparison
 from prefstudy.stats import (
@@ -36,20 +37,6 @@ from prefstudy.stats.bootstrap import CrossedBootstrap, two_way_bootstrap
 from prefstudy.stats.equivalence import Equivalence, tost_paired
 from prefstudy.stats.power import DetectableEffect, minimum_detectable_effect
 from prefstudy.stats.prevalence import Prevalence, prevalence
-
-ACCURACY_MARGIN = 0.02  # the default equivalence margin: 2 accuracy points
-RHO_MARGIN = 0.05
-BOOTSTRAP_B = 2000
-
-
-@dataclass(frozen=True)
-class Inference:
-    """How a report's statistics across raters are made: the margins, the bootstrap's size and seed."""
-
-    accuracy_margin: float = ACCURACY_MARGIN
-    rho_margin: float = RHO_MARGIN
-    bootstrap_b: int = BOOTSTRAP_B
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,7 +90,7 @@ class PopulationSummary:
     rho_sign: SignTest | None = None
     baselines: tuple[BaselineTest, ...] = ()
     share_recovered: Spread | None = None  # of the reliable signal, where raters answered repeats
-    inference: Inference = Inference()
+    inference: Inference = field(default_factory=Inference)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,9 +12,10 @@ from fnmatch import fnmatchcase
 from functools import cached_property
 
 from prefstudy.active.curve_store import StoredCurve
+from prefstudy.config import Inference
 from prefstudy.datasets.catalog import get_dataset
 from prefstudy.errors import PrefstudyError
-from prefstudy.report.across_raters import Inference, PopulationSummary, summarize_comparisons
+from prefstudy.report.across_raters import PopulationSummary, summarize_comparisons
 from prefstudy.report.curves import LabelsNeeded, collect_curves, curve_dict, summarize_curves, summary_dicts
 from prefstudy.report.explanations import AgreementRow, collect_agreement
 from prefstudy.report.groups import GroupSummary, summarize_groups
@@ -121,7 +122,12 @@ def _check_filters(ws: Workspace, patterns: tuple[str, ...], dataset: str | None
             raise PrefstudyError(f"no subject of this study matches {pattern!r}; see `prefstudy subject list`")
 
 
-def collect(ws: Workspace, subjects: Sequence[str] | str | None = None, dataset: str | None = None) -> Report:
+def collect(
+    ws: Workspace,
+    subjects: Sequence[str] | str | None = None,
+    dataset: str | None = None,
+    inference: Inference | None = None,
+) -> Report:
     """The finished runs and subjects (matching any of the globs ``subjects``, on ``dataset``), with statistics.
 
     A glob that matches no subject of the study, or a dataset it does not have, is an error.
@@ -166,4 +172,5 @@ def collect(ws: Workspace, subjects: Sequence[str] | str | None = None, dataset:
         interrater=interrater,
         curves=curves,
         filters={"subjects": list(patterns), "dataset": dataset},
+        inference=inference or Inference(),
     )

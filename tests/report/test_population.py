@@ -113,3 +113,10 @@ def test_the_report_compares_each_rater_with_the_population_on_their_own_test_it
     assert "## Every predictor per rater, on the rater's own test items (pooled over folds)" in markdown
     assert "| r6 | fm | paper-vgg:small, frozen | crowd | 2 |" in markdown
     assert "## The personal model against each baseline, across raters" in markdown
+    chosen = json.loads(
+        cli("report", "--format", "json", "--equivalence-margin", "5", "--bootstrap", "500", "--seed", "3").stdout
+    )
+    assert chosen["inference"] == {"accuracy_margin": 0.05, "rho_margin": 0.05, "bootstrap_b": 500, "seed": 3}
+    (summary,) = chosen["personal_vs_population_summary"]
+    assert {b["bootstrap"]["replicates"] for b in summary["baselines"] if b["bootstrap"]} == {500}
+    assert all(b["accuracy_equivalence"]["margin"] == 0.05 for b in summary["baselines"] if b["accuracy_equivalence"])
