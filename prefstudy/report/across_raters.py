@@ -35,7 +35,7 @@ from prefstudy.stats import (
 )
 from prefstudy.stats.bootstrap import CrossedBootstrap, two_way_bootstrap
 from prefstudy.stats.equivalence import Equivalence, tost_paired
-from prefstudy.stats.power import DetectableEffect, minimum_detectable_effect
+from prefstudy.stats.power import DetectableEffect, minimum_detectable_effect, minimum_detectable_mcnemar
 from prefstudy.stats.prevalence import Prevalence, prevalence
 
 
@@ -62,6 +62,8 @@ class BaselineTest:
     detectable: DetectableEffect  # the smallest mean accuracy gain the test across raters detects
     accuracy_equivalence: Equivalence | None  # TOST within ±margin, where Wilcoxon finds no difference
     rho_equivalence: Equivalence | None
+    # The smallest accuracy gain one rater's exact McNemar test detects, at the median test items and discordant pairs
+    detectable_per_rater: DetectableEffect | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,10 @@ def _against(comparisons: list[RaterComparison], baseline: str, inference: Infer
         significant_gains=significant,
         prevalence=prevalence(significant, tested, alpha=ALPHA) if tested else None,
         detectable=minimum_detectable_effect(int(np.isfinite(acc_gain).sum()), gain_sd),
+        detectable_per_rater=minimum_detectable_mcnemar(
+            int(np.median([c.n_test for c in chosen])),
+            int(np.median([v.personal_only + v.baseline_only for v in gains if v is not None] or [0])),
+        ),
         accuracy_equivalence=equivalence(acc_gain, acc_test, inference.accuracy_margin),
         rho_equivalence=equivalence(rho_gain, rho_test, inference.rho_margin),
     )

@@ -32,6 +32,7 @@ from prefstudy.stats import (
     t_interval,
     wilcoxon,
 )
+from prefstudy.stats.power import DetectableEffect, minimum_detectable_accuracy
 
 GroupKey = tuple[str, str, str, str | None, int | None, Identity]
 
@@ -60,6 +61,9 @@ class GroupSummary:
     excess_wilcoxon: Wilcoxon
     folds: int = 1  # the most fold runs pooled for one subject
     variant: str = ""  # how the model was made, with the settings that set it apart from groups that read alike
+    # The smallest true accuracy a subject's exact binomial test detects (power 0.8, alpha 0.05) at the group's median
+    # number of test items and mean chance: what a per-subject test could find at this size.
+    detectable: DetectableEffect | None = None
     settings: dict = field(default_factory=dict)  # every setting that made the group's models
     # Each subject's (pooled) test score, for the figures; not part of the JSON (the runs carry theirs).
     subject_scores: dict[str, Score] = field(default_factory=dict, compare=False, repr=False)
@@ -162,6 +166,9 @@ def summarize_groups(runs: list[RunSummary]) -> tuple[list[GroupSummary], list[R
                 folds=max(len(folds) for folds in by_key[key].values()),
                 subject_scores=scores,
                 variant=labels[key],
+                detectable=minimum_detectable_accuracy(
+                    int(statistics.median(s.n for s in scores.values())), statistics.fmean(chances)
+                ),
                 settings=dict(key[5]),
             )
         )

@@ -92,7 +92,7 @@ class PairwiseKappa:
     """Cohen's kappa of every pair of subjects on the items both answered."""
 
     kappa: np.ndarray  # subjects x subjects; NaN on the diagonal, below min_shared, or where undefined
-    shared: np.ndarray  # subjects x subjects: items both answered
+    shared: np.ndarray  # subjects x subjects (int32): items both answered
 
 
 def pairwise_cohen_kappa(answers: np.ndarray, min_shared: int = 10) -> PairwiseKappa:
@@ -117,7 +117,9 @@ def pairwise_cohen_kappa(answers: np.ndarray, min_shared: int = 10) -> PairwiseK
     signed = 2 * p - m  # P - (M - P): +1 preferred, -1 not, 0 unlabelled
     shared = m @ m.T
     # P Pᵀ + (M-P)(M-P)ᵀ = (M Mᵀ + D Dᵀ) / 2 with D = 2P - M: one product fewer.
-    agree = (shared + signed @ signed.T) / 2
+    agree = signed @ signed.T  # in place from here: at thousands of subjects each matrix is tens of MB
+    agree += shared
+    agree /= 2
     preferred = p @ m.T  # [i, j]: subject i's preferred answers among the items j also answered
 
     subjects = x.shape[0]
@@ -131,4 +133,4 @@ def pairwise_cohen_kappa(answers: np.ndarray, min_shared: int = 10) -> PairwiseK
         kappa[rows] = _kappa(agree[rows].astype(np.float64), n, chance)
         kappa[rows][n < max(min_shared, 2)] = np.nan
     np.fill_diagonal(kappa, np.nan)
-    return PairwiseKappa(kappa, shared.astype(np.int64))
+    return PairwiseKappa(kappa, shared.astype(np.int32))  # counts of items: int32 holds them, at half the memory

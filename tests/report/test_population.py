@@ -120,3 +120,19 @@ def test_the_report_compares_each_rater_with_the_population_on_their_own_test_it
     (summary,) = chosen["personal_vs_population_summary"]
     assert {b["bootstrap"]["replicates"] for b in summary["baselines"] if b["bootstrap"]} == {500}
     assert all(b["accuracy_equivalence"]["margin"] == 0.05 for b in summary["baselines"] if b["accuracy_equivalence"])
+
+
+def test_a_raters_test_retest_consistency_gives_the_accuracy_their_answers_allow():
+    from prefstudy.report.population import RaterComparison, _with_reliability
+
+    scores = (0.70, 0.60, None, None, None, None)  # accuracy personal, population; ρ; consensus accuracy, ρ
+    base = RaterComparison("r", "fm", "v", "crowd", 1, 40, 40, *scores, majority_accuracy=0.55)
+    # Answers that flip with probability e on each showing agree with themselves on c = 1 - 2e(1 - e) of repeats;
+    # a model can be right on at most 1 - e of them: (1 + sqrt(2c - 1)) / 2.
+    e = 0.1
+    c = 1 - 2 * e * (1 - e)
+    reliable = (1 + np.sqrt(2 * c - 1)) / 2
+    assert reliable == pytest.approx(1 - e)
+    rated = _with_reliability(base, c, reliable)
+    assert rated.share_recovered == pytest.approx((0.70 - 0.55) / (0.90 - 0.55))
+    assert base.share_recovered is None and rated.to_dict()["share_recovered"] == rated.share_recovered

@@ -32,7 +32,7 @@ NUMERIC = {
     "acc population model", "ρ population model", "acc consensus", "ρ consensus", "acc consensus + deviation",
     "ρ consensus + deviation", "acc training majority", "acc gain [95 % CI]", "two-way bootstrap CI",
     "raters-only bootstrap CI", "wins / losses", "ρ gain [95 % CI]", "gain p < 0.05",
-    "prevalence of gain [95 % HPDI]", "detectable gain", "equivalence (TOST)",
+    "prevalence of gain [95 % HPDI]", "detectable gain", "detectable per rater", "equivalence (TOST)",
 }  # fmt: skip
 
 

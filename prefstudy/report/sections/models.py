@@ -103,6 +103,12 @@ def group_section(report: Report) -> Section:
         )
         if g.reach.explain():
             notes.append(f"{name}: {g.reach.explain()}.")
+        d = g.detectable
+        if d is not None and d.effect is not None and g.n_subjects > 1:
+            notes.append(
+                f"{name}: with {d.n} test items (the median) and chance {pct(g.mean_chance)}, a subject's exact "
+                f"binomial test detects a true accuracy of {pct(d.effect)} with power {d.power:g} at {d.alpha:g}."
+            )
     notes.append(
         "Each subject counts once: their latest run, or the latest run of each item fold pooled. Mean: 95 % "
         "t-interval. Above chance: subjects whose exact binomial test passes Holm's correction at 0.05. The group "
