@@ -25,6 +25,7 @@ from prefstudy.report.run_summary import RunSummary, summarize_run
 from prefstudy.report.subjects import SubjectRow, SubjectsSummary, subject_rows, summarize_subjects
 from prefstudy.report.transfer import GainSummary, TransferPair, collect_pairs, summarize_gains
 from prefstudy.runs.record import finished_runs, run_metrics, run_rank_scores
+from prefstudy.stats.methods import methods_sentences
 from prefstudy.subjects.labels import trial_summaries, usable_labels_by_subject
 from prefstudy.subjects.roster import CONSENSUS, subject_kinds
 from prefstudy.workspace import Workspace
@@ -95,6 +96,7 @@ class Report:
             "interrater": [a.to_dict() for a in self.interrater],
             "labels_needed": summary_dicts(self.labels_needed),
             "curves": [curve_dict(c) for c in self.curves],
+            "methods": methods_sentences(self.inference.bootstrap_b),
         }
 
 
