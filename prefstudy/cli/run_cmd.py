@@ -344,7 +344,7 @@ def _make(ws, wanted, resume: str | None, how: _How, json_out: bool) -> list[dic
     try:
         with RichReporter() as reporter:
             orders = [resume_order(ws, resume)] if resume is not None else requested_orders(ws, wanted)
-            reused = {} if how.again or world is not None else _reused(ws, orders, json_out)
+            reused = {} if how.again or world is not None else _reused(ws, orders, how.precision, json_out)
             due = [o for i, o in enumerate(orders) if i not in reused]
             shown = None if json_out else lambda result: note(_summary(result))
             outcome = run_orders(ws, fixed_orders(due), how.executor, how.options, driving, reporter, shown, world)
@@ -358,13 +358,16 @@ def _make(ws, wanted, resume: str | None, how: _How, json_out: bool) -> list[dic
     return [reused[i] for i in sorted(reused)] + outcome.finished
 
 
-def _reused(ws, orders, json_out: bool) -> dict[int, dict]:
-    """The orders an identical finished run already made, by index: that run's result, marked reused."""
+def _reused(ws, orders, precision: str, json_out: bool) -> dict[int, dict]:
+    """The orders an identical finished run already made, by index: that run's result, marked reused. A run that
+    computed in another precision than one asked for by name (not auto) is not the same model."""
     from prefstudy.runs.orders import identical_finished
     from prefstudy.runs.record import run_results
 
     found = identical_finished(ws, orders)
     results = run_results(ws, found.values())
+    if precision != "auto":
+        found = {i: run_id for i, run_id in found.items() if results[run_id].get("precision") == precision}
     if found and not json_out:
         first = next(iter(found.values()))
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""

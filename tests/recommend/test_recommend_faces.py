@@ -21,8 +21,16 @@ LONDON = SHARED_DATA / "london-faces" / "images"
 N_FACES, N_POOL = 20, 8  # a run needs 20 labels; the pool is 8 of its faces
 NO_TORCH = """
 import sys
-for name in ("torch", "torchvision", "timm", "captum"):
-    sys.modules[name] = None  # `import torch` now raises ImportError
+from importlib.abc import MetaPathFinder
+
+
+class NoTorch(MetaPathFinder):  # `import torch` raises ImportError, as where torch is not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "torchvision", "timm", "captum"):
+            raise ImportError(f"{name} is blocked: this command must not need it")
+
+
+sys.meta_path.insert(0, NoTorch())  # not sys.modules[name] = None: libraries that look for a loaded torch see none
 from prefstudy.cli import main
 sys.argv[0] = "prefstudy"
 main()

@@ -39,7 +39,7 @@ def labels_needed_section(report: Report) -> Section:
     rows = [
         [
             *(s.dataset, s.order, s.start, str(s.subjects), str(s.reaching), num(s.median, 0)),
-            *(range_text(s.low, s.high), pct(s.alltrain_labels_text_accuracy), pct(s.chance)),
+            *(range_text(s.low, s.high), pct(s.all_labels_accuracy), pct(s.chance)),
         ]
         for s in report.labels_needed
     ]
