@@ -49,7 +49,7 @@ class OpenEnrolment:
     per_minute: int = DEFAULT_PER_MINUTE
 
     def __post_init__(self) -> None:
-        if not PARAM_NAME.match(self.param):
+        if not PARAM_NAME.fullmatch(self.param):
             raise PrefstudyError(
                 f"--participant-param must be a query parameter name (a letter, then letters, digits or _), "
                 f"got {self.param!r}"
@@ -126,7 +126,7 @@ class Enroller:
 
     def join(self, participant: str, client: str | None) -> str:
         """The secret token of the participant with this id, enrolling them first if they are new."""
-        if not PARTICIPANT_ID.match(participant):
+        if not PARTICIPANT_ID.fullmatch(participant):  # match() would take 'abc\n' ($ before a last newline)
             raise JoinRefused(
                 400,
                 "This link is incomplete",

@@ -11,8 +11,16 @@ from datetime import datetime
 
 from prefstudy.active.selection import REPEAT
 from prefstudy.labeler.orders import store_order
-from prefstudy.labeler.trial_plan import TrialPlan
-from prefstudy.subjects.labels import answer_count, answer_ids, answers_since, find_trial, insert_trial, set_region
+from prefstudy.labeler.trial_plan import TIMEOUT_GAP, TrialPlan
+from prefstudy.subjects.labels import (
+    answer_count,
+    answer_ids,
+    answers_since,
+    find_trial,
+    insert_trial,
+    last_miss,
+    set_region,
+)
 from prefstudy.subjects.regions import Region
 from prefstudy.workspace import Workspace
 
@@ -37,6 +45,21 @@ class Trial:
     orientation_changed: bool = False
 
 
+def _stored_miss(con, subject: str, dataset: str, item: int, answers: list[int], plan: TrialPlan) -> int | None:
+    """For a miss of ``item``: the label it repeats when the image was not due to be shown, else None.
+
+    An answered image is due again only as a hidden repeat not yet given; a missed one only after TIMEOUT_GAP
+    other trials (what the plan serves). A page that posts the same miss again, or misses of an answered
+    image, store nothing new (300 timeouts of one image once stored 300 rows and a 300/301 timed-out rate).
+    """
+    if answers and not (item in plan.repeat_set and len(answers) == 1):
+        return answers[-1]
+    missed = last_miss(con, subject, dataset, item)
+    if missed is not None and not answers and missed[1] < TIMEOUT_GAP:
+        return missed[0]
+    return None
+
+
 def record_trial(
     ws: Workspace, subject: str, dataset: str, plan: TrialPlan, trial: Trial, budget: int | None = None
 ) -> tuple[int, bool]:
@@ -57,6 +80,10 @@ def record_trial(
         timed_out = trial.preferred is None
         repeat_of = None
         answers = answer_ids(con, subject, dataset, trial.item)
+        if timed_out:  # a miss of an image that was not due is the miss stored already: stored once
+            stored = _stored_miss(con, subject, dataset, trial.item, answers, plan)
+            if stored is not None:
+                return stored, False
         if answers and not timed_out:
             if len(answers) > 1 or trial.item not in plan.repeat_set:
                 raise TrialRejected("this image is answered already")

@@ -120,6 +120,19 @@ def answer_ids(con: duckdb.DuckDBPyConnection, subject: str, dataset: str, item:
     return [r[0] for r in rows]
 
 
+def last_miss(con: duckdb.DuckDBPyConnection, subject: str, dataset: str, item: int) -> tuple[int, int] | None:
+    """The subject's latest timed-out trial of ``item`` (its label id) and how many of their trials on the dataset
+    were stored after it; None if they never missed it."""
+    row = first_row(
+        con,
+        "SELECT id, (SELECT count(*) FROM labels later WHERE later.subject = ? AND later.dataset = ? "
+        "AND later.id > missed.id) FROM labels missed WHERE subject = ? AND dataset = ? AND item_idx = ? "
+        "AND (timed_out OR preferred IS NULL) ORDER BY id DESC LIMIT 1",
+        [subject, dataset, subject, dataset, item],
+    )
+    return (int(row[0]), int(row[1])) if row else None
+
+
 def answer_count(con: duckdb.DuckDBPyConnection, subject: str, dataset: str) -> int:
     """How many in-time answers (first showings and repeats, not misses) the subject gave on the dataset."""
     return scalar(

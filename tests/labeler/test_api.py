@@ -103,6 +103,30 @@ def test_a_trial_is_stored_once_however_often_it_is_sent(sample_ws, people):
     assert other.status_code == 409 and "answered already" in other.json()["detail"]
 
 
+def test_a_miss_of_an_image_that_was_not_due_is_stored_once(sample_ws, people):
+    client = _client(sample_ws, people, limit=30)
+    token = people["ann"]
+    session = client.get(f"/api/{token}/state").json()["session"]
+    order = [e["item"] for e in client.get(f"/api/{token}/queue?n=20").json()["items"]]
+    answered, missed = order[0], order[1]
+    assert client.post(f"/api/{token}/trial", json=_trial(session, 1, answered)).json()["new"]
+    # Misses of an answered image (it is not a hidden repeat here): the answer stands, nothing new is stored.
+    for trial in range(2, 7):
+        sent = client.post(f"/api/{token}/trial", json=_trial(session, trial, answered, "timeout", rt_ms=None))
+        assert sent.status_code == 200 and not sent.json()["new"]
+    # 50 misses of one unanswered image in a row: the first is stored, the rest are that one.
+    first = client.post(f"/api/{token}/trial", json=_trial(session, 7, missed, "timeout", rt_ms=None)).json()
+    for trial in range(8, 58):
+        again = client.post(f"/api/{token}/trial", json=_trial(session, trial, missed, "timeout", rt_ms=None)).json()
+        assert (again["new"], again["label_id"]) == (False, first["label_id"])
+    assert [r[:3] for r in _labels(sample_ws, "ann")] == [(answered, True, False), (missed, None, True)]
+    # Once TIMEOUT_GAP other trials are stored the image is due again, and a miss of it is a new miss.
+    for trial, item in enumerate(order[2 : TIMEOUT_GAP + 2], start=100):
+        assert client.post(f"/api/{token}/trial", json=_trial(session, trial, item)).status_code == 200
+    later = client.post(f"/api/{token}/trial", json=_trial(session, 200, missed, "timeout", rt_ms=None)).json()
+    assert later["new"] and len([r for r in _labels(sample_ws, "ann") if r[2]]) == 2
+
+
 @pytest.mark.slow  # the fast lane keeps one test per behaviour; this one widens it
 def test_a_missed_deadline_is_stored_and_the_item_comes_back_later(sample_ws, people):
     client = _client(sample_ws, people, limit=30)

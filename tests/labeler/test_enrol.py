@@ -184,6 +184,9 @@ def open_app(_sample_study, tmp_path_factory):
         "PROLIFIC_PID=%C3%BCn%C3%AF",  # unicode
         "PROLIFIC_PID=%3Cscript%3Ealert(1)%3C/script%3E",
         "PROLIFIC_PID=a%00b",
+        "PROLIFIC_PID=abc%0a",  # a trailing newline: not abc, and not a second person
+        "PROLIFIC_PID=abc%0d%0a",
+        "PROLIFIC_PID=ab%09c",
         "PROLIFIC_PID=a&PROLIFIC_PID=b",  # which one?
         "prolific_pid=abc",  # the parameter's name is exact
     ],
