@@ -33,7 +33,13 @@ LabelMarkReasonOption = Annotated[
     str, typer.Option(help="Ask for a box over what drove the choice: always, sometimes or never.")
 ]
 LabelRepeatOption = Annotated[
-    float, bounded(REPEAT, "--repeat", help="Hidden fraction of images shown again (test-retest).")
+    float,
+    bounded(
+        REPEAT,
+        "--repeat",
+        help="Hidden share shown again (test-retest): of --trials (at least one where it leaves room), else of "
+        "the images shown.",
+    ),
 ]
 LabelLimitOption = Annotated[int | None, bounded(COUNT, "--limit", help="Label only the first N images of the order.")]
 LabelFixationOption = Annotated[

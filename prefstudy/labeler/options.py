@@ -54,7 +54,7 @@ class LabelOptions:
 
     def plan_options(self) -> PlanOptions:
         """The options every subject's trial plan is made with."""
-        return PlanOptions(seed=self.seed, repeat=self.repeat, limit=self.limit, block=self.block)
+        return PlanOptions(seed=self.seed, repeat=self.repeat, limit=self.limit, block=self.block, trials=self.trials)
 
     def label_order(self) -> LabelOrder:
         """The order a subject who has not begun labels in (``start`` still to resolve for them)."""

@@ -31,9 +31,10 @@ TIMEOUT_GAP = 5
 @dataclass(frozen=True)
 class PlanOptions:
     seed: int = 0
-    repeat: float = 0.0
+    repeat: float = 0.0  # a share of the trials budget (of the items shown, without one) repeated, hidden
     limit: int | None = None
     block: int = 100
+    trials: int | None = None  # the subject's budget of answers, repeats included
 
 
 @dataclass
@@ -66,6 +67,24 @@ def load_state(ws: Workspace, subject: str, dataset: str) -> TrialState:
     return state
 
 
+def _repeats(options: PlanOptions, shown: int, gap: int) -> tuple[int, int]:
+    """(how many hidden repeats, drawn among how many first items of the order).
+
+    With a trials budget the repeats are a share of it (at least one where the budget leaves room for one after
+    its gap), drawn among the items shown early enough to come back within the budget; without one, a share of
+    the items shown, drawn among them all.
+    """
+    if options.repeat <= 0 or not shown:
+        return 0, shown
+    if options.trials is None:
+        return round(options.repeat * shown), shown
+    n = max(1, round(options.repeat * options.trials))
+    among = min(shown, options.trials - n - gap)  # answered with `gap` trials to spare before the budget ends
+    if among < 1:
+        return 0, shown
+    return min(n, among), among
+
+
 class TrialPlan:
     """The order, repeat set and next items for one subject on one dataset."""
 
@@ -88,10 +107,10 @@ class TrialPlan:
         order = np.random.default_rng([options.seed, salt]).permutation(n_items)
         self.order = order[: options.limit] if options.limit else order
         self.items = frozenset(int(i) for i in self.order)
-        n_repeat = round(options.repeat * len(self.order))
-        chosen = np.random.default_rng([options.seed, salt, 1]).permutation(len(self.order))[:n_repeat]
-        self.repeat_set = {int(self.order[i]) for i in chosen}
         self.repeat_gap = max(10, options.block // 2)
+        n_repeat, among = _repeats(options, len(self.order), self.repeat_gap)
+        chosen = np.random.default_rng([options.seed, salt, 1]).permutation(among)[:n_repeat]
+        self.repeat_set = {int(self.order[i]) for i in chosen}
 
     @property
     def total(self) -> int:

@@ -144,6 +144,21 @@ def test_a_missed_deadline_is_stored_and_the_item_comes_back_later(sample_ws, pe
     assert client.get(f"/api/{token}/queue?n=1").json()["items"][0]["item"] == order[0]
 
 
+def test_a_30_trial_budget_gets_its_share_of_repeats_within_it(sample_ws, people):
+    # --repeat 0.1 of 30 trials: 3 hidden repeats among the first images, each back after its gap and within the
+    # budget (10 % of a 1,000-image dataset, as before, gave a 30-trial participant none).
+    client = _client(sample_ws, people, repeat=0.1, trials=30, block=15)
+    token = people["ann"]
+    session = client.get(f"/api/{token}/state").json()["session"]
+    for trial in range(1, 31):
+        item = client.get(f"/api/{token}/queue?n=1").json()["items"][0]["item"]
+        sent = client.post(f"/api/{token}/trial", json=_trial(session, trial, item, "not_preferred")).json()
+        assert sent["finished"] == (trial == 30)
+    rows = _labels(sample_ws, "ann")
+    assert len(rows) == 30 and len([r for r in rows if r[10] is not None]) == 3  # repeat_of set on 3 of them
+    assert client.get(f"/api/{token}/queue?n=5").json()["items"] == []
+
+
 @pytest.mark.slow  # 30 trials through the API
 def test_hidden_repeats_come_back_after_a_gap_and_are_linked(sample_ws, people):
     client = _client(sample_ws, people, limit=40, repeat=0.5, block=20)  # a repeat needs 10 trials in between
