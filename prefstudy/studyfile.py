@@ -184,11 +184,16 @@ MAX_INSTRUCTIONS = 20_000  # characters: a consent form and instructions, not a 
 
 @dataclass(frozen=True)
 class LabelSpec:
-    """How the labelling app presents the study: the text shown before the first trial (plain text)."""
+    """How the labelling app presents the study: the text shown before the first trial (plain text); whether the
+    enrolments of the open join link keep each participant's network address (by default it is held in memory for
+    the join rate limit only, never stored)."""
 
     instructions: str | None = None
+    keep_address: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.keep_address, bool):
+            raise PrefstudyError(f"keep_address must be true or false, got {self.keep_address!r}")
         text = self.instructions
         if text is not None and (not isinstance(text, str) or not text.strip() or len(text) > MAX_INSTRUCTIONS):
             raise PrefstudyError(f"instructions must be a non-empty string of at most {MAX_INSTRUCTIONS} characters")

@@ -149,9 +149,16 @@ def label(
         refit_every=refit_every,
         start=start,
     )
-    opened = open_enrolment(enrol, participant_param=participant_param, max_subjects=max_subjects, join_rate=join_rate)
+    ws = workspace(study)
+    opened = open_enrolment(
+        enrol,
+        participant_param=participant_param,
+        max_subjects=max_subjects,
+        join_rate=join_rate,
+        keep_address=ws.spec().label.keep_address,
+    )
     start_labelling(
-        workspace(study),
+        ws,
         dataset,
         subject,
         options,

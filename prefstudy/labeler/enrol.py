@@ -47,6 +47,7 @@ class OpenEnrolment:
     param: str = DEFAULT_PARAM
     max_subjects: int | None = None
     per_minute: int = DEFAULT_PER_MINUTE
+    keep_address: bool = False  # store the participant's address with the enrolment (the study file asks for it)
 
     def __post_init__(self) -> None:
         if not PARAM_NAME.fullmatch(self.param):
@@ -157,7 +158,8 @@ class Enroller:
                         raise self._full_page()
                     subject = unused_name(con, SUBJECT_PREFIX, enrolment_count(con) + 1)
                     ensure_subject(con, subject, HUMAN)
-                    record_enrolment(con, subject, self.dataset, self.options.param, participant, client)
+                    kept = client if self.options.keep_address else None  # else held for the rate limit only
+                    record_enrolment(con, subject, self.dataset, self.options.param, participant, kept)
                 token = link_token(self.ws, subject)  # joins this transaction
             # Committed: from now on the link works and the id is known.
             return self._admit(participant, subject, token)

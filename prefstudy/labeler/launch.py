@@ -28,7 +28,12 @@ def check_enrol(
 
 
 def open_enrolment(
-    mode: str, *, participant_param: str | None, max_subjects: int | None, join_rate: int | None
+    mode: str,
+    *,
+    participant_param: str | None,
+    max_subjects: int | None,
+    join_rate: int | None,
+    keep_address: bool = False,
 ) -> OpenEnrolment | None:
     """The open enrolment ``--enrol open`` asks for, with the defaults of what is not given; None for links."""
     if mode != OPEN:
@@ -37,6 +42,7 @@ def open_enrolment(
         param=participant_param or DEFAULT_PARAM,
         max_subjects=max_subjects,
         per_minute=join_rate or DEFAULT_PER_MINUTE,
+        keep_address=keep_address,
     )
 
 

@@ -124,7 +124,7 @@ def test_twenty_participants_join_at_once_and_each_id_gets_one_subject(sample_ws
         ).fetchall()
     assert [r[3] for r in rows] == sorted(ids)
     assert sorted(r[0] for r in rows) == [f"p{n:04d}" for n in range(1, 21)]
-    assert {(r[1], r[2], r[4], r[6]) for r in rows} == {("fm", "PROLIFIC_PID", "127.0.0.1", "human")}
+    assert {(r[1], r[2], r[4], r[6]) for r in rows} == {("fm", "PROLIFIC_PID", None, "human")}  # no address kept
     assert dict(zip(ids, tokens[:20], strict=True)) == {r[3]: r[5] for r in rows}
 
 
@@ -199,6 +199,18 @@ def test_malformed_ids_are_refused_with_a_400_page_and_create_nothing(open_app, 
     assert "<script>" not in response.text and "Traceback" not in response.text
 
 
+def test_the_address_is_stored_only_where_the_study_asks_for_it(sample_ws):
+    for keep, stored in ((False, None), (True, "testclient")):
+        client = TestClient(_app(sample_ws, enrol=OpenEnrolment(keep_address=keep)), follow_redirects=False)
+        assert client.get(f"/join?PROLIFIC_PID=addr{keep}").status_code == 303
+        with sample_ws.connect() as con:
+            (kept,) = con.execute("SELECT client FROM enrolments WHERE participant_id = ?", [f"addr{keep}"]).fetchall()
+        assert kept == (stored,)
+    study_file = sample_ws.study_file
+    study_file.write_text(study_file.read_text() + "\n[label]\nkeep_address = true\n")
+    assert sample_ws.spec().label.keep_address is True
+
+
 def test_the_rate_limit_stops_new_ids_from_one_address_but_never_a_returning_one(sample_ws):
     client = TestClient(_app(sample_ws, OpenEnrolment(per_minute=3)), follow_redirects=False)
     tokens = [_token(client.get(f"/join?PROLIFIC_PID=id{i}")) for i in range(3)]
@@ -211,7 +223,8 @@ def test_the_rate_limit_stops_new_ids_from_one_address_but_never_a_returning_one
 
 @pytest.mark.slow  # real concurrency or a second server
 def test_the_rate_limit_counts_each_client_address_behind_a_local_proxy(sample_ws):
-    with Live(_app(sample_ws, OpenEnrolment(per_minute=2))) as live, httpx.Client(base_url=live.url, verify=False) as c:
+    enrol = OpenEnrolment(per_minute=2, keep_address=True)  # kept, to see which address each join was counted for
+    with Live(_app(sample_ws, enrol)) as live, httpx.Client(base_url=live.url, verify=False) as c:
         one, other = {"X-Forwarded-For": "203.0.113.5"}, {"X-Forwarded-For": "198.51.100.7"}
         codes = [c.get(f"/join?PROLIFIC_PID=a{i}", headers=one).status_code for i in range(3)]
         assert codes == [303, 303, 429]
@@ -275,7 +288,7 @@ def test_instructions_come_from_the_study_file_and_default_to_none(sample_ws):
         ("[label]\ninstructions = 3\n", "instructions must be a non-empty string"),
         ('[label]\ninstructions = "  "\n', "instructions must be a non-empty string"),
         ('[label]\ninstructions = "' + "x" * 20_001 + '"\n', "of at most 20000 characters"),
-        ('[label]\nwelcome = "hi"\n', "[label]: unknown key 'welcome' (known: instructions)"),
+        ('[label]\nwelcome = "hi"\n', "[label]: unknown key 'welcome' (known: instructions, keep_address)"),
         ("label = 3\n", "[label]: must be a table"),
     ],
 )
