@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -205,22 +204,25 @@ def enrolments(
     study: StudyOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """List the participants who enrolled through the join link (`label --enrol open`): subject and platform id."""
-    from prefstudy.labeler.enrolments import enrolments as enrolled
+    """List the participants who enrolled through the join link (`label --enrol open`): their platform id, where
+    they got to (enrolled, started, finished), answers, misses, repeat consistency, median response time, times."""
+    from prefstudy.labeler.enrolments import participants
 
-    rows = enrolled(workspace(study), dataset=dataset)
+    rows = participants(workspace(study), dataset=dataset)
     if json_out:
-        print_json(
-            {
-                "enrolments": [
-                    {**asdict(e), "created_at": e.created_at.isoformat(sep=" ", timespec="seconds")} for e in rows
-                ]
-            }
-        )
+        print_json({"enrolments": [p.to_dict() for p in rows]})
         return
-    for e in rows:
-        typer.echo(f"{e.subject}  {e.participant_param}={e.participant_id}  {e.dataset}  {e.created_at:%Y-%m-%d %H:%M}")
-    note(f"{len(rows)} enrolled")
+    for p in rows:
+        e, consistency = p.enrolment, "—" if p.consistency is None else f"{100 * p.consistency:.0f} %"
+        rt = "—" if p.median_rt_ms is None else f"{p.median_rt_ms:.0f} ms"
+        done = f"  finished {e.finished_at:%Y-%m-%d %H:%M}" if e.finished_at else ""
+        typer.echo(
+            f"{e.subject}  {e.participant_param}={e.participant_id}  {e.dataset}  {p.state}  {p.answers} answers  "
+            f"{p.timed_out} missed  repeats {p.repeats} ({consistency} alike)  median RT {rt}  "
+            f"enrolled {e.created_at:%Y-%m-%d %H:%M}{done}"
+        )
+    finished = sum(p.state == "finished" for p in rows)
+    note(f"{len(rows)} enrolled, {finished} finished")
 
 
 @app.command("import")

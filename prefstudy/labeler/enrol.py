@@ -36,6 +36,8 @@ from prefstudy.workspace import Workspace
 PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 DEFAULT_PARAM = "PROLIFIC_PID"
+PLATFORM_PARAMS = ("STUDY_ID", "SESSION_ID", "assignmentId", "hitId")  # Prolific's and MTurk's, beside the id
+USER_AGENT_CHARS = 512
 DEFAULT_PER_MINUTE = 30  # new participants per address and minute: a lab behind one address still gets in
 SUBJECT_PREFIX = "p"  # enrolled subjects are p0001, p0002, ...
 
@@ -48,6 +50,7 @@ class OpenEnrolment:
     max_subjects: int | None = None
     per_minute: int = DEFAULT_PER_MINUTE
     keep_address: bool = False  # store the participant's address with the enrolment (the study file asks for it)
+    platform_params: tuple[str, ...] = PLATFORM_PARAMS  # the platform's other ids the join link carries, recorded
 
     def __post_init__(self) -> None:
         if not PARAM_NAME.fullmatch(self.param):
@@ -125,8 +128,11 @@ class Enroller:
         self._known[participant] = token
         return token
 
-    def join(self, participant: str, client: str | None) -> str:
-        """The secret token of the participant with this id, enrolling them first if they are new."""
+    def join(
+        self, participant: str, client: str | None, user_agent: str | None = None, platform: dict | None = None
+    ) -> str:
+        """The secret token of the participant with this id, enrolling them first if they are new (recording the
+        browser's user agent and the platform's other ids that are well formed)."""
         if not PARTICIPANT_ID.fullmatch(participant):  # match() would take 'abc\n' ($ before a last newline)
             raise JoinRefused(
                 400,
@@ -159,7 +165,9 @@ class Enroller:
                     subject = unused_name(con, SUBJECT_PREFIX, enrolment_count(con) + 1)
                     ensure_subject(con, subject, HUMAN)
                     kept = client if self.options.keep_address else None  # else held for the rate limit only
-                    record_enrolment(con, subject, self.dataset, self.options.param, participant, kept)
+                    ids = {k: v for k, v in (platform or {}).items() if PARTICIPANT_ID.fullmatch(v)}
+                    agent = user_agent[:USER_AGENT_CHARS] if user_agent else None
+                    record_enrolment(con, subject, self.dataset, self.options.param, participant, kept, agent, ids)
                 token = link_token(self.ws, subject)  # joins this transaction
             # Committed: from now on the link works and the id is known.
             return self._admit(participant, subject, token)

@@ -29,7 +29,12 @@ def join(request: Request, enroller: Annotated[Enroller, Depends(enroller_of)]) 
     given = request.query_params.getlist(enroller.options.param)
     client = request.client.host if request.client else None
     try:
-        token = enroller.join(given[0] if len(given) == 1 else "", client)
+        platform = {
+            name: values[0]
+            for name in enroller.options.platform_params
+            if len(values := request.query_params.getlist(name)) == 1
+        }
+        token = enroller.join(given[0] if len(given) == 1 else "", client, request.headers.get("user-agent"), platform)
     except JoinRefused as refused:
         return refused.page()
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from prefstudy.bounds import INT32_MAX, RT_MS_MAX
 from prefstudy.labeler.context import Context, Linked, SubjectLink, link_of, resolve_link
 from prefstudy.labeler.links import SESSION_PATTERN, new_session
-from prefstudy.labeler.store import Trial, record_region, record_trial
+from prefstudy.labeler.store import Trial, record_finished, record_region, record_trial
 from prefstudy.labeler.trial_plan import load_state
 
 MAX_TRIAL = 10_000_000
@@ -158,6 +158,8 @@ def trial(answer: Annotated[Linked[TrialIn], Depends(trial_of)], context: Contex
     after = load_state(ws, subject, dataset)
     context.served.plan(subject).advance(after)
     finished = context.remaining(subject, after) == 0
+    if finished and new:
+        record_finished(ws, subject)  # an enrolled participant's completion time, for the researcher
     return {"label_id": label_id, "new": new, "finished": finished}
 
 

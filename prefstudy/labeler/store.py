@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from prefstudy.active.selection import REPEAT
+from prefstudy.labeler.enrolments import mark_finished
 from prefstudy.labeler.orders import store_order
 from prefstudy.labeler.trial_plan import TIMEOUT_GAP, TrialPlan
 from prefstudy.subjects.labels import (
@@ -126,3 +127,9 @@ def labelled_today(ws: Workspace, subject: str, dataset: str) -> int:
     """Answers (not misses) the subject gave on the dataset since local midnight."""
     midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
     return answers_since(ws, subject, dataset, midnight)
+
+
+def record_finished(ws: Workspace, subject: str) -> None:
+    """An enrolled participant gave the last answer of their budget: when, for the researcher (first time only)."""
+    with WRITE_LOCK, ws.transaction() as con:
+        mark_finished(con, subject)

@@ -313,6 +313,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE explanations ADD COLUMN stride_px INTEGER;
         """,
     ),
+    (
+        12,
+        # What a researcher approves a submission by: the browser a participant joined with, the platform's other
+        # ids from the join link (e.g. Prolific's STUDY_ID and SESSION_ID), and when they gave their last answer.
+        """
+        ALTER TABLE enrolments ADD COLUMN user_agent VARCHAR;
+        ALTER TABLE enrolments ADD COLUMN platform JSON;
+        ALTER TABLE enrolments ADD COLUMN finished_at TIMESTAMP;
+        """,
+    ),
 ]
 
 

@@ -452,6 +452,15 @@ class TrialSummary:
     repeats_agreeing: int  # of those, the same answer as the first time
 
 
+def trial_times(ws: Workspace, dataset: str) -> dict[str, tuple[datetime, datetime]]:
+    """subject -> when their first and last trial on ``dataset`` were stored."""
+    with ws.connect() as con:
+        rows = con.execute(
+            "SELECT subject, min(created_at), max(created_at) FROM labels WHERE dataset = ? GROUP BY subject", [dataset]
+        ).fetchall()
+    return {subject: (first, last) for subject, first, last in rows}
+
+
 def trial_summaries(ws: Workspace, dataset: str | None = None) -> list[TrialSummary]:
     """Per subject and dataset (one dataset, if given): answers, misses, response times and test-retest."""
     where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])

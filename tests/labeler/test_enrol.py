@@ -246,7 +246,9 @@ def test_the_rate_limit_is_per_address_and_a_sliding_minute():
 
 def test_after_the_trial_budget_the_participant_is_finished(sample_ws):
     client = TestClient(_app(sample_ws, trials=3, complete_url=COMPLETE), follow_redirects=False)
-    token = _token(client.get("/join?PROLIFIC_PID=abc"))
+    agent = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"}
+    token = _token(client.get("/join?PROLIFIC_PID=abc&STUDY_ID=s1&SESSION_ID=x%0a&other=1", headers=agent))
+    _token(client.get("/join?PROLIFIC_PID=idle"))  # enrols and never answers
     state = client.get(f"/api/{token}/state").json()
     assert (state["trials"], state["complete_url"], state["finished"]) == (3, COMPLETE, False)
     assert state["progress"]["total"] == 3 and state["progress"]["remaining"] == 3
@@ -268,6 +270,21 @@ def test_after_the_trial_budget_the_participant_is_finished(sample_ws):
     assert send(4, items[2]).json() == {**answers[3].json(), "new": False}  # a retry of the last is still fine
     with sample_ws.connect() as con:
         assert con.execute("SELECT count(*), count(*) FILTER (timed_out) FROM labels").fetchone() == (4, 1)
+    # The researcher's view: who finished, with what, from which study and browser.
+    listed = {e["participant_id"]: e for e in Cli(sample_ws.root).json("label", "enrolments")["enrolments"]}
+    abc, idle = listed["abc"], listed["idle"]
+    assert (abc["state"], abc["answers"], abc["timed_out"], abc["trials"], idle["state"]) == (
+        "finished",
+        3,
+        1,
+        4,
+        "enrolled",
+    )
+    assert abc["platform"] == {"STUDY_ID": "s1"}  # SESSION_ID with a newline is not an id; other names are not kept
+    assert abc["user_agent"] == agent["User-Agent"] and abc["finished_at"] and abc["median_rt_ms"] == 300
+    assert abc["client"] is None and idle["finished_at"] is None and idle["first_trial_at"] is None
+    text = Cli(sample_ws.root)("label", "enrolments")
+    assert "abc" in text.stdout and "finished" in text.stdout and "2 enrolled, 1 finished" in text.stderr
 
 
 def test_instructions_come_from_the_study_file_and_default_to_none(sample_ws):
