@@ -9,6 +9,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+import duckdb
+
 from prefstudy.active.selection import REPEAT
 from prefstudy.labeler.enrolments import mark_finished
 from prefstudy.labeler.orders import store_order
@@ -46,7 +48,9 @@ class Trial:
     orientation_changed: bool = False
 
 
-def _stored_miss(con, subject: str, dataset: str, item: int, answers: list[int], plan: TrialPlan) -> int | None:
+def _stored_miss(
+    con: duckdb.DuckDBPyConnection, subject: str, dataset: str, item: int, answers: list[int], plan: TrialPlan
+) -> int | None:
     """For a miss of ``item``: the label it repeats when the image was not due to be shown, else None.
 
     An answered image is due again only as a hidden repeat not yet given; a missed one only after TIMEOUT_GAP

@@ -116,7 +116,7 @@ def _correctness(comparisons: list[RaterComparison], predictor: str) -> np.ndarr
 
 
 def _against(comparisons: list[RaterComparison], baseline: str, inference: Inference) -> BaselineTest | None:
-    chosen = [c for c in comparisons if c.accuracy_of(baseline) is not None]
+    chosen = [c for c in comparisons if np.isfinite(_values([c.accuracy_of(baseline)])[0])]  # None or NaN: none
     if not chosen:
         return None
     acc_gain = _values([c.personal_accuracy - c.accuracy_of(baseline) for c in chosen])

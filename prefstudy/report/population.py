@@ -311,8 +311,8 @@ def _compare(
         folds=len(pairs),
         n_test=int(answered.sum()),
         n_rated=int(np.isfinite(ratings).sum()),
-        personal_accuracy=accuracy(PERSONAL) if accuracy(PERSONAL) is not None else float("nan"),
-        population_accuracy=accuracy(POPULATION) if accuracy(POPULATION) is not None else float("nan"),
+        personal_accuracy=_or_nan(accuracy(PERSONAL)),
+        population_accuracy=_or_nan(accuracy(POPULATION)),
         personal_rho=finite_or_none(rho[PERSONAL]),
         population_rho=finite_or_none(rho[POPULATION]),
         consensus_accuracy=accuracy(CONSENSUS_SCORE),
@@ -327,6 +327,10 @@ def _compare(
         items=c["item"][answered],
         right=right,
     )
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def _versus(

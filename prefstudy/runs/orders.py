@@ -89,8 +89,11 @@ def identical_finished(ws: Workspace, orders: list[RunOrder]) -> dict[int, str]:
     by_dataset: dict[str, tuple] = {}
     with ws.connect():
         finished: dict[tuple[str, str], list[RunRow]] = {}
-        for row in finished_runs(ws):  # oldest first: the latest identical run wins
-            finished.setdefault((row.subject, row.dataset), []).append(row)
+        subjects = {o.subject for o in orders}
+        one = next(iter(subjects)) if len(subjects) == 1 else None  # `run --subject`: that subject's runs only
+        for dataset in sorted({o.dataset for o in orders}):
+            for row in finished_runs(ws, subject=one, dataset=dataset):  # oldest first: the latest identical wins
+                finished.setdefault((row.subject, row.dataset), []).append(row)
         for i, order in enumerate(orders):
             candidates = finished.get((order.subject, order.dataset))
             if not candidates or order.resumes is not None:

@@ -1,4 +1,5 @@
-"""prefstudy.stats on values worked by hand (the fast lane; tests/test_stats.py compares with SciPy and statsmodels)."""
+"""prefstudy.stats on values worked by hand (tests/stats/test_stats_references.py
+compares them with the SciPy and statsmodels calls)."""
 
 import math
 

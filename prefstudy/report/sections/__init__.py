@@ -14,7 +14,7 @@ from prefstudy.report.sections.explained import agreement_section, labels_needed
 from prefstudy.report.sections.format import NUMERIC, Section, pct
 from prefstudy.report.sections.models import gain_section, group_section, pair_section, run_section, score_section
 from prefstudy.report.sections.people import baseline_section, population_section, rater_section
-from prefstudy.report.sections.scale import per_subject, scale_note
+from prefstudy.report.sections.scale import scale_note
 from prefstudy.report.sections.subjects import (
     consistency_section,
     interrater_section,
@@ -24,7 +24,7 @@ from prefstudy.report.sections.subjects import (
     subjects_summary_section,
 )
 
-__all__ = ["NUMERIC", "Section", "pct", "per_subject", "scale_note", "sections", "variant"]
+__all__ = ["NUMERIC", "Section", "pct", "scale_note", "sections", "variant"]
 
 
 def sections(report: Report) -> list[Section]:

@@ -20,7 +20,6 @@ from prefstudy.report.sections.format import (
     spread_text,
     train_labels_text,
 )
-from prefstudy.report.sections.scale import per_subject
 
 
 def _epochs(run: RunSummary) -> str:
@@ -31,7 +30,7 @@ def run_section(report: Report) -> Section:
     headers = ["run", "subject", "dataset", "backbone", "protocol", "variant", "epoch", "split"]
     headers += ["n", "TP", "FP", "FN", "TN", "accuracy"]
     rows = []
-    for run in report.runs if per_subject(report) else []:
+    for run in report.runs:
         head = [run.run_id, run.subject, run.dataset, run.backbone, run.protocol]
         head += [variant(run.transfer, run.train_size), _epochs(run)]
         for split in SPLITS:
@@ -45,7 +44,7 @@ def score_section(report: Report) -> Section:
     headers = ["run", "subject", "dataset", "variant", "n", "accuracy", "95 % CI", "chance", "p above chance"]
     headers += ["above chance (Holm)", "ρ", "ρ 95 % CI"]
     rows = []
-    for run in report.runs if per_subject(report) else []:
+    for run in report.runs:
         s = run.score
         if s is None:
             continue
@@ -135,7 +134,7 @@ def pair_section(report: Report) -> Section:
             "—" if p.transfer_only is None else str(p.transfer_only),
             pvalue(p.mcnemar_p),
         ]
-        for p in (report.transfer_pairs if per_subject(report) else [])
+        for p in report.transfer_pairs
     ]
     title = "Transfer vs no transfer, on the same test items (gain in points; exact McNemar test)"
     return Section("transfer_pairs", title, headers, rows)

@@ -8,7 +8,6 @@ from prefstudy.report.across_raters import BaselineTest, PopulationSummary
 from prefstudy.report.model import Report
 from prefstudy.report.population import CONSENSUS_SCORE, DEVIATION, MAJORITY
 from prefstudy.report.sections.format import Section, interval, mean_text, pct, points, pvalue, rho, spread_text
-from prefstudy.report.sections.scale import per_subject
 
 PREDICTOR_HEADERS = ["acc personal", "ρ personal", "acc population model", "ρ population model"]
 PREDICTOR_HEADERS += ["acc consensus", "ρ consensus", "acc consensus + deviation", "ρ consensus + deviation"]
@@ -153,7 +152,7 @@ def rater_section(report: Report) -> Section:
             rho(c.consensus_rho),
             rho(c.deviation_rho),
         ]
-        for c in (report.comparisons if per_subject(report) else [])
+        for c in report.comparisons
     ]
     title = "Every predictor per rater, on the rater's own test items (pooled over folds)"
     notes = ["McNemar p: exact, two-sided, personal against the image population model on the rater's test items."]

@@ -31,12 +31,6 @@ WHERE_EVERY_ROW_IS = (
 )
 
 
-def per_subject(report: Report) -> bool:
-    """Whether the tables of runs have a row per subject: always, for every subject with runs (a long table is
-    folded or cut by the format, see :func:`shown_rows`), however many subjects the study has."""
-    return True
-
-
 def answers_per_subject(report: Report) -> bool:
     """Whether the tables of subjects' answers have a row per subject (else their summary per dataset)."""
     return report.n_subjects_with_answers <= PER_SUBJECT_UP_TO
